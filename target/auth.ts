@@ -1,0 +1,127 @@
+/**
+ * The auth listener: issues access tokens and opaque, single-use refresh tokens
+ * (docs/protocol.md, "Auth service").
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { webcrypto } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TargetConfig } from './config.ts';
+import type { FaultName } from './faults.ts';
+import { pathOf, readJsonObject, sendJson } from './http.ts';
+import type { BodyResult } from './http.ts';
+import { signAccessToken } from './tokens.ts';
+
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** How long a refresh token stays redeemable. */
+const REFRESH_TTL_MS = 24 * 3600 * 1000;
+
+interface RefreshEntry {
+  readonly userId: string;
+  readonly expiresAtMs: number;
+}
+
+export interface AuthDeps {
+  readonly config: TargetConfig;
+  readonly faults: ReadonlySet<FaultName>;
+  readonly signKey: webcrypto.CryptoKey;
+  readonly uptimeSeconds: () => number;
+}
+
+export interface AuthService {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Forgets every refresh token (shutdown). */
+  clear(): void;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+export function createAuthService(deps: AuthDeps): AuthService {
+  const { config } = deps;
+  const claims = { issuer: config.issuer, audience: config.audience };
+  // Insertion order equals expiry order (one TTL for all), so expired entries are always at the front.
+  const refreshTokens = new Map<string, RefreshEntry>();
+  const passwordDigest = config.authPassword === undefined ? undefined : digest(config.authPassword);
+
+  function pruneRefreshTokens(now: number): void {
+    for (const [token, entry] of refreshTokens) {
+      if (entry.expiresAtMs > now) break;
+      refreshTokens.delete(token);
+    }
+  }
+
+  async function issue(userId: string): Promise<Record<string, unknown>> {
+    const accessToken = await signAccessToken(deps.signKey, claims, userId, config.tokenTtlS);
+    const refreshToken = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    pruneRefreshTokens(now);
+    refreshTokens.set(refreshToken, { userId, expiresAtMs: now + REFRESH_TTL_MS });
+    return {
+      access_token: accessToken,
+      refresh_token: refreshToken,
+      token_type: 'Bearer',
+      expires_in: config.tokenTtlS,
+    };
+  }
+
+  function passwordMatches(password: unknown): boolean {
+    if (passwordDigest === undefined) return true;
+    return typeof password === 'string' && timingSafeEqual(digest(password), passwordDigest);
+  }
+
+  function badBody(res: ServerResponse, body: Exclude<BodyResult, { kind: 'ok' }>): void {
+    if (body.kind === 'too_large') sendJson(res, 413, { error: 'body_too_large' });
+    else sendJson(res, 400, { error: 'invalid_json' });
+  }
+
+  async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    if (body.kind !== 'ok') return badBody(res, body);
+    const userId = body.value['user_id'];
+    if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) {
+      return sendJson(res, 400, { error: 'invalid_user_id' });
+    }
+    if (!passwordMatches(body.value['password'])) return sendJson(res, 401, { error: 'invalid_credentials' });
+    sendJson(res, 200, await issue(userId));
+  }
+
+  async function refresh(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    if (body.kind !== 'ok') return badBody(res, body);
+    if (deps.faults.has('token_refresh_broken')) return sendJson(res, 500, { error: 'internal_error' });
+    const presented = body.value['refresh_token'];
+    const entry = typeof presented === 'string' ? refreshTokens.get(presented) : undefined;
+    if (typeof presented !== 'string' || entry === undefined || entry.expiresAtMs <= Date.now()) {
+      return sendJson(res, 401, { error: 'invalid_refresh_token' });
+    }
+    refreshTokens.delete(presented); // spent: a replayed refresh token is refused
+    sendJson(res, 200, await issue(entry.userId));
+  }
+
+  function route(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
+    const path = pathOf(req.url);
+    if (path === '/health') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET' });
+      return sendJson(res, 200, { status: 'healthy', uptime_s: deps.uptimeSeconds(), version: config.version });
+    }
+    if (path === '/auth/token' || path === '/auth/refresh') {
+      if (req.method !== 'POST') return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
+      return path === '/auth/token' ? token(req, res) : refresh(req, res);
+    }
+    sendJson(res, 404, { error: 'not_found' });
+  }
+
+  return {
+    handle(req, res) {
+      Promise.resolve(route(req, res)).catch(() => {
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal_error' });
+        else res.destroy();
+      });
+    },
+    clear() {
+      refreshTokens.clear();
+    },
+  };
+}

@@ -1,0 +1,567 @@
+/**
+ * The chat backend: authenticates the upgrade, then runs the message protocol of docs/protocol.md
+ * ("Chat backend") for every connection, and plays the faults that concern it.
+ *
+ * Built for tens of thousands of connections: per-user and per-room indexes instead of scans, one
+ * JSON.stringify per outgoing frame however many sockets receive it, no logging on message paths.
+ */
+import { randomUUID } from 'node:crypto';
+import type { webcrypto } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { RawData } from 'ws';
+import type { TargetConfig } from './config.ts';
+import type { FaultName } from './faults.ts';
+import { isPlainObject, pathOf, rejectUpgrade, sendJson, sendText } from './http.ts';
+import { AGENT_EVENTS } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
+import { verifyAccessToken } from './tokens.ts';
+import type { VerifiedToken } from './tokens.ts';
+
+/** The subprotocol a browser-style client offers next to `jwt.<token>`; the only one ever selected. */
+export const CHAT_SUBPROTOCOL = 'wsgate.v1';
+
+/** setTimeout turns longer delays into 1 ms; longer expiries are re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long shutdown waits for clients to answer the 1001 close before cutting them off. */
+const SHUTDOWN_GRACE_MS = 2000;
+const MAX_ROOM_NAME = 256;
+const RUN_TOOL = 'search';
+
+export interface BackendDeps {
+  readonly config: TargetConfig;
+  readonly faults: ReadonlySet<FaultName>;
+  readonly metrics: Metrics;
+  /** Key the backend verifies with: its own secret, or a different one under `jwt_secret_desync`. */
+  readonly verifyKey: () => webcrypto.CryptoKey;
+  readonly uptimeSeconds: () => number;
+}
+
+export interface BackendStats {
+  readonly active_connections: number;
+  readonly users: number;
+}
+
+/** Mirrors ws's CONNECTING/OPEN/CLOSING/CLOSED for our side of one connection. */
+type ConnectionState = 'open' | 'closing' | 'closed';
+
+class Connection {
+  state: ConnectionState = 'open';
+  readonly rooms = new Set<string>();
+  readonly runs = new Set<AgentRun>();
+  expiryTimer: NodeJS.Timeout | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+  lastFrameAt = Date.now();
+
+  constructor(
+    readonly id: string,
+    readonly userId: string,
+    readonly ws: WebSocket,
+    public expiresAtMs: number,
+  ) {}
+
+  send(frame: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
+  }
+}
+
+interface AgentRun {
+  readonly conn: Connection;
+  readonly id: string;
+  readonly threadId: string;
+  readonly messageId: string;
+  readonly content: string;
+  /** Index of the event the `missing_agent_events` fault drops, or -1. */
+  readonly skipIndex: number;
+  step: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+function frameText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+function tokenFrom(req: IncomingMessage): string | undefined {
+  const authorization = req.headers.authorization;
+  if (authorization !== undefined) {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    if (match?.[1] !== undefined) return match[1];
+  }
+  const offered = req.headers['sec-websocket-protocol'];
+  if (offered !== undefined) {
+    for (const part of offered.split(',')) {
+      const protocol = part.trim();
+      if (protocol.startsWith('jwt.') && protocol.length > 4) return protocol.slice(4);
+    }
+  }
+  return undefined;
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isRoomName = (value: unknown): value is string =>
+  typeof value === 'string' && value.length > 0 && value.length <= MAX_ROOM_NAME;
+
+export class ChatBackend {
+  private readonly users = new Map<string, Set<Connection>>();
+  private readonly rooms = new Map<string, Set<Connection>>();
+  private readonly wss: WebSocketServer;
+  private readonly claims: { issuer: string; audience: string };
+  private readonly idPrefix = randomUUID().slice(0, 8);
+  private state: 'running' | 'closing' | 'closed' = 'running';
+  private liveConnections = 0;
+  private connectionCounter = 0;
+  private runCounter = 0;
+  private skipRotation = 0;
+  private leakEventCounter = 0;
+  // connection_leak: what a leaking registry would still count after the sockets are gone.
+  private leakedConnections = 0;
+  private readonly leakedUsers = new Set<string>();
+
+  constructor(private readonly deps: BackendDeps) {
+    this.claims = { issuer: deps.config.issuer, audience: deps.config.audience };
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false, // the user index already tracks every connection
+      maxPayload: deps.config.maxFrameBytes,
+      perMessageDeflate: false,
+      // Never echo `jwt.<token>`: only our own subprotocol is ever selected.
+      handleProtocols: (protocols) => (protocols.has(CHAT_SUBPROTOCOL) ? CHAT_SUBPROTOCOL : false),
+    });
+    // Handshakes ws itself refuses (bad key, bad version) get the same JSON answer and are counted.
+    this.wss.on('wsClientError', (_error, socket) => this.refuse(socket, 400, { error: 'bad_handshake' }));
+  }
+
+  // ---- HTTP ---------------------------------------------------------------------------------
+
+  readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = pathOf(req.url);
+    if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const stats = this.stats();
+      sendJson(res, 200, {
+        status: 'healthy',
+        active_connections: stats.active_connections,
+        users: stats.users,
+        uptime_s: this.deps.uptimeSeconds(),
+        version: this.deps.config.version,
+      });
+      return;
+    }
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const stats = this.stats();
+      const text = this.deps.metrics.render({
+        activeConnections: stats.active_connections,
+        users: stats.users,
+        uptimeSeconds: this.deps.uptimeSeconds(),
+      });
+      sendText(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text);
+      return;
+    }
+    if (path === '/ws') {
+      this.deps.metrics.rejectHandshake(426);
+      sendJson(res, 426, { error: 'upgrade_required' }, { upgrade: 'websocket', connection: 'Upgrade' });
+      return;
+    }
+    sendJson(res, 404, { error: 'not_found' });
+  };
+
+  private refuse(socket: Duplex, status: number, body: unknown, headers?: Record<string, string>): void {
+    this.deps.metrics.rejectHandshake(status);
+    rejectUpgrade(socket, status, body, headers);
+  }
+
+  /** The `upgrade` listener: every refusal is an HTTP status written here, before any WebSocket exists. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Until ws owns the socket, a reset client must not become an unhandled 'error'.
+    const onEarlyError = (): void => {
+      socket.destroy();
+    };
+    socket.on('error', onEarlyError);
+
+    if (this.state !== 'running') return this.refuse(socket, 503, { error: 'shutting_down' });
+    if (pathOf(req.url) !== '/ws') return this.refuse(socket, 404, { error: 'not_found' });
+    if (req.method !== 'GET') return this.refuse(socket, 405, { error: 'method_not_allowed' });
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      return this.refuse(socket, 426, { error: 'upgrade_required' }, { Upgrade: 'websocket' });
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.deps.config.allowedOrigins.has(origin)) {
+      return this.refuse(socket, 403, { error: 'origin_not_allowed' });
+    }
+    const token = tokenFrom(req);
+    if (token === undefined) {
+      return this.refuse(socket, 401, { error: 'missing_token' }, { 'WWW-Authenticate': 'Bearer' });
+    }
+    verifyAccessToken(this.deps.verifyKey(), this.claims, token).then(
+      (verified) => {
+        if (socket.destroyed) return; // the client gave up while we were verifying
+        if (this.state !== 'running') return this.refuse(socket, 503, { error: 'shutting_down' });
+        if (verified === undefined) return this.refuse(socket, 403, { error: 'invalid_token' });
+        if (this.deps.faults.has('handshake_403')) return this.refuse(socket, 403, { error: 'forbidden' });
+        socket.removeListener('error', onEarlyError);
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, verified));
+      },
+      () => this.refuse(socket, 403, { error: 'invalid_token' }),
+    );
+  };
+
+  // ---- Connections --------------------------------------------------------------------------
+
+  private accept(ws: WebSocket, token: VerifiedToken): void {
+    const conn = new Connection(`${this.idPrefix}-c${++this.connectionCounter}`, token.userId, ws, token.expiresAtMs);
+    let userConnections = this.users.get(conn.userId);
+    if (userConnections === undefined) {
+      userConnections = new Set();
+      this.users.set(conn.userId, userConnections);
+    }
+    userConnections.add(conn);
+    this.liveConnections++;
+    this.deps.metrics.connectionsTotal++;
+
+    ws.on('message', (data) => this.onFrame(conn, data));
+    ws.on('ping', () => {
+      conn.lastFrameAt = Date.now();
+    });
+    // Protocol errors (e.g. 1009 on an oversized frame) are closed by ws itself; 'close' follows.
+    ws.on('error', () => {});
+    ws.on('close', () => this.release(conn));
+
+    this.armExpiry(conn);
+    if (this.deps.faults.has('idle_timeout')) this.armIdle(conn);
+    conn.send(
+      JSON.stringify({
+        type: 'connection_established',
+        user_id: conn.userId,
+        connection_id: conn.id,
+        expires_at: conn.expiresAtMs,
+        timestamp: Date.now(),
+      }),
+    );
+  }
+
+  private stopTimers(conn: Connection): void {
+    if (conn.expiryTimer !== undefined) clearTimeout(conn.expiryTimer);
+    if (conn.idleTimer !== undefined) clearTimeout(conn.idleTimer);
+    conn.expiryTimer = undefined;
+    conn.idleTimer = undefined;
+    for (const run of conn.runs) {
+      if (run.timer !== undefined) clearTimeout(run.timer);
+    }
+    conn.runs.clear();
+  }
+
+  private closeConnection(conn: Connection, code: number, reason: string): void {
+    if (conn.state !== 'open') return;
+    conn.state = 'closing';
+    this.stopTimers(conn);
+    conn.ws.close(code, reason);
+  }
+
+  private release(conn: Connection): void {
+    if (conn.state === 'closed') return;
+    conn.state = 'closed';
+    this.stopTimers(conn);
+    for (const room of conn.rooms) this.removeFromRoom(conn, room);
+    const userConnections = this.users.get(conn.userId);
+    if (userConnections !== undefined) {
+      userConnections.delete(conn);
+      if (userConnections.size === 0) this.users.delete(conn.userId);
+    }
+    this.liveConnections--;
+    if (this.deps.faults.has('connection_leak')) {
+      this.leakedConnections++;
+      this.leakedUsers.add(conn.userId);
+    }
+  }
+
+  private armExpiry(conn: Connection): void {
+    if (conn.expiryTimer !== undefined) clearTimeout(conn.expiryTimer);
+    const delay = Math.min(Math.max(0, conn.expiresAtMs - Date.now()), MAX_TIMER_MS);
+    conn.expiryTimer = setTimeout(this.onExpiry, delay, conn);
+  }
+
+  private readonly onExpiry = (conn: Connection): void => {
+    conn.expiryTimer = undefined;
+    if (conn.state !== 'open') return;
+    if (Date.now() < conn.expiresAtMs) return this.armExpiry(conn);
+    this.closeConnection(conn, 4001, 'token_expired');
+  };
+
+  private armIdle(conn: Connection, delay = this.deps.config.idleTimeoutS * 1000): void {
+    if (conn.idleTimer !== undefined) clearTimeout(conn.idleTimer);
+    conn.idleTimer = setTimeout(this.onIdle, delay, conn);
+  }
+
+  // One timer per connection, re-armed for the remainder, instead of a clearTimeout per frame.
+  private readonly onIdle = (conn: Connection): void => {
+    conn.idleTimer = undefined;
+    if (conn.state !== 'open' || !this.deps.faults.has('idle_timeout')) return;
+    const limit = this.deps.config.idleTimeoutS * 1000;
+    const idle = Date.now() - conn.lastFrameAt;
+    if (idle < limit) return this.armIdle(conn, limit - idle);
+    // A load balancer drops the TCP connection: no close frame.
+    conn.state = 'closing';
+    this.stopTimers(conn);
+    conn.ws.terminate();
+  };
+
+  /** Applies a fault toggled at runtime to the connections already open. */
+  faultChanged(name: FaultName, on: boolean): void {
+    if (name !== 'idle_timeout') return;
+    for (const connections of this.users.values()) {
+      for (const conn of connections) {
+        if (conn.state !== 'open') continue;
+        if (on) this.armIdle(conn);
+        else if (conn.idleTimer !== undefined) {
+          clearTimeout(conn.idleTimer);
+          conn.idleTimer = undefined;
+        }
+      }
+    }
+  }
+
+  stats(): BackendStats {
+    let leakedUsersGone = 0;
+    for (const userId of this.leakedUsers) if (!this.users.has(userId)) leakedUsersGone++;
+    return {
+      active_connections: this.liveConnections + this.leakedConnections,
+      users: this.users.size + leakedUsersGone,
+    };
+  }
+
+  /** Closes every connection with 1001 and resolves when all are gone (cut off after a grace period). */
+  async shutdown(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'closing';
+    const closed: Promise<void>[] = [];
+    const all: Connection[] = [];
+    for (const connections of this.users.values()) all.push(...connections);
+    for (const conn of all) {
+      if (conn.ws.readyState === WebSocket.CLOSED) continue;
+      closed.push(new Promise((resolve) => conn.ws.once('close', () => resolve())));
+      if (conn.state === 'open') this.closeConnection(conn, 1001, 'server shutting down');
+    }
+    let grace: NodeJS.Timeout | undefined;
+    const cutOff = new Promise<void>((resolve) => {
+      grace = setTimeout(() => {
+        for (const conn of all) conn.ws.terminate();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+    });
+    await Promise.race([Promise.all(closed), cutOff]);
+    clearTimeout(grace);
+    await Promise.all(closed);
+    this.wss.close();
+    this.state = 'closed';
+  }
+
+  // ---- Messages -----------------------------------------------------------------------------
+
+  private sendError(conn: Connection, code: string, message: string, refType?: string): void {
+    conn.send(
+      JSON.stringify(
+        refType === undefined
+          ? { type: 'error', code, message }
+          : { type: 'error', code, message, ref_type: refType },
+      ),
+    );
+  }
+
+  private invalid(conn: Connection, type: string, needs: string): void {
+    this.sendError(conn, 'invalid_message', `${type} needs ${needs}`, type);
+  }
+
+  private onFrame(conn: Connection, data: RawData): void {
+    this.deps.metrics.messagesReceivedTotal++;
+    conn.lastFrameAt = Date.now();
+    if (conn.state !== 'open') return;
+    let message: unknown;
+    try {
+      message = JSON.parse(frameText(data));
+    } catch {
+      return this.sendError(conn, 'invalid_json', 'frame is not valid JSON');
+    }
+    if (!isPlainObject(message)) return this.sendError(conn, 'invalid_json', 'frame is not a JSON object');
+    const type = message['type'];
+    if (typeof type !== 'string') return this.sendError(conn, 'invalid_message', 'frame has no string "type" field');
+
+    switch (type) {
+      case 'user_message': {
+        const { thread_id: threadId, message_id: messageId, content } = message;
+        if (!isString(threadId) || !isString(messageId) || !isString(content)) {
+          return this.invalid(conn, type, 'string fields thread_id, message_id and content');
+        }
+        return this.startRun(conn, threadId, messageId, content);
+      }
+      case 'refresh_token': {
+        const token = message['token'];
+        if (!isString(token) || token === '') return this.invalid(conn, type, 'a string field token');
+        return this.refresh(conn, token);
+      }
+      case 'direct_message': {
+        const { to_user_id: to, message_id: messageId } = message;
+        if (!isString(to) || to === '' || !isString(messageId) || !('content' in message)) {
+          return this.invalid(conn, type, 'string fields to_user_id and message_id, and a content field');
+        }
+        return this.directMessage(conn, to, messageId, message['content']);
+      }
+      case 'join_room':
+      case 'leave_room': {
+        const room = message['room'];
+        if (!isRoomName(room)) return this.invalid(conn, type, `a string field room of 1 to ${MAX_ROOM_NAME} characters`);
+        if (type === 'join_room') return this.joinRoom(conn, room);
+        this.removeFromRoom(conn, room);
+        return conn.send(JSON.stringify({ type: 'room_left', room }));
+      }
+      case 'room_message': {
+        const { room, message_id: messageId } = message;
+        if (!isRoomName(room) || !isString(messageId) || !('content' in message)) {
+          return this.invalid(conn, type, 'string fields room and message_id, and a content field');
+        }
+        return this.roomMessage(conn, room, messageId, message['content']);
+      }
+      case 'ping': {
+        const pong = 'id' in message ? { type: 'pong', id: message['id'], timestamp: Date.now() } : { type: 'pong', timestamp: Date.now() };
+        return conn.send(JSON.stringify(pong));
+      }
+      default:
+        return this.sendError(conn, 'unknown_type', `unknown message type "${type.slice(0, 64)}"`, type);
+    }
+  }
+
+  private refresh(conn: Connection, token: string): void {
+    const verified = this.deps.faults.has('token_refresh_broken')
+      ? Promise.resolve(undefined)
+      : verifyAccessToken(this.deps.verifyKey(), this.claims, token);
+    void verified.then((result) => {
+      if (conn.state !== 'open') return;
+      if (result === undefined || result.userId !== conn.userId) {
+        this.deps.metrics.tokenRefreshes.rejected++;
+        return this.sendError(conn, 'refresh_rejected', 'the token does not verify or is for another user', 'refresh_token');
+      }
+      this.deps.metrics.tokenRefreshes.accepted++;
+      conn.expiresAtMs = result.expiresAtMs;
+      this.armExpiry(conn);
+      conn.send(JSON.stringify({ type: 'token_refreshed', expires_at: conn.expiresAtMs, timestamp: Date.now() }));
+    });
+  }
+
+  private directMessage(conn: Connection, to: string, messageId: string, content: unknown): void {
+    const recipients = this.users.get(to);
+    if (recipients === undefined) return;
+    const frame = JSON.stringify({
+      type: 'direct_message',
+      from_user_id: conn.userId,
+      to_user_id: to,
+      message_id: messageId,
+      content,
+      timestamp: Date.now(),
+    });
+    for (const recipient of recipients) if (recipient !== conn) recipient.send(frame);
+  }
+
+  private joinRoom(conn: Connection, room: string): void {
+    let members = this.rooms.get(room);
+    if (members === undefined) {
+      members = new Set();
+      this.rooms.set(room, members);
+    }
+    members.add(conn);
+    conn.rooms.add(room);
+    conn.send(JSON.stringify({ type: 'room_joined', room, members: members.size }));
+  }
+
+  private removeFromRoom(conn: Connection, room: string): void {
+    conn.rooms.delete(room);
+    const members = this.rooms.get(room);
+    if (members === undefined) return;
+    members.delete(conn);
+    if (members.size === 0) this.rooms.delete(room);
+  }
+
+  private roomMessage(conn: Connection, room: string, messageId: string, content: unknown): void {
+    const members = this.rooms.get(room);
+    if (members === undefined || !conn.rooms.has(room)) {
+      return this.sendError(conn, 'not_in_room', `not a member of room "${room.slice(0, 64)}"`, 'room_message');
+    }
+    const frame = JSON.stringify({
+      type: 'room_message',
+      room,
+      from_user_id: conn.userId,
+      message_id: messageId,
+      content,
+      timestamp: Date.now(),
+    });
+    for (const member of members) member.send(frame);
+  }
+
+  // ---- Agent runs ---------------------------------------------------------------------------
+
+  private startRun(conn: Connection, threadId: string, messageId: string, content: string): void {
+    const runNumber = ++this.runCounter;
+    const skipIndex =
+      this.deps.faults.has('missing_agent_events') && runNumber % 2 === 0
+        ? this.skipRotation++ % AGENT_EVENTS.length
+        : -1;
+    const run: AgentRun = {
+      conn,
+      id: `${this.idPrefix}-r${runNumber}`,
+      threadId,
+      messageId,
+      content,
+      skipIndex,
+      step: 0,
+      timer: undefined,
+    };
+    this.deps.metrics.agentRunsTotal++;
+    conn.runs.add(run);
+    run.timer = setTimeout(this.stepRun, this.deps.config.stepDelayMs, run);
+  }
+
+  private readonly stepRun = (run: AgentRun): void => {
+    run.timer = undefined;
+    const conn = run.conn;
+    if (conn.state !== 'open') {
+      conn.runs.delete(run);
+      return;
+    }
+    const index = run.step++;
+    // Under missing_agent_events the slot still passes, so the remaining events keep their timing.
+    if (index !== run.skipIndex) this.emitEvent(run, index);
+    if (run.step < AGENT_EVENTS.length) run.timer = setTimeout(this.stepRun, this.deps.config.stepDelayMs, run);
+    else conn.runs.delete(run);
+  };
+
+  private emitEvent(run: AgentRun, index: number): void {
+    const type = AGENT_EVENTS[index];
+    if (type === undefined) return;
+    const event: Record<string, unknown> = {
+      type,
+      user_id: run.conn.userId,
+      thread_id: run.threadId,
+      message_id: run.messageId,
+      run_id: run.id,
+      seq: index + 1,
+      timestamp: Date.now(),
+    };
+    if (type === 'tool_executing' || type === 'tool_completed') event['tool'] = RUN_TOOL;
+    if (type === 'agent_completed') event['result'] = `processed ${run.content.length} characters`;
+    const frame = JSON.stringify(event);
+    run.conn.send(frame);
+    this.deps.metrics.agentEvents[type]++;
+    if (this.deps.faults.has('isolation_leak') && ++this.leakEventCounter % 3 === 0) {
+      this.connectionOfAnotherUser(run.conn.userId)?.send(frame);
+    }
+  }
+
+  /** Cheap by construction: stops at the first open connection of the first other user in the index. */
+  private connectionOfAnotherUser(userId: string): Connection | undefined {
+    for (const [otherId, connections] of this.users) {
+      if (otherId === userId) continue;
+      for (const conn of connections) if (conn.state === 'open') return conn;
+    }
+    return undefined;
+  }
+}

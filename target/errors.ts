@@ -1,0 +1,29 @@
+/**
+ * Errors of the reference service. Callers switch on `code`; people read `message`, which is one
+ * sentence naming what was wrong, the value, and how to fix it. Secrets never appear in a message.
+ */
+
+/** Base class so callers can tell the service's own failures from anything else. */
+export class TargetError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A setting (option, flag, environment variable, file) has a value the service cannot use. */
+export class TargetConfigError extends TargetError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('WSGATE_TARGET_CONFIG', message, options);
+  }
+}
+
+/** The configuration was fine but a listener could not be started (port taken, permission denied). */
+export class TargetStartError extends TargetError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('WSGATE_TARGET_START', message, options);
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The reference chat service: an auth listener and a chat backend, as production has them
+ * (docs/protocol.md). Tests start it in-process with {@link startTarget}; the CLI wraps it in main.ts.
+ */
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { createAuthService } from './auth.ts';
+import { ChatBackend } from './chat.ts';
+import { normalizeOptions } from './config.ts';
+import type { TargetOptions, TargetTls } from './config.ts';
+import { TargetConfigError, TargetStartError } from './errors.ts';
+import { FAULT_NAMES, isFaultName } from './faults.ts';
+import type { FaultName } from './faults.ts';
+import { Metrics } from './metrics.ts';
+import { hmacKey } from './tokens.ts';
+
+export { FAULT_NAMES, isFaultName } from './faults.ts';
+export type { FaultName } from './faults.ts';
+export { TARGET_VERSION, MIN_SECRET_BYTES } from './config.ts';
+export type { TargetOptions, TargetTls } from './config.ts';
+export { CHAT_SUBPROTOCOL } from './chat.ts';
+
+/** Appended to the backend secret under `jwt_secret_desync`, so the backend's key never matches the signer's. */
+const DESYNC_SUFFIX = ':desynced';
+
+export interface TargetStats {
+  /** Open WebSocket connections (plus the ones `connection_leak` keeps counting). */
+  readonly active_connections: number;
+  /** Distinct users with at least one open connection (likewise). */
+  readonly users: number;
+}
+
+export interface RunningTarget {
+  /** Base URL of the auth listener, e.g. `http://127.0.0.1:41234`. */
+  readonly authUrl: string;
+  /** Base URL of the chat backend's HTTP side (`/health`, `/metrics`). */
+  readonly httpUrl: string;
+  /** The WebSocket endpoint, e.g. `ws://127.0.0.1:41235/ws`. */
+  readonly wsUrl: string;
+  /** Faults active right now. */
+  readonly faults: readonly FaultName[];
+  /** Turns a fault on or off while running; applies to connections already open where it can. */
+  setFault(name: FaultName, on: boolean): void;
+  stats(): TargetStats;
+  /** Closes every WebSocket with 1001, then both listeners; resolves when everything is closed. */
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+function createListener(tls: TargetTls | undefined, handler: Handler): Server {
+  if (tls === undefined) return createHttpServer(handler);
+  try {
+    // https.Server has every method of http.Server that we use; the cast only joins the two types.
+    return createHttpsServer({ cert: tls.cert, key: tls.key }, handler) as unknown as Server;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TargetConfigError(`the TLS certificate or key could not be loaded (${reason}); pass a PEM certificate and its matching private key.`, { cause: error });
+  }
+}
+
+function listen(server: Server, port: number, host: string, role: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const why = error.code === 'EADDRINUSE' ? 'is already in use' : `cannot be opened (${error.code ?? error.message})`;
+      reject(new TargetStartError(`the ${role} port ${host}:${port} ${why}; choose another port or free this one.`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.removeListener('error', onError);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Starts both listeners and resolves once they accept connections.
+ * Throws {@link TargetConfigError} for bad options and {@link TargetStartError} when a port cannot be bound.
+ */
+export async function startTarget(options: TargetOptions = {}): Promise<RunningTarget> {
+  const config = normalizeOptions(options);
+  const faults = new Set<FaultName>(config.faults);
+  const metrics = new Metrics();
+  const startedAt = performance.now();
+  const uptimeSeconds = (): number => Math.round(performance.now() - startedAt) / 1000;
+
+  const [signKey, verifyKey, desyncedKey] = await Promise.all([
+    hmacKey(config.authSecret, 'sign'),
+    hmacKey(config.backendSecret, 'verify'),
+    hmacKey(config.backendSecret + DESYNC_SUFFIX, 'verify'),
+  ]);
+
+  const auth = createAuthService({ config, faults, signKey, uptimeSeconds });
+  const backend = new ChatBackend({
+    config,
+    faults,
+    metrics,
+    verifyKey: () => (faults.has('jwt_secret_desync') ? desyncedKey : verifyKey),
+    uptimeSeconds,
+  });
+
+  const authServer = createListener(config.tls, auth.handle);
+  const backendServer = createListener(config.tls, backend.handleRequest);
+  backendServer.on('upgrade', backend.handleUpgrade);
+
+  let authPort: number;
+  let backendPort: number;
+  try {
+    authPort = await listen(authServer, config.authPort, config.host, 'auth');
+    backendPort = await listen(backendServer, config.backendPort, config.host, 'backend');
+  } catch (error) {
+    await Promise.all([closeServer(authServer), closeServer(backendServer)]);
+    throw error;
+  }
+
+  const host = urlHost(config.host);
+  const httpScheme = config.tls === undefined ? 'http' : 'https';
+  const wsScheme = config.tls === undefined ? 'ws' : 'wss';
+  let closing: Promise<void> | undefined;
+
+  return {
+    authUrl: `${httpScheme}://${host}:${authPort}`,
+    httpUrl: `${httpScheme}://${host}:${backendPort}`,
+    wsUrl: `${wsScheme}://${host}:${backendPort}/ws`,
+    get faults(): readonly FaultName[] {
+      return FAULT_NAMES.filter((name) => faults.has(name));
+    },
+    setFault(name: FaultName, on: boolean): void {
+      if (!isFaultName(name)) {
+        throw new TargetConfigError(`unknown fault "${String(name)}"; valid faults are ${FAULT_NAMES.join(', ')}.`);
+      }
+      if (faults.has(name) === on) return;
+      if (on) faults.add(name);
+      else faults.delete(name);
+      backend.faultChanged(name, on);
+    },
+    stats: () => backend.stats(),
+    close(): Promise<void> {
+      closing ??= (async () => {
+        // Stop accepting first, then say goodbye (1001) to every WebSocket, then drop idle HTTP sockets.
+        const serversClosed = Promise.all([closeServer(authServer), closeServer(backendServer)]);
+        await backend.shutdown();
+        authServer.closeAllConnections();
+        backendServer.closeAllConnections();
+        await serversClosed;
+        auth.clear();
+      })();
+      return closing;
+    },
+  };
+}
