@@ -1,0 +1,162 @@
+/**
+ * The `wsgate` command line. bin/wsgate.mjs builds this file into dist/node/cli.mjs and calls
+ * {@link main}; tests call it directly with captured streams. Every failure is one sentence on stderr
+ * with the `wsgate: ` prefix and an exit code from EXIT (io.ts); never a stack trace (unless
+ * WSGATE_DEBUG=1), never a token or secret.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { WsgateError } from '../lib/errors.ts';
+import { TargetError } from '../target/errors.ts';
+import { runTargetCli } from '../target/main.ts';
+import { UsageError } from './errors.ts';
+import type { Io } from './io.ts';
+import { EXIT, argumentError, loadBuilder, packageRoot, say } from './io.ts';
+import { ensureK6 } from './k6-runtime.ts';
+import { VALIDATE_USAGE, validate } from './validate.ts';
+
+export { EXIT } from './io.ts';
+export type { Io } from './io.ts';
+
+export const USAGE = `Usage: wsgate <command> [options]
+
+Gates deployments of JWT-authenticated WebSocket chat services with k6.
+
+Commands:
+  validate     run the deployment-validation scenario against an environment and exit with its verdict
+  target       run the reference chat service (for local runs and demos)
+  build        bundle the k6 scenarios and the CLI into dist/
+  install-k6   find or build the pinned k6 (v2.2.x) and print where it is
+  help [CMD]   print this help, or a command's
+
+Run wsgate <command> --help for a command's options.
+
+Exit codes: 0 pass, 1 verdict fail, 2 usage or configuration error, 3 target unreachable,
+            4 no verdict (k6 unavailable, script error, aborted), 130 interrupted.
+`;
+
+const BUILD_USAGE = `Usage: wsgate build
+
+Bundles scenarios/*.ts into dist/<name>.js for k6 and cli/main.ts into dist/node/cli.mjs, and prints
+each output with its size. (wsgate rebuilds by itself when a source changed; this forces it.)
+`;
+
+const INSTALL_K6_USAGE = `Usage: wsgate install-k6
+
+Finds the pinned k6 (v2.2.x) or builds it, and prints where it is. Looks in order at $WSGATE_K6, the
+cache ($WSGATE_K6_CACHE, else $XDG_CACHE_HOME/wsgate or ~/.cache/wsgate), a k6 on PATH; otherwise it
+builds k6 with Go >= 1.25 (xk6 if the module proxy has it, else plain \`go build\` of go.k6.io/k6/v2).
+`;
+
+const TARGET_HELP_NOTE = 'Run wsgate target --help for its options.\n';
+
+/** Parses a command that takes no options except --help; true when help was asked for. */
+function noOptions(argv: string[], command: string): boolean {
+  try {
+    const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    return values.help === true;
+  } catch (err) {
+    throw argumentError(err, command);
+  }
+}
+
+function version(): string {
+  try {
+    return String((JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+      io.stderr.write(USAGE);
+      return EXIT.USAGE;
+    case 'help':
+    case '--help':
+    case '-h': {
+      const topic = rest[0];
+      const help: Record<string, string> = { validate: VALIDATE_USAGE, build: BUILD_USAGE, 'install-k6': INSTALL_K6_USAGE, target: TARGET_HELP_NOTE };
+      if (topic === undefined) io.stdout.write(USAGE);
+      else if (help[topic]) io.stdout.write(help[topic]);
+      else throw new UsageError(`there is no command "${topic}"; the commands are validate, target, build, install-k6 and help`);
+      return EXIT.PASS;
+    }
+    case '--version':
+    case '-V':
+      io.stdout.write(`wsgate ${version()}\n`);
+      return EXIT.PASS;
+    case 'validate':
+      return validate(rest, env, io);
+    case 'target':
+      // The reference service's own CLI owns its flags, messages and exit codes.
+      return runTargetCli(rest, env, { stdout: (t) => io.stdout.write(t), stderr: (t) => io.stderr.write(t) });
+    case 'build': {
+      if (noOptions(rest, 'build')) {
+        io.stdout.write(BUILD_USAGE);
+        return EXIT.PASS;
+      }
+      const { ms, outputs } = await (await loadBuilder(packageRoot())).build();
+      for (const o of outputs) io.stdout.write(`${o.file.padEnd(34)} ${(o.bytes / 1024).toFixed(1).padStart(8)} KiB\n`);
+      io.stdout.write(`built ${outputs.length} bundles in ${ms} ms\n`);
+      return EXIT.PASS;
+    }
+    case 'install-k6': {
+      if (noOptions(rest, 'install-k6')) {
+        io.stdout.write(INSTALL_K6_USAGE);
+        return EXIT.PASS;
+      }
+      const k6 = await ensureK6({ env, log: (line) => say(io.stderr, line) });
+      io.stdout.write(`k6 ${k6.version} at ${k6.path} (${k6.source})\n`);
+      return EXIT.PASS;
+    }
+    default:
+      throw new UsageError(
+        command.startsWith('-')
+          ? `unknown option ${command}; put options after a command, e.g. wsgate validate --env local (run wsgate help)`
+          : `unknown command "${command}"; the commands are validate, target, build, install-k6 and help`,
+      );
+  }
+}
+
+/** Which exit code a failure means; the sentence printed is the error's message. */
+function exitCodeOf(err: unknown): number | undefined {
+  if (err instanceof WsgateError) {
+    switch (err.code) {
+      case 'WSGATE_USAGE':
+      case 'WSGATE_CONFIG':
+      case 'WSGATE_TOKEN':
+        return EXIT.USAGE;
+      case 'WSGATE_UNREACHABLE':
+        return EXIT.UNREACHABLE;
+      case 'WSGATE_K6_UNAVAILABLE':
+      case 'WSGATE_K6_FAILED':
+        return EXIT.ERROR;
+    }
+  }
+  if (err instanceof TargetError) return err.code === 'WSGATE_TARGET_CONFIG' ? EXIT.USAGE : EXIT.ERROR;
+  return undefined;
+}
+
+/**
+ * Runs `wsgate <argv...>` and resolves with the exit code (see EXIT). `env` is the environment to read
+ * configuration from and to hand to k6; `io` receives everything printed, k6's output included.
+ */
+export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  try {
+    return await dispatch(argv, env, io);
+  } catch (err) {
+    const code = exitCodeOf(err);
+    if (code !== undefined) {
+      say(io.stderr, (err as Error).message);
+      return code;
+    }
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    say(io.stderr, `unexpected error: ${message} (set WSGATE_DEBUG=1 for details)`);
+    if (env['WSGATE_DEBUG'] === '1' && err instanceof Error && err.stack) io.stderr.write(err.stack + '\n');
+    return EXIT.ERROR;
+  }
+}
