@@ -1,0 +1,97 @@
+// The one build. Two products, one per side of the wire:
+//   scenarios/<name>.ts  -> dist/<name>.js     (runs inside k6; the file name is a contract)
+//   cli/main.ts          -> dist/node/cli.mjs  (runs in Node; embeds the reference service)
+// `node build.mjs` builds both; `node build.mjs --if-stale` only when a source is newer than the last build.
+// Type checking is separate (`npm run typecheck`): esbuild strips types without checking them.
+import * as esbuild from 'esbuild';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const dist = join(root, 'dist');
+const stampFile = join(dist, '.build-stamp.json');
+/** Everything whose change makes the bundles stale (JSON presets and thresholds are bundled in). */
+const SOURCES = ['scenarios', 'lib', 'cli', 'target', 'config', 'thresholds', 'build.mjs', 'package-lock.json'];
+
+/** Options for k6 bundles; each says why (see ../shared/K6-NOTES.md). */
+const k6Options = {
+  bundle: true, // k6 cannot resolve node_modules, so jose must be inside the bundle
+  format: 'esm', // k6 loads ES modules natively
+  platform: 'browser', // jose's browser build uses WebCrypto, which k6 has; its Node build needs node:crypto, which k6 lacks
+  target: 'es2022',
+  // k6's JS runtime has no async generators or for-await: make esbuild fail loudly if anything needs them
+  supported: { 'async-generator': false, 'for-await': false },
+  external: ['k6', 'k6/*'], // k6's built-in modules are resolved by k6 at run time
+  sourcemap: 'linked', // k6 maps stack traces back to the TypeScript source
+  minify: false, // readable bundles make k6's error messages readable
+  metafile: true, // bundle sizes for docs/benchmarks.md
+  logLevel: 'warning',
+};
+
+/** Options for the Node CLI bundle. */
+const nodeOptions = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external', // ws and jose load from node_modules like any dependency
+  sourcemap: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+};
+
+function scenarioEntries() {
+  return readdirSync(join(root, 'scenarios'))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .map((f) => join(root, 'scenarios', f));
+}
+
+function newestMtime(path) {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+/** True when no build exists or any source is newer than the last one. */
+export function isStale() {
+  if (!existsSync(stampFile)) return true;
+  const built = statSync(stampFile).mtimeMs;
+  return SOURCES.some((s) => newestMtime(join(root, s)) > built);
+}
+
+/**
+ * Builds every bundle. Returns the outputs with their sizes and the build time, which
+ * docs/benchmarks.md reports.
+ */
+export async function build() {
+  const started = performance.now();
+  mkdirSync(dist, { recursive: true });
+  const k6 = await esbuild.build({ ...k6Options, entryPoints: scenarioEntries(), outdir: dist, outExtension: { '.js': '.js' } });
+  const node = await esbuild.build({ ...nodeOptions, entryPoints: { cli: join(root, 'cli/main.ts') }, outdir: join(dist, 'node'), outExtension: { '.js': '.mjs' } });
+  const outputs = [];
+  for (const result of [k6, node]) {
+    for (const [file, info] of Object.entries(result.metafile.outputs)) {
+      if (!file.endsWith('.map')) outputs.push({ file: relative(root, join(process.cwd(), file)), bytes: info.bytes });
+    }
+  }
+  const ms = Math.round(performance.now() - started);
+  writeFileSync(stampFile, JSON.stringify({ built_at: new Date().toISOString(), ms, outputs }, null, 2) + '\n');
+  return { ms, outputs };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--if-stale') && !isStale()) process.exit(0);
+  try {
+    const { ms, outputs } = await build();
+    for (const o of outputs) console.log(`${o.file.padEnd(34)} ${(o.bytes / 1024).toFixed(1).padStart(8)} KiB`);
+    console.log(`built ${outputs.length} bundles in ${ms} ms`);
+  } catch (err) {
+    // esbuild has already printed each error with its file and line; one more line says what failed.
+    console.error(`build.mjs: the build failed (${err.errors?.length ?? 1} error(s) above); fix them and run npm run build again`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Configuration, parsed once and typed. Precedence: environment variables > the named preset in
+ * config/environments.json > nothing (every preset field is required). Every bad value fails with one
+ * sentence naming the field, the value and what is allowed.
+ *
+ * Pure module: k6 calls it with __ENV at init, the CLI with process.env before it starts k6, so the
+ * CLI reports a bad value before any k6 process exists.
+ */
+import { ConfigError } from './errors.ts';
+import ENVIRONMENTS from '../config/environments.json';
+
+export const TOKEN_SOURCES = ['mint', 'auth', 'file'] as const;
+export type TokenSource = (typeof TOKEN_SOURCES)[number];
+
+export interface Config {
+  /** Name of the preset in config/environments.json. */
+  env: string;
+  wsUrl: string;
+  httpUrl: string;
+  authUrl: string;
+  /** Origin header sent on handshakes; must be in the service's allow-list. */
+  origin: string;
+  tokenSource: TokenSource;
+  issuer: string;
+  audience: string;
+  /** Seconds a connection is held idle in the load-balancer check. */
+  idleHoldS: number;
+  /** Milliseconds an agent run may take from user_message to agent_completed. */
+  agentDeadlineMs: number;
+  agentRuns: number;
+  isolationUsers: number;
+  healthConnections: number;
+  /** Secrets: only ever from environment variables, never from files in the repo. */
+  jwtSecret: string | undefined;
+  authPassword: string | undefined;
+  tokensFile: string | undefined;
+}
+
+type Vars = Readonly<Record<string, string | undefined>>;
+type Preset = Record<string, unknown>;
+
+/** Environment variables that override preset fields. */
+const OVERRIDES: Record<string, string> = {
+  ws_url: 'WSGATE_WS_URL',
+  http_url: 'WSGATE_HTTP_URL',
+  auth_url: 'WSGATE_AUTH_URL',
+  origin: 'WSGATE_ORIGIN',
+  token_source: 'WSGATE_TOKEN_SOURCE',
+  issuer: 'WSGATE_ISSUER',
+  audience: 'WSGATE_AUDIENCE',
+  idle_hold_s: 'WSGATE_IDLE_HOLD_S',
+  agent_deadline_ms: 'WSGATE_AGENT_DEADLINE_MS',
+  agent_runs: 'WSGATE_AGENT_RUNS',
+  isolation_users: 'WSGATE_ISOLATION_USERS',
+  health_connections: 'WSGATE_HEALTH_CONNECTIONS',
+};
+
+export const MIN_SECRET_BYTES = 32;
+
+/** The environment names the presets define. */
+export function environmentNames(presets: Record<string, unknown> = ENVIRONMENTS): string[] {
+  return Object.keys(presets);
+}
+
+/** Parses the whole configuration for the environment named by WSGATE_ENV (default: local). */
+export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRONMENTS): Config {
+  const env = vars['WSGATE_ENV'] || 'local';
+  const preset = presets[env];
+  if (!isObject(preset)) {
+    throw new ConfigError(
+      `unknown environment "${env}"; choose one of ${environmentNames(presets).join(', ')} (config/environments.json)`,
+    );
+  }
+  const field = (name: string): { value: unknown; origin: string } => {
+    const envName = OVERRIDES[name];
+    const override = envName ? vars[envName] : undefined;
+    if (envName && override !== undefined && override !== '') return { value: override, origin: envName };
+    return { value: preset[name], origin: `${env}.${name} in config/environments.json` };
+  };
+  const str = (name: string) => stringField(field(name));
+  const int = (name: string, min: number, max: number) => intField(field(name), min, max);
+
+  const tokenSource = str('token_source');
+  if (!(TOKEN_SOURCES as readonly string[]).includes(tokenSource)) {
+    throw new ConfigError(
+      `${field('token_source').origin} is "${tokenSource}"; it must be one of ${TOKEN_SOURCES.join(', ')}`,
+    );
+  }
+  const config: Config = {
+    env,
+    wsUrl: urlField(field('ws_url'), ['ws:', 'wss:']),
+    httpUrl: urlField(field('http_url'), ['http:', 'https:']),
+    authUrl: urlField(field('auth_url'), ['http:', 'https:']),
+    origin: urlField(field('origin'), ['http:', 'https:']),
+    tokenSource: tokenSource as TokenSource,
+    issuer: str('issuer'),
+    audience: str('audience'),
+    idleHoldS: int('idle_hold_s', 1, 7 * 24 * 3600),
+    agentDeadlineMs: int('agent_deadline_ms', 100, 600_000),
+    agentRuns: int('agent_runs', 1, 10_000),
+    isolationUsers: int('isolation_users', 2, 10_000),
+    healthConnections: int('health_connections', 1, 1000),
+    jwtSecret: vars['WSGATE_JWT_SECRET'] || undefined,
+    authPassword: vars['WSGATE_AUTH_PASSWORD'] || undefined,
+    tokensFile: vars['WSGATE_TOKENS_FILE'] || undefined,
+  };
+  requireSecrets(config);
+  return config;
+}
+
+function requireSecrets(config: Config): void {
+  if (config.tokenSource === 'mint') {
+    if (!config.jwtSecret) {
+      throw new ConfigError(
+        `token source "mint" needs the shared JWT secret in WSGATE_JWT_SECRET; set it, or fetch tokens from the auth service with WSGATE_TOKEN_SOURCE=auth`,
+      );
+    }
+    if (utf8Length(config.jwtSecret) < MIN_SECRET_BYTES) {
+      // The length is safe to print; the secret is not.
+      throw new ConfigError(
+        `WSGATE_JWT_SECRET is ${utf8Length(config.jwtSecret)} bytes long; HS256 needs at least ${MIN_SECRET_BYTES}, so set the service's real secret`,
+      );
+    }
+  }
+  if (config.tokenSource === 'file' && !config.tokensFile) {
+    throw new ConfigError(
+      `token source "file" needs WSGATE_TOKENS_FILE, the path of a JSON file mapping user ids to pre-issued tokens`,
+    );
+  }
+}
+
+function stringField(f: { value: unknown; origin: string }): string {
+  if (typeof f.value !== 'string' || f.value.trim() === '') {
+    throw new ConfigError(`${f.origin} is ${describe(f.value)}; it must be a non-empty string`);
+  }
+  return f.value.trim();
+}
+
+function intField(f: { value: unknown; origin: string }, min: number, max: number): number {
+  const n = typeof f.value === 'string' && /^\s*-?\d+\s*$/.test(f.value) ? Number(f.value) : f.value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${f.origin} is ${describe(f.value)}; it must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function urlField(f: { value: unknown; origin: string }, schemes: string[]): string {
+  const raw = stringField(f);
+  const parsed = parseUrl(raw);
+  if (!parsed || !schemes.includes(parsed.scheme)) {
+    throw new ConfigError(
+      `${f.origin} is "${redactUrl(raw)}", which is not a valid ${schemes.map((s) => s + '//').join(' or ')} URL; use for example ${schemes[0]}//host:port${schemes[0]?.startsWith('ws') ? '/ws' : ''}`,
+    );
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export interface ParsedUrl {
+  scheme: string;
+  userinfo: string | undefined;
+  host: string;
+  port: number | undefined;
+  path: string;
+  query: string;
+}
+
+/** A small URL parser: k6 has no URL global, and this one must behave the same on both sides. */
+export function parseUrl(raw: string): ParsedUrl | undefined {
+  const m = /^([a-z][a-z0-9+.-]*:)\/\/(?:([^@/?#]*)@)?(\[[0-9a-fA-F:.]+\]|[^:/?#\s]+)(?::(\d{1,5}))?(\/[^?#\s]*)?(\?[^#\s]*)?(#\S*)?$/i.exec(
+    raw.trim(),
+  );
+  if (!m) return undefined;
+  const port = m[4] === undefined ? undefined : Number(m[4]);
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  return {
+    scheme: (m[1] ?? '').toLowerCase(),
+    userinfo: m[2],
+    host: m[3] ?? '',
+    port,
+    path: m[5] ?? '/',
+    query: m[6] ?? '',
+  };
+}
+
+/**
+ * Removes anything secret-shaped from a URL before it is printed or used as a metric tag: user info,
+ * and the values of query parameters (tokens are often passed as ?token=).
+ */
+export function redactUrl(raw: string): string {
+  const u = parseUrl(raw);
+  if (!u) return '<unparseable URL>';
+  const query = u.query ? '?' + u.query.slice(1).split('&').map((kv) => kv.split('=')[0] + '=REDACTED').join('&') : '';
+  return `${u.scheme}//${u.userinfo !== undefined ? 'REDACTED@' : ''}${u.host}${u.port ? ':' + u.port : ''}${u.path}${query}`;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (typeof value === 'string') return `"${value}"`;
+  return JSON.stringify(value);
+}
+
+function isObject(v: unknown): v is Preset {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}

@@ -1,0 +1,28 @@
+/**
+ * handleSummary for every wsgate suite: writes results/<suite>-<env>-<stamp>.json and .junit.xml
+ * (plus WSGATE_OUTPUT_FILE when set) and prints the text summary. k6 does not create directories:
+ * the CLI creates WSGATE_RESULTS_DIR; under plain `k6 run` the repo's results/ exists already.
+ */
+import type { Config } from './config.ts';
+import { redactUrl } from './config.ts';
+import { buildResult, renderJUnit, renderText } from './summary.ts';
+import type { K6SummaryData } from './summary.ts';
+
+export function writeSummary(suite: string, config: Config | undefined, scenarios: string[], data: K6SummaryData): Record<string, string> {
+  const finishedAt = new Date();
+  const env = config?.env ?? __ENV['WSGATE_ENV'] ?? 'unknown';
+  const stamp = __ENV['WSGATE_RUN_STAMP'] || finishedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const dir = (__ENV['WSGATE_RESULTS_DIR'] || 'results').replace(/\/+$/, '');
+  const base = `${dir}/${suite}-${env}-${stamp}`;
+  const target: Record<string, string> = config ? { ws_url: redactUrl(config.wsUrl), http_url: redactUrl(config.httpUrl), auth_url: redactUrl(config.authUrl) } : {};
+  const result = buildResult(data, { suite, env, target, scenarios, finishedAt });
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const files: Record<string, string> = {
+    [`${base}.json`]: json,
+    [`${base}.junit.xml`]: renderJUnit(result),
+  };
+  const extra = __ENV['WSGATE_OUTPUT_FILE'];
+  if (extra) files[extra] = json;
+  files['stdout'] = renderText(result, Object.keys(files));
+  return files;
+}

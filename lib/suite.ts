@@ -1,0 +1,79 @@
+/**
+ * What every suite does at init and setup: parse the configuration once, build the token source and
+ * the thresholds, and refuse to start against a bad configuration or an unreachable target.
+ *
+ * A bad configuration must read as one sentence, not a stack trace, even under plain `k6 run`: init
+ * code keeps the error, and setup() aborts the test with it (k6 exit code 108).
+ */
+import exec from 'k6/execution';
+import http from 'k6/http';
+import type { Options, Scenario } from 'k6/options';
+import { loadConfig, redactUrl } from './config.ts';
+import type { Config } from './config.ts';
+import { WsgateError } from './errors.ts';
+import { PATHS } from './protocol/chat.ts';
+import { thresholdsFor } from './thresholds.ts';
+import type { ThresholdFile } from './thresholds.ts';
+import { createTokenProvider } from './tokens.ts';
+import type { TokenProvider } from './tokens.ts';
+
+export interface Suite {
+  name: string;
+  config: Config | undefined;
+  tokens: TokenProvider | undefined;
+  /** The one-sentence reason the suite cannot run, if any. */
+  error: string | undefined;
+  /** Upper bound for any one scenario, from the slowest thing it waits for. */
+  maxDuration: string;
+  options(scenarios: Record<string, Scenario>): Options;
+  /** Unwraps a value that exists whenever setup() let the test start. */
+  need<T>(value: T | undefined): T;
+}
+
+export function loadSuite(name: string, thresholdFile: ThresholdFile, scenarioNames: string[]): Suite {
+  let config: Config | undefined;
+  let tokens: TokenProvider | undefined;
+  let thresholds: Record<string, string[]> = {};
+  let error: string | undefined;
+  try {
+    config = loadConfig(__ENV);
+    thresholds = thresholdsFor(thresholdFile, name, config.env, scenarioNames);
+    tokens = createTokenProvider(config);
+  } catch (e) {
+    if (!(e instanceof WsgateError)) throw e;
+    error = e.message;
+  }
+  const maxS = config ? config.idleHoldS + Math.ceil(config.agentDeadlineMs / 1000) + 60 : 60;
+  return {
+    name,
+    config,
+    tokens,
+    error,
+    maxDuration: `${maxS}s`,
+    options: (scenarios) => ({
+      scenarios,
+      thresholds,
+      summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
+      setupTimeout: '30s',
+    }),
+    need<T>(value: T | undefined): T {
+      if (value === undefined) throw new Error(`wsgate: ${error ?? 'the suite is not configured'}`);
+      return value;
+    },
+  };
+}
+
+/** Aborts the test, before any scenario starts, when it cannot meaningfully run. */
+export function preflight(suite: Suite): void {
+  if (suite.error || !suite.config) {
+    exec.test.abort(`wsgate: ${suite.error ?? 'no configuration'}`);
+    return;
+  }
+  const url = suite.config.httpUrl + PATHS.health;
+  const res = http.get(url, { timeout: '5s', tags: { name: redactUrl(url) } });
+  if (res.status === 0) {
+    exec.test.abort(
+      `wsgate: the chat backend at ${redactUrl(suite.config.httpUrl)} is unreachable (${res.error}); check WSGATE_HTTP_URL and that the service is running`,
+    );
+  }
+}

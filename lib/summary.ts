@@ -1,0 +1,175 @@
+/**
+ * Turns k6's end-of-test data into wsgate's result: a JSON document with every check and threshold
+ * and its verdict, a JUnit XML in which every check and every threshold is a test case, and a
+ * short text summary. The verdict is k6's own threshold verdict; nothing here decides pass/fail
+ * on other grounds, so the exit code and the report can never disagree.
+ *
+ * Pure module: Node tests feed it recorded k6 data.
+ */
+
+/** The parts of k6's handleSummary() data wsgate reads. */
+export interface K6SummaryData {
+  metrics: Record<string, { type?: string; values?: Record<string, number>; thresholds?: Record<string, { ok: boolean }> }>;
+  root_group?: K6Group;
+  state?: { testRunDurationMs?: number };
+}
+interface K6Group {
+  name: string;
+  checks?: { name: string; passes: number; fails: number }[];
+  groups?: K6Group[];
+}
+
+export interface CheckResult {
+  name: string;
+  passes: number;
+  fails: number;
+  ok: boolean;
+}
+export interface ThresholdResult {
+  metric: string;
+  expression: string;
+  ok: boolean;
+  /** The metric's values k6 measured (rate, count, p(95), ...). */
+  observed: Record<string, number>;
+}
+export interface ScenarioResult {
+  name: string;
+  verdict: 'pass' | 'fail';
+  checks: CheckResult[];
+  thresholds: ThresholdResult[];
+}
+export interface SuiteResult {
+  wsgate_result_version: 1;
+  suite: string;
+  env: string;
+  verdict: 'pass' | 'fail';
+  finished_at: string;
+  duration_s: number;
+  target: Record<string, string>;
+  scenarios: ScenarioResult[];
+  /** Thresholds that belong to the whole suite rather than one scenario. */
+  thresholds: ThresholdResult[];
+  metrics: Record<string, Record<string, number>>;
+}
+
+export interface ResultMeta {
+  suite: string;
+  env: string;
+  /** Redacted URLs of the target. */
+  target: Record<string, string>;
+  scenarios: string[];
+  finishedAt: Date;
+}
+
+/** checks{scenario:agent_events} -> agent_events */
+const SCENARIO_SUBMETRIC = /\{scenario:([^}]+)\}/;
+
+export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult {
+  const checks = collectChecks(data.root_group);
+  const thresholds: ThresholdResult[] = [];
+  for (const [metric, m] of Object.entries(data.metrics)) {
+    for (const [expression, t] of Object.entries(m.thresholds ?? {})) {
+      thresholds.push({ metric, expression, ok: t.ok, observed: m.values ?? {} });
+    }
+  }
+  const scenarios: ScenarioResult[] = meta.scenarios.map((name) => {
+    const own = checks.filter((c) => c.name.startsWith(name + ': '));
+    const ownThresholds = thresholds.filter((t) => SCENARIO_SUBMETRIC.exec(t.metric)?.[1] === name);
+    const ok = ownThresholds.every((t) => t.ok) && own.every((c) => c.ok);
+    return {
+      name,
+      verdict: ok ? 'pass' : 'fail',
+      checks: own.map((c) => ({ ...c, name: c.name.slice(name.length + 2) })),
+      thresholds: ownThresholds,
+    };
+  });
+  const suiteThresholds = thresholds.filter((t) => !SCENARIO_SUBMETRIC.test(t.metric));
+  const metrics: Record<string, Record<string, number>> = {};
+  for (const [name, m] of Object.entries(data.metrics)) {
+    if ((name.startsWith('wsgate_') || name.startsWith('ws_') || name === 'checks') && m.values) metrics[name] = m.values;
+  }
+  return {
+    wsgate_result_version: 1,
+    suite: meta.suite,
+    env: meta.env,
+    verdict: thresholds.every((t) => t.ok) ? 'pass' : 'fail',
+    finished_at: meta.finishedAt.toISOString(),
+    duration_s: round((data.state?.testRunDurationMs ?? 0) / 1000, 2),
+    target: meta.target,
+    scenarios,
+    thresholds: suiteThresholds,
+    metrics,
+  };
+}
+
+function collectChecks(group: K6Group | undefined): CheckResult[] {
+  if (!group) return [];
+  const own = (group.checks ?? []).map((c) => ({ name: c.name, passes: c.passes, fails: c.fails, ok: c.fails === 0 }));
+  return own.concat(...(group.groups ?? []).map(collectChecks));
+}
+
+// ---- JUnit ----------------------------------------------------------------------------------
+
+export function renderJUnit(r: SuiteResult): string {
+  const suites: string[] = [];
+  let tests = 0;
+  let failures = 0;
+  const suiteXml = (name: string, cases: { name: string; ok: boolean; message: string }[]): void => {
+    const f = cases.filter((c) => !c.ok).length;
+    tests += cases.length;
+    failures += f;
+    const body = cases
+      .map((c) => {
+        const tc = `    <testcase classname="${xml(`wsgate.${r.suite}.${name}`)}" name="${xml(c.name)}"`;
+        return c.ok ? `${tc}/>` : `${tc}>\n      <failure message="${xml(c.message)}">${xml(c.message)}</failure>\n    </testcase>`;
+      })
+      .join('\n');
+    suites.push(`  <testsuite name="${xml(name)}" tests="${cases.length}" failures="${f}">\n${body}\n  </testsuite>`);
+  };
+  for (const s of r.scenarios) {
+    suiteXml(s.name, [
+      ...s.checks.map((c) => ({ name: c.name, ok: c.ok, message: `${c.fails} of ${c.passes + c.fails} failed` })),
+      ...s.thresholds.map(thresholdCase),
+    ]);
+  }
+  if (r.thresholds.length > 0) suiteXml('thresholds', r.thresholds.map(thresholdCase));
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n` +
+    `<testsuites name="${xml(`wsgate ${r.suite} (${r.env})`)}" tests="${tests}" failures="${failures}" time="${r.duration_s}">\n` +
+    `${suites.join('\n')}\n</testsuites>\n`
+  );
+}
+
+function thresholdCase(t: ThresholdResult): { name: string; ok: boolean; message: string } {
+  return { name: `threshold ${t.metric} ${t.expression}`, ok: t.ok, message: `observed ${describeValues(t.observed)}` };
+}
+
+// ---- text -----------------------------------------------------------------------------------
+
+export function renderText(r: SuiteResult, files: string[] = []): string {
+  const mark = (ok: boolean): string => (ok ? 'ok  ' : 'FAIL');
+  const lines = [`wsgate ${r.suite} (env ${r.env}): ${r.verdict.toUpperCase()} in ${r.duration_s} s`];
+  for (const s of r.scenarios) {
+    const passed = s.checks.filter((c) => c.ok).length;
+    lines.push(`  ${mark(s.verdict === 'pass')} ${s.name.padEnd(28)} ${passed}/${s.checks.length} checks`);
+    for (const c of s.checks.filter((x) => !x.ok)) lines.push(`         - ${c.name}: ${c.fails} of ${c.passes + c.fails} failed`);
+    if (s.checks.length === 0) lines.push(`         - no checks ran`);
+  }
+  for (const t of r.thresholds) {
+    lines.push(`  ${mark(t.ok)} ${t.metric} ${t.expression} (observed ${describeValues(t.observed)})`);
+  }
+  if (files.length > 0) lines.push(`  results: ${files.join(', ')}`);
+  return lines.join('\n') + '\n';
+}
+
+function describeValues(v: Record<string, number>): string {
+  const keys = ['rate', 'count', 'p(95)', 'avg'].filter((k) => v[k] !== undefined);
+  if (keys.length === 0) return 'no data';
+  return keys.map((k) => `${k} ${round(v[k] ?? 0, k === 'rate' ? 4 : 2)}`).join(', ');
+}
+
+const round = (n: number, digits: number): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+function xml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}

@@ -1,0 +1,25 @@
+/**
+ * Thresholds per environment. The file in thresholds/<suite>.json holds the suite-wide metric
+ * thresholds per environment; every scenario also gets `checks{scenario:NAME}: rate==1`, so each
+ * check group is its own pass/fail line and a failing check fails the run. Pure module.
+ */
+import { ConfigError } from './errors.ts';
+
+export type ThresholdFile = Record<string, unknown>;
+
+export function thresholdsFor(file: ThresholdFile, suite: string, env: string, scenarios: string[]): Record<string, string[]> {
+  const forEnv = file[env];
+  if (typeof forEnv !== 'object' || forEnv === null || Array.isArray(forEnv)) {
+    const envs = Object.keys(file).filter((k) => !k.startsWith('$'));
+    throw new ConfigError(`thresholds/${suite}.json has no thresholds for environment "${env}"; add them, or use one of ${envs.join(', ')}`);
+  }
+  const out: Record<string, string[]> = {};
+  for (const [metric, exprs] of Object.entries(forEnv as Record<string, unknown>)) {
+    if (!Array.isArray(exprs) || exprs.some((e) => typeof e !== 'string')) {
+      throw new ConfigError(`thresholds/${suite}.json: ${env}.${metric} is ${JSON.stringify(exprs)}; it must be a list of k6 threshold expressions such as ["rate>0.95"]`);
+    }
+    out[metric] = exprs as string[];
+  }
+  for (const s of scenarios) out[`checks{scenario:${s}}`] = ['rate==1'];
+  return out;
+}

@@ -1,0 +1,158 @@
+/**
+ * Where tokens come from, per config.tokenSource:
+ *   mint - signed here with the shared secret (jose), so expiry and refresh tests can shape claims;
+ *   auth - fetched from the auth service's /auth/token with the test user's password;
+ *   file - read from a JSON file of pre-issued tokens ({"user id": "token"}).
+ * Tokens are never logged; errors name the user and the status, never the token.
+ */
+import http from 'k6/http';
+import { SignJWT, decodeJwt } from 'jose';
+import type { Config } from './config.ts';
+import { redactUrl } from './config.ts';
+import { TokenError } from './errors.ts';
+import { PATHS, parseTokenResponse, tokenRequest } from './protocol/chat.ts';
+
+export interface MintOptions {
+  /** Lifetime in seconds; negative values make an already expired token. */
+  ttlS?: number;
+  /** Sign with this secret instead of the configured one (the forged-token controls). */
+  secret?: string | Uint8Array;
+  issuer?: string;
+  audience?: string;
+}
+
+const encoder = new TextEncoder();
+
+/** Signs an HS256 access token shaped like the auth service's (sub, iss, aud, iat, exp, jti). */
+export async function mintToken(config: Config, userId: string, opts: MintOptions = {}): Promise<string> {
+  const secret = opts.secret ?? config.jwtSecret;
+  if (secret === undefined) {
+    throw new TokenError(`minting a token for ${userId} needs WSGATE_JWT_SECRET; set it or use WSGATE_TOKEN_SOURCE=auth`);
+  }
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuer(opts.issuer ?? config.issuer)
+    .setAudience(opts.audience ?? config.audience)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (opts.ttlS ?? 900))
+    .setJti(randomHex(16))
+    .sign(typeof secret === 'string' ? encoder.encode(secret) : secret);
+}
+
+/** A fresh random 32-byte key: tokens signed with it must be refused by any honest backend. */
+export function randomSecret(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(32));
+}
+
+export interface IssuedToken {
+  accessToken: string;
+  refreshToken: string | undefined;
+}
+
+/** Asks the auth service for a token, as a real client would. */
+export function fetchToken(config: Config, userId: string): IssuedToken {
+  const url = config.authUrl + PATHS.token;
+  const res = http.post(url, tokenRequest(userId, config.authPassword), {
+    headers: { 'Content-Type': 'application/json' },
+    tags: { name: redactUrl(url) },
+    timeout: '10s',
+  });
+  const parsed = res.status === 200 ? parseTokenResponse(res.body) : undefined;
+  if (!parsed) {
+    throw new TokenError(
+      `the auth service at ${redactUrl(url)} did not issue a token for ${userId} (HTTP ${res.status}${res.error ? ', ' + res.error : ''})`,
+    );
+  }
+  return parsed;
+}
+
+/** Trades a refresh token for a new access token at /auth/refresh; undefined when refused. */
+export function refreshAtAuthService(config: Config, refreshToken: string): { status: number; token: IssuedToken | undefined } {
+  const url = config.authUrl + PATHS.refresh;
+  const res = http.post(url, JSON.stringify({ refresh_token: refreshToken }), {
+    headers: { 'Content-Type': 'application/json' },
+    tags: { name: redactUrl(url) },
+    timeout: '10s',
+  });
+  return { status: res.status, token: res.status === 200 ? parseTokenResponse(res.body) : undefined };
+}
+
+/** The claims of a token, unverified: for explaining a refusal, never for trusting one. */
+export function peekClaims(token: string): Record<string, unknown> | undefined {
+  try {
+    return decodeJwt(token) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A user and a token that authenticates as that user. */
+export interface Credential {
+  userId: string;
+  token: string;
+}
+
+/**
+ * Gives a credential for the wanted user from the configured source. The file source holds tokens
+ * of fixed users, so the credential's user may differ from the wanted one: checks use `userId`.
+ */
+export interface TokenProvider {
+  credentialFor(wantedUser: string): Promise<Credential>;
+}
+
+/**
+ * Builds the provider. Call it in init code: the file source reads its file with open(), which k6
+ * allows only there.
+ */
+export function createTokenProvider(config: Config): TokenProvider {
+  switch (config.tokenSource) {
+    case 'mint':
+      return { credentialFor: async (userId) => ({ userId, token: await mintToken(config, userId) }) };
+    case 'auth':
+      return { credentialFor: async (userId) => ({ userId, token: fetchToken(config, userId).accessToken }) };
+    case 'file': {
+      const tokens = readTokenFile(config.tokensFile ?? '');
+      const users = Object.keys(tokens);
+      return {
+        // Pre-issued tokens belong to fixed users; wsgate's generated user ids map onto them in turn.
+        credentialFor: async (wanted) => {
+          const userId = tokens[wanted] !== undefined ? wanted : (users[hash(wanted) % users.length] ?? '');
+          return { userId, token: tokens[userId] ?? '' };
+        },
+      };
+    }
+  }
+}
+
+function readTokenFile(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = open(path);
+  } catch {
+    throw new TokenError(`WSGATE_TOKENS_FILE "${path}" cannot be read; give the path of a JSON file of {"user id": "token"}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new TokenError(`WSGATE_TOKENS_FILE "${path}" is not JSON; it must be an object of {"user id": "token"}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new TokenError(`WSGATE_TOKENS_FILE "${path}" must hold a JSON object of {"user id": "token"}`);
+  }
+  const entries = Object.entries(parsed as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string');
+  if (entries.length === 0) throw new TokenError(`WSGATE_TOKENS_FILE "${path}" holds no tokens; add at least one "user id": "token" pair`);
+  return Object.fromEntries(entries);
+}
+
+function hash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
+  return h;
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+}

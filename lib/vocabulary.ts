@@ -1,0 +1,35 @@
+/**
+ * The one metric vocabulary. k6-side custom metrics (lib/metrics.ts) and the reference service's
+ * /metrics use these names, so a dashboard reads the same words from both sides of the wire.
+ * Pure module: runs in k6 and in Node.
+ */
+export const METRIC_PREFIX = 'wsgate_';
+
+/** Metrics the k6 side records. */
+export const K6_METRICS = {
+  /** Rate: a handshake that was meant to succeed did (101 and connection_established). */
+  connectionSuccess: 'wsgate_connection_success',
+  /** Rate: an agent run delivered all five events, in order, within the deadline. */
+  agentEventCompletion: 'wsgate_agent_event_completion',
+  /** Counter: events (or messages) received by a user they were not meant for. */
+  isolationViolations: 'wsgate_isolation_violations',
+  /** Trend (ms), tagged `event`: from sending user_message to receiving each agent event. */
+  eventLatency: 'wsgate_event_latency',
+  /** Rate: a connection held idle for the hold time was still open and answered a ping. */
+  idleSurvival: 'wsgate_idle_survival',
+  /** Rate: a handshake with a valid token was refused with 401/403 (authentication failure). */
+  authFailures: 'wsgate_auth_failures',
+} as const;
+
+/** Metrics the reference service exports on GET /metrics (see docs/protocol.md). */
+export const SERVICE_METRICS = {
+  activeConnections: 'wsgate_active_connections',
+  users: 'wsgate_users',
+  uptimeSeconds: 'wsgate_uptime_seconds',
+  connectionsTotal: 'wsgate_connections_total',
+  handshakeRejectionsTotal: 'wsgate_handshake_rejections_total',
+  agentRunsTotal: 'wsgate_agent_runs_total',
+  agentEventsTotal: 'wsgate_agent_events_total',
+  tokenRefreshesTotal: 'wsgate_token_refreshes_total',
+  messagesReceivedTotal: 'wsgate_messages_received_total',
+} as const;
