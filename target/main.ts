@@ -118,6 +118,10 @@ function argumentError(error: unknown): TargetConfigError {
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
     return new TargetConfigError(`unexpected argument "${quoted}"; wsgate target takes only options (see --help).`);
   }
+  const flag = /'(?:-\w, )?(--[\w-]+)/.exec(message)?.[1];
+  if (flag !== undefined && /argument missing|argument is ambiguous/.test(message)) {
+    return new TargetConfigError(`option ${flag} needs a value; write it as ${flag} VALUE or ${flag}=VALUE (see --help).`);
+  }
   const firstSentence = message.split(/\.\s/)[0]?.replace(/\.$/, '') ?? message;
   return new TargetConfigError(`${firstSentence.charAt(0).toLowerCase()}${firstSentence.slice(1)}; run wsgate target --help for the usage.`);
 }
