@@ -56,6 +56,11 @@ function newestMtime(path) {
   return newest;
 }
 
+/** Bundles one extra k6 entry (test probes) with exactly the scenarios' settings. */
+export async function bundleK6(entry, outfile) {
+  await esbuild.build({ ...k6Options, metafile: false, entryPoints: [entry], outfile });
+}
+
 /** True when no build exists or any source is newer than the last one. */
 export function isStale() {
   if (!existsSync(stampFile)) return true;

@@ -11,3 +11,4 @@ export const isolationViolations = new Counter(K6_METRICS.isolationViolations);
 export const eventLatency = new Trend(K6_METRICS.eventLatency, true);
 export const idleSurvival = new Rate(K6_METRICS.idleSurvival);
 export const authFailures = new Rate(K6_METRICS.authFailures);
+export const checksRun = new Counter(K6_METRICS.checksRun);

@@ -6,6 +6,7 @@
  */
 import { check } from 'k6';
 import exec from 'k6/execution';
+import { checksRun } from './metrics.ts';
 
 const MAX_LINES_PER_CHECK = 3;
 const logged: Record<string, number> = {};
@@ -15,6 +16,7 @@ export function expect(ok: boolean, name: string, observed: () => string): boole
   const scenario = exec.scenario.name;
   const full = `${scenario}: ${name}`;
   check(null, { [full]: () => ok });
+  checksRun.add(1);
   if (!ok) {
     const n = (logged[full] ?? 0) + 1;
     logged[full] = n;
@@ -22,6 +24,18 @@ export function expect(ok: boolean, name: string, observed: () => string): boole
     else if (n === MAX_LINES_PER_CHECK + 1) console.warn(`FAILED ${full} (further failures of this check are not logged by this VU)`);
   }
   return ok;
+}
+
+/**
+ * Runs a scenario body so that an exception becomes a failed check with its message, instead of
+ * an iteration that silently records nothing.
+ */
+export async function guarded(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    expect(false, 'scenario runs to the end without an exception', () => (e instanceof Error ? e.message : String(e)));
+  }
 }
 
 export const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(() => resolve(), ms));

@@ -11,6 +11,7 @@ import type { Options, Scenario } from 'k6/options';
 import { loadConfig, redactUrl } from './config.ts';
 import type { Config } from './config.ts';
 import { WsgateError } from './errors.ts';
+import { guarded } from './observe.ts';
 import { PATHS } from './protocol/chat.ts';
 import { thresholdsFor } from './thresholds.ts';
 import type { ThresholdFile } from './thresholds.ts';
@@ -26,8 +27,11 @@ export interface Suite {
   /** Upper bound for any one scenario, from the slowest thing it waits for. */
   maxDuration: string;
   options(scenarios: Record<string, Scenario>): Options;
-  /** Unwraps a value that exists whenever setup() let the test start. */
-  need<T>(value: T | undefined): T;
+  /**
+   * A scenario's exec function: the body gets the parsed config and token source, and an exception
+   * becomes a failed check with its message rather than an iteration that records nothing.
+   */
+  step(body: (config: Config, tokens: TokenProvider) => Promise<void>): () => Promise<void>;
 }
 
 export function loadSuite(name: string, thresholdFile: ThresholdFile, scenarioNames: string[]): Suite {
@@ -56,10 +60,12 @@ export function loadSuite(name: string, thresholdFile: ThresholdFile, scenarioNa
       summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
       setupTimeout: '30s',
     }),
-    need<T>(value: T | undefined): T {
-      if (value === undefined) throw new Error(`wsgate: ${error ?? 'the suite is not configured'}`);
-      return value;
-    },
+    step: (body) => () =>
+      guarded(async () => {
+        // setup() aborts the test before any scenario when either is missing
+        if (!config || !tokens) throw new Error(error ?? 'the suite is not configured');
+        await body(config, tokens);
+      }),
   };
 }
 

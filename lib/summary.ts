@@ -163,7 +163,9 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
 }
 
 function describeValues(v: Record<string, number>): string {
-  const keys = ['rate', 'count', 'p(95)', 'avg'].filter((k) => v[k] !== undefined);
+  // Rates carry passes/fails, counters count and a per-second rate, trends percentiles.
+  const wanted = 'passes' in v ? ['rate'] : 'avg' in v ? ['p(95)', 'avg', 'count'] : ['count'];
+  const keys = wanted.filter((k) => v[k] !== undefined);
   if (keys.length === 0) return 'no data';
   return keys.map((k) => `${k} ${round(v[k] ?? 0, k === 'rate' ? 4 : 2)}`).join(', ');
 }

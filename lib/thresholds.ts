@@ -1,7 +1,8 @@
 /**
  * Thresholds per environment. The file in thresholds/<suite>.json holds the suite-wide metric
  * thresholds per environment; every scenario also gets `checks{scenario:NAME}: rate==1`, so each
- * check group is its own pass/fail line and a failing check fails the run. Pure module.
+ * check group is its own pass/fail line and a failing check fails the run, and
+ * `wsgate_checks_run{scenario:NAME}: count>0`, so a scenario that checked nothing fails too. Pure module.
  */
 import { ConfigError } from './errors.ts';
 
@@ -20,6 +21,10 @@ export function thresholdsFor(file: ThresholdFile, suite: string, env: string, s
     }
     out[metric] = exprs as string[];
   }
-  for (const s of scenarios) out[`checks{scenario:${s}}`] = ['rate==1'];
+  for (const s of scenarios) {
+    out[`checks{scenario:${s}}`] = ['rate==1'];
+    // A rate threshold passes with no samples; this one fails a scenario that checked nothing.
+    out[`wsgate_checks_run{scenario:${s}}`] = ['count>0'];
+  }
   return out;
 }

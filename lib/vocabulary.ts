@@ -19,6 +19,11 @@ export const K6_METRICS = {
   idleSurvival: 'wsgate_idle_survival',
   /** Rate: a handshake with a valid token was refused with 401/403 (authentication failure). */
   authFailures: 'wsgate_auth_failures',
+  /**
+   * Counter, tagged by scenario: checks recorded. k6 passes a rate threshold that has no samples,
+   * so `count>0` on this is what makes a scenario that never checked anything fail.
+   */
+  checksRun: 'wsgate_checks_run',
 } as const;
 
 /** Metrics the reference service exports on GET /metrics (see docs/protocol.md). */

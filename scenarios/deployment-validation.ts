@@ -32,7 +32,7 @@ const SCENARIOS = [
 ];
 
 const suite = loadSuite(SUITE, THRESHOLDS, SCENARIOS);
-const { config, tokens } = suite;
+const { config } = suite;
 
 /** Every scenario runs once per VU, all starting together; the idle hold sets the wall time. */
 const once = (exec: string, vus = 1) => ({ executor: 'per-vu-iterations' as const, vus, iterations: 1, exec, maxDuration: suite.maxDuration });
@@ -50,31 +50,18 @@ export function setup(): void {
   preflight(suite);
 }
 
-export async function websocketConnection(): Promise<void> {
-  await checkWebsocketConnection(suite.need(config), suite.need(tokens));
-}
+export const websocketConnection = suite.step((config, tokens) => checkWebsocketConnection(config, tokens));
 
-export async function jwtSynchronization(): Promise<void> {
-  await checkJwtSynchronization(suite.need(config));
-}
+export const jwtSynchronization = suite.step((config) => checkJwtSynchronization(config));
 
-export async function loadBalancerTimeout(): Promise<void> {
-  await checkIdleSurvival(suite.need(config), suite.need(tokens));
-}
+export const loadBalancerTimeout = suite.step((config, tokens) => checkIdleSurvival(config, tokens));
 
-export async function agentEvents(): Promise<void> {
-  const c = suite.need(config);
-  // Split the configured runs over the scenario's two VUs (connections).
-  await checkAgentEvents(c, suite.need(tokens), Math.ceil(c.agentRuns / 2));
-}
+// The configured runs are split over the scenario's two VUs (two connections).
+export const agentEvents = suite.step((config, tokens) => checkAgentEvents(config, tokens, Math.ceil(config.agentRuns / 2)));
 
-export async function multiUserIsolation(): Promise<void> {
-  await checkIsolation(suite.need(config), suite.need(tokens), 2);
-}
+export const multiUserIsolation = suite.step((config, tokens) => checkIsolation(config, tokens, 2));
 
-export async function healthEndpoint(): Promise<void> {
-  await checkHealth(suite.need(config), suite.need(tokens));
-}
+export const healthEndpoint = suite.step((config, tokens) => checkHealth(config, tokens));
 
 export function handleSummary(data: K6SummaryData): Record<string, string> {
   return writeSummary(SUITE, config, SCENARIOS, data);

@@ -1,0 +1,1 @@
+export { default, options } from './jose-body.ts';

@@ -1,0 +1,2 @@
+import '../../lib/polyfills.ts';
+export { default, options } from './jose-body.ts';

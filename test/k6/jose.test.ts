@@ -1,0 +1,29 @@
+// jose inside the real k6: signing, verifying, refusing a foreign secret and an expired token all
+// work with lib/polyfills.ts imported first, and fail without it.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { bundleK6 } from '../../build.mjs';
+import { runK6 } from '../helpers/k6.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'wsgate-jose-'));
+const here = new URL('.', import.meta.url).pathname;
+
+test('jose signs and verifies inside k6 with the polyfills', async () => {
+  const out = join(dir, 'probe.js');
+  await bundleK6(join(here, 'jose-probe.ts'), out);
+  const run = await runK6(out, {}, ['--summary-mode=full']);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  for (const name of ['jose signs', 'jose verifies', 'decodeJwt reads', 'another secret is refused', 'ERR_JWT_EXPIRED']) {
+    assert.match(run.stdout, new RegExp(`✓ [^\\n]*${name}`), `check "${name}" did not pass:\n${run.stdout}`);
+  }
+});
+
+test('without the polyfills jose fails inside k6 (the polyfills are load-bearing)', async () => {
+  const out = join(dir, 'bare.js');
+  await bundleK6(join(here, 'jose-probe-bare.ts'), out);
+  const run = await runK6(out, {}, ['--summary-mode=full']);
+  assert.equal(run.code, 99, run.stdout + run.stderr);
+});

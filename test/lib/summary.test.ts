@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildResult, renderJUnit, renderText } from '../../lib/summary.ts';
+import type { K6SummaryData } from '../../lib/summary.ts';
+import { thresholdsFor } from '../../lib/thresholds.ts';
+import { ConfigError } from '../../lib/errors.ts';
+
+const data = (connOk: boolean): K6SummaryData => ({
+  state: { testRunDurationMs: 10_030 },
+  root_group: {
+    name: '',
+    checks: [
+      { name: 'websocket_connection: missing token is refused with 401', passes: 1, fails: 0 },
+      { name: 'websocket_connection: valid token in Authorization header is accepted', passes: connOk ? 1 : 0, fails: connOk ? 0 : 1 },
+      { name: 'agent_events: agent run delivers all five events', passes: 6, fails: 0 },
+    ],
+  },
+  metrics: {
+    'checks{scenario:websocket_connection}': { values: { rate: connOk ? 1 : 0.5 }, thresholds: { 'rate==1': { ok: connOk } } },
+    'checks{scenario:agent_events}': { values: { rate: 1 }, thresholds: { 'rate==1': { ok: true } } },
+    wsgate_connection_success: { values: { rate: connOk ? 1 : 0, passes: connOk ? 1 : 0, fails: connOk ? 0 : 1 }, thresholds: { 'rate>0.95': { ok: connOk } } },
+    http_req_duration: { values: { avg: 1 } },
+  },
+});
+const meta = { suite: 'deployment-validation', env: 'local', target: { ws_url: 'ws://h/ws' }, scenarios: ['websocket_connection', 'agent_events'], finishedAt: new Date(0) };
+
+test('a run whose thresholds all hold passes, with checks grouped by scenario', () => {
+  const r = buildResult(data(true), meta);
+  assert.equal(r.verdict, 'pass');
+  assert.equal(r.duration_s, 10.03);
+  assert.deepEqual(r.scenarios.map((s) => [s.name, s.verdict, s.checks.length]), [['websocket_connection', 'pass', 2], ['agent_events', 'pass', 1]]);
+  assert.equal(r.scenarios[0]?.checks[0]?.name, 'missing token is refused with 401');
+  assert.deepEqual(r.thresholds.map((t) => t.metric), ['wsgate_connection_success']);
+  assert.ok(!('http_req_duration' in r.metrics));
+});
+
+test('a crossed threshold fails the run and its scenario, and JUnit shows both as failures', () => {
+  const r = buildResult(data(false), meta);
+  assert.equal(r.verdict, 'fail');
+  assert.equal(r.scenarios[0]?.verdict, 'fail');
+  assert.equal(r.scenarios[1]?.verdict, 'pass');
+  const xml = renderJUnit(r);
+  assert.match(xml, /<testsuites name="wsgate deployment-validation \(local\)" tests="6" failures="3"/);
+  assert.match(xml, /name="valid token in Authorization header is accepted">\s*<failure message="1 of 1 failed"/);
+  assert.match(xml, /name="threshold wsgate_connection_success rate&gt;0.95">\s*<failure message="observed rate 0"/);
+  const text = renderText(r, ['a.json']);
+  assert.match(text, /^wsgate deployment-validation \(env local\): FAIL in 10.03 s/);
+  assert.match(text, /FAIL websocket_connection\s+1\/2 checks/);
+  assert.match(text, /results: a.json/);
+});
+
+test('thresholds per environment get a checks threshold per scenario', () => {
+  const file = { $comment: 'x', local: { wsgate_isolation_violations: ['count==0'] } };
+  assert.deepEqual(thresholdsFor(file, 's', 'local', ['a']), {
+    wsgate_isolation_violations: ['count==0'],
+    'checks{scenario:a}': ['rate==1'],
+    'wsgate_checks_run{scenario:a}': ['count>0'],
+  });
+  assert.throws(() => thresholdsFor(file, 's', 'staging', []), (e: unknown) => e instanceof ConfigError && /no thresholds for environment "staging"; add them, or use one of local/.test(e.message));
+  assert.throws(() => thresholdsFor({ local: { m: 'rate>1' } }, 's', 'local', []), /must be a list of k6 threshold expressions/);
+});
