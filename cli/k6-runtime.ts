@@ -244,7 +244,7 @@ function staleReason(lockDir: string, staleMs: number): string | undefined {
   } catch {
     return 'it vanished';
   }
-  if (ageMs > staleMs) return `it is ${Math.round(ageMs / 60_000)} min old`;
+  if (ageMs > staleMs) return `it is ${duration(ageMs)} old`;
   const owner = readOwner(lockDir);
   // mkdir and the owner file are two steps; give a live holder a few seconds between them.
   if (!owner) return ageMs > 10_000 ? 'it names no owner' : undefined;
@@ -287,11 +287,15 @@ async function acquireLock(lockDir: string, log: (line: string) => void, timeout
     }
     if (Date.now() > deadline) {
       throw new K6UnavailableError(
-        `another process has held the k6 build lock ${lockDir} for over ${Math.round(timeoutMs / 60_000)} min; remove that directory if no build is running and try again`,
+        `another process has held the k6 build lock ${lockDir} for over ${duration(timeoutMs)}; remove that directory if no build is running and try again`,
       );
     }
     await sleep(250);
   }
+}
+
+function duration(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 100) / 10} s`;
 }
 
 async function checkGo(env: Vars): Promise<string> {

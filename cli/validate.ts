@@ -195,7 +195,10 @@ export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): 
 
     let exit;
     try {
-      exit = await runK6(k6.path, ['run', script], k6Env, io);
+      // k6 redraws its progress every second; on a terminal that is one block in place, in a CI log or a
+      // captured stream it is a block per second, so anything but a terminal gets --quiet.
+      const tty = io.stdout === process.stdout && process.stdout.isTTY;
+      exit = await runK6(k6.path, ['run', ...(tty ? [] : ['--quiet']), script], k6Env, io);
     } catch (err) {
       throw new K6FailedError(`k6 at ${k6.path} could not be started (${(err as NodeJS.ErrnoException).code ?? String(err)}); check it with \`wsgate install-k6\``);
     }
@@ -210,7 +213,8 @@ function verdict(exit: { code: number | null; signal: NodeJS.Signals | null; int
   const files = written.length ? `results: ${written.join(', ')}` : `k6 wrote no results (expected ${show(results.json)})`;
   const label = `${SCENARIO} (env ${env})`;
   if (exit.interrupted || exit.code === 105 || exit.signal) {
-    say(io.stdout, `INTERRUPTED ${label}: k6 stopped by ${exit.signal ?? 'a signal'}, so there is no verdict — partial ${files}`);
+    const how = exit.signal ? `k6 was killed by ${exit.signal}` : 'k6 was interrupted';
+    say(io.stdout, `INTERRUPTED ${label}: ${how}, so there is no verdict — partial ${files}`);
     return EXIT.INTERRUPTED;
   }
   switch (exit.code) {

@@ -1,0 +1,140 @@
+/**
+ * Helpers for the CLI tests: captured streams, temporary directories, fake k6 and Go binaries, and
+ * ports that are certainly closed. Fakes are small Node scripts with this Node's absolute path in the
+ * shebang, so they run even with PATH stripped.
+ */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after } from 'node:test';
+import type { Io } from '../../cli/io.ts';
+
+export interface Captured {
+  io: Io;
+  out: () => string;
+  err: () => string;
+  /** stdout and stderr together, for "never printed" assertions. */
+  all: () => string;
+}
+
+export function capture(): Captured {
+  let out = '';
+  let err = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        append(chunk.toString());
+        done();
+      },
+    });
+  return {
+    io: { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) },
+    out: () => out,
+    err: () => err,
+    all: () => out + err,
+  };
+}
+
+/** A fresh directory, removed when the test file ends. */
+export function tempDir(prefix = 'wsgate-cli-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes an executable file. */
+export function writeExecutable(path: string, text: string): string {
+  writeFileSync(path, text);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** A Node script usable as a program: `#!<this node>` plus `body` (CommonJS). */
+export function nodeScript(path: string, body: string): string {
+  return writeExecutable(path, `#!${process.execPath}\n${body}\n`);
+}
+
+/** A k6 stand-in that only answers `version`. */
+export function fakeK6Version(path: string, version: string): string {
+  return writeExecutable(path, `#!/bin/sh\necho "k6 ${version} (go1.26.0, linux/amd64)"\n`);
+}
+
+/**
+ * A k6 stand-in for `k6 run`: records its arguments and environment in `<log>.json`, writes the two
+ * result files the real bundle writes, prints a line, and exits with FAKE_K6_EXIT. With
+ * FAKE_K6_WAIT_SIGNAL=1 it writes `<log>.ready`, counts SIGINT/SIGTERM it receives, and exits 105
+ * shortly after the first, like k6's graceful stop.
+ */
+export function fakeK6Runner(path: string, log: string): string {
+  return nodeScript(
+    path,
+    `const fs = require('fs');
+const args = process.argv.slice(2);
+if (args[0] === 'version') { console.log('k6 v2.2.0 (go1.26.0, linux/amd64)'); process.exit(0); }
+const e = process.env;
+fs.writeFileSync(${JSON.stringify(log + '.json')}, JSON.stringify({ args, env: e }));
+const base = e.WSGATE_RESULTS_DIR + '/deployment-validation-' + e.WSGATE_ENV + '-' + e.WSGATE_RUN_STAMP;
+fs.writeFileSync(base + '.json', JSON.stringify({ verdict: 'fake' }));
+fs.writeFileSync(base + '.junit.xml', '<testsuites/>');
+console.log('fake k6 summary');
+console.error('fake k6 log line');
+if (e.FAKE_K6_WAIT_SIGNAL) {
+  const signals = [];
+  const on = (s) => { signals.push(s); fs.writeFileSync(${JSON.stringify(log + '.signals')}, JSON.stringify(signals));
+    if (signals.length === 1) setTimeout(() => process.exit(105), 300); };
+  process.on('SIGINT', on); process.on('SIGTERM', on);
+  fs.writeFileSync(${JSON.stringify(log + '.ready')}, '');
+  setInterval(() => {}, 1000);
+} else {
+  process.exit(Number(e.FAKE_K6_EXIT || 0));
+}`,
+  );
+}
+
+/**
+ * A Go stand-in. Logs each call (args, cwd, build-relevant env) as a JSON line to FAKE_GO_LOG.
+ * `version` prints FAKE_GO_VERSION (default go1.26.0); `install` fails like the module proxy's 403;
+ * `mod tidy` needs a go.mod; `build -o OUT` takes FAKE_GO_BUILD_MS and writes a fake k6 v2.2.0 to OUT,
+ * or fails with a compile error when FAKE_GO_BUILD_FAIL is set.
+ */
+export function fakeGo(dir: string): string {
+  return nodeScript(
+    join(dir, 'go'),
+    `const fs = require('fs');
+const args = process.argv.slice(2);
+const e = process.env;
+fs.appendFileSync(e.FAKE_GO_LOG, JSON.stringify({ args, cwd: process.cwd(), GOFLAGS: e.GOFLAGS, CGO_ENABLED: e.CGO_ENABLED, GOBIN: e.GOBIN }) + '\\n');
+if (args[0] === 'version') { console.log('go version ' + (e.FAKE_GO_VERSION || 'go1.26.0') + ' linux/amd64'); process.exit(0); }
+if (args[0] === 'install') {
+  console.error('go: go.k6.io/xk6@v1.4.0: go.k6.io/xk6@v1.4.0: reading https://proxy.golang.org/go.k6.io/xk6/@v/v1.4.0.info: 403 Forbidden');
+  console.error('\\tserver response: This module version is not available.');
+  process.exit(1);
+}
+if (args[0] === 'mod') process.exit(fs.existsSync('go.mod') && fs.existsSync('tools.go') ? 0 : 1);
+if (args[0] === 'build') {
+  if (e.FAKE_GO_BUILD_FAIL) { console.error('go: downloading example.com/x v1.0.0'); console.error('example.com/x/y.go:3:1: syntax error: boom'); process.exit(1); }
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(e.FAKE_GO_BUILD_MS || 0));
+  const out = args[args.indexOf('-o') + 1];
+  fs.writeFileSync(out, '#!/bin/sh\\necho "k6 v2.2.0 (fake built)"\\n');
+  process.exit(0);
+}
+process.exit(2);`,
+  );
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, read, released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+/** A distinctive secret: any test output containing it is a leak. */
+export const SECRET = 'TOPSECRET-wsgate-test-0123456789abcdefghijklmnop';
+
+export const STACK_FRAME = /\n\s+at /;
