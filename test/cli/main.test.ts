@@ -27,7 +27,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv) {
 }
 
 /** Asserts exit code `code` and exactly one line on stderr, `wsgate: ` + something matching `sentence`. */
-async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: number, sentence: RegExp | string) {
+async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: number, sentence: RegExp | string, also?: (all: string) => void): Promise<void> {
   const r = await run(argv, env);
   assert.equal(r.code, code, r.all);
   assert.equal(r.out, '');
@@ -35,7 +35,7 @@ async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: n
   assert.equal(lines.length, 1, `one line, got:\n${r.err}`);
   if (typeof sentence === 'string') assert.equal(lines[0], `wsgate: ${sentence}`);
   else assert.match(lines[0] ?? '', sentence);
-  return r;
+  also?.(r.all);
 }
 
 describe('usage errors: exit 2, one sentence', { concurrency: true }, () => {
@@ -117,8 +117,8 @@ describe('configuration errors: exit 2, one sentence, before any network or k6',
     expectOneSentence(['validate', '--env', 'local'], BASE, EXIT.USAGE, /^wsgate: token source "mint" needs the shared JWT secret in WSGATE_JWT_SECRET; /));
 
   test('a short secret is refused by its length, never echoed', () =>
-    expectOneSentence(['validate', '--env', 'local'], { ...BASE, WSGATE_JWT_SECRET: 'TOPSECRET-short' }, EXIT.USAGE, /^wsgate: WSGATE_JWT_SECRET is 15 bytes long; HS256 needs at least 32/).then((r) =>
-      assert.ok(!r.all.includes('TOPSECRET-short')),
+    expectOneSentence(['validate', '--env', 'local'], { ...BASE, WSGATE_JWT_SECRET: 'TOPSECRET-short' }, EXIT.USAGE, /^wsgate: WSGATE_JWT_SECRET is 15 bytes long; HS256 needs at least 32/, (all) =>
+      assert.ok(!all.includes('TOPSECRET-short')),
     ));
 
   test('malformed WSGATE_WS_URL', () =>
