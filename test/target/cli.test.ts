@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runTargetCli } from '../../target/main.ts';
+import { within } from './helpers.ts';
 
 const SECRET_ENV = { WSGATE_AUTH_SECRET: 'cli-secret-0123456789abcdef-0123456789' };
 const MAIN = fileURLToPath(new URL('../../target/main.ts', import.meta.url));
@@ -100,7 +101,7 @@ test('the spawned CLI prints one ready line, serves, and exits 0 on SIGTERM', as
   const stdoutLines: string[] = [];
   const firstLine = new Promise<string>((resolve) => lines.once('line', resolve));
   lines.on('line', (line) => stdoutLines.push(line));
-  const ready = JSON.parse(await firstLine) as Record<string, unknown>;
+  const ready = JSON.parse(await within(firstLine, 10_000, 'the ready line')) as Record<string, unknown>;
   assert.deepEqual(Object.keys(ready), ['event', 'auth_url', 'http_url', 'ws_url', 'health_url', 'faults']);
   assert.equal(ready['event'], 'ready');
   assert.deepEqual(ready['faults'], ['connection_leak']);
@@ -111,7 +112,7 @@ test('the spawned CLI prints one ready line, serves, and exits 0 on SIGTERM', as
   const token = await fetch(`${String(ready['auth_url'])}/auth/token`, { method: 'POST', body: JSON.stringify({ user_id: 'u1' }) });
   assert.equal(((await token.json()) as Record<string, unknown>)['expires_in'], 60);
   child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  assert.equal(await within(exited, 5000, 'the process to exit'), 0);
   assert.equal(stdoutLines.length, 1);
   assert.equal(stderr, '');
 });
@@ -122,7 +123,7 @@ test('the spawned CLI with bad input writes one line, no stack trace, and exits 
   let stdout = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const code = await within(new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c))), 10_000, 'the process to exit');
   assert.equal(code, 2);
   assert.equal(stdout, '');
   assert.equal(stderr.split('\n').length, 2, stderr);

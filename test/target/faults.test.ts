@@ -68,7 +68,7 @@ describe('faults', { concurrency: true }, () => {
       await delay(100);
       assert.equal((await chatty.roundTrip(i))['id'], i);
     }
-    const closed = await silent.closed;
+    const closed = await silent.whenClosed();
     assert.equal(closed.code, 1006, 'no close frame: abnormal closure');
     const lifetime = silentClosedAt - opened;
     assert.ok(lifetime >= 395 && lifetime < 1000, `dropped after ${lifetime} ms`);
@@ -81,7 +81,7 @@ describe('faults', { concurrency: true }, () => {
     }
     assert.equal(pinger.ws.readyState, pinger.ws.OPEN);
     // Meanwhile the talker went quiet for 600 ms and was dropped in turn.
-    assert.equal((await chatty.closed).code, 1006);
+    assert.equal((await chatty.whenClosed()).code, 1006);
     await eventually(() => target.stats().users === 1);
     assert.deepEqual(target.stats(), { active_connections: 1, users: 1 });
   });
@@ -176,7 +176,7 @@ describe('faults', { concurrency: true }, () => {
     const answer = await client.next();
     assert.equal(answer.type, 'error');
     assert.equal(answer['code'], 'refresh_rejected');
-    assert.deepEqual(await client.closed, { code: 4001, reason: 'token_expired' });
+    assert.deepEqual(await client.whenClosed(), { code: 4001, reason: 'token_expired' });
     assert.ok(Date.now() >= (established['expires_at'] as number) - 5);
     assert.equal(await metric(target, 'wsgate_token_refreshes_total{result="rejected"}'), 1);
   });

@@ -18,6 +18,15 @@ export type Frame = Record<string, unknown> & { type: string };
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** `promise`, or a rejection naming `what` after `ms`: a broken service fails a test instead of hanging it. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Starts a target on random ports with the test secret; `t.after` closes it. */
 export async function start(
   t: { after: (fn: () => Promise<void> | void) => void },
@@ -164,9 +173,14 @@ export class Client {
     return this.next();
   }
 
+  /** The close code and reason, or a rejection when the connection is still open after `timeoutMs`. */
+  whenClosed(timeoutMs = 3000): Promise<Closed> {
+    return within(this.closed, timeoutMs, 'the connection to close');
+  }
+
   close(): Promise<Closed> {
     this.ws.close(1000);
-    return this.closed;
+    return this.whenClosed();
   }
 }
 
@@ -175,7 +189,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Clie
   const { protocols, opts } = clientArgs(options);
   const ws = new WebSocket(url, protocols, opts);
   const client = new Client(ws);
-  return new Promise((resolve, reject) => {
+  const opened = new Promise<Client>((resolve, reject) => {
     ws.once('open', () => resolve(client));
     ws.once('unexpected-response', (_req, res: IncomingMessage) => {
       res.resume();
@@ -183,6 +197,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Clie
     });
     ws.once('error', reject);
   });
+  return within(opened, 3000, 'the handshake');
 }
 
 /** Connects as `userId` with a token from the target's auth service and takes `connection_established`. */
@@ -203,7 +218,7 @@ export interface Refusal {
 export function refusal(url: string, options: ConnectOptions = {}): Promise<Refusal> {
   const { protocols, opts } = clientArgs(options);
   const ws = new WebSocket(url, protocols, opts);
-  return new Promise((resolve, reject) => {
+  const answered = new Promise<Refusal>((resolve, reject) => {
     ws.once('open', () => {
       ws.terminate();
       reject(new Error('handshake was accepted'));
@@ -218,6 +233,7 @@ export function refusal(url: string, options: ConnectOptions = {}): Promise<Refu
     });
     ws.once('error', (error) => reject(error));
   });
+  return within(answered, 3000, 'the handshake answer');
 }
 
 /** Reads one metric sample from the backend's /metrics, e.g. `wsgate_users` or `x{status="401"}`. */

@@ -184,7 +184,7 @@ test('a frame over max-frame-bytes closes with 1009; one at the limit is accepte
   client.send(atLimit);
   assert.equal((await client.next()).type, 'pong');
   client.send(JSON.stringify({ type: 'ping', id: 'x'.repeat(maxFrameBytes) }));
-  const closed = await client.closed;
+  const closed = await client.whenClosed();
   assert.equal(closed.code, 1009);
   await eventually(() => target.stats().active_connections === 0);
 });
@@ -223,14 +223,14 @@ test('refresh_token rejects forged, expired and other-user tokens; the old expir
   }
   assert.equal(await metric(target, 'wsgate_token_refreshes_total{result="rejected"}'), bad.length);
   assert.equal(await metric(target, 'wsgate_token_refreshes_total{result="accepted"}'), 0);
-  assert.deepEqual(await client.closed, { code: 4001, reason: 'token_expired' });
+  assert.deepEqual(await client.whenClosed(), { code: 4001, reason: 'token_expired' });
 });
 
 test('a token that expires without a refresh closes the connection with 4001 token_expired', async (t) => {
   const target = await start(t, { tokenTtlS: 1 });
   const client = await connectAs(target, 'alice');
   const started = Date.now();
-  const closed = await client.closed;
+  const closed = await client.whenClosed();
   assert.deepEqual(closed, { code: 4001, reason: 'token_expired' });
   assert.ok(Date.now() - started <= 1500, `closed after ${Date.now() - started} ms`);
   await eventually(() => target.stats().active_connections === 0 && target.stats().users === 0);
@@ -241,7 +241,7 @@ test('close() says 1001 to every client and empties the registry', async (t) => 
   const clients = [await connectAs(target, 'alice'), await connectAs(target, 'alice'), await connectAs(target, 'bob')];
   assert.deepEqual(target.stats(), { active_connections: 3, users: 2 });
   await target.close();
-  for (const client of clients) assert.equal((await client.closed).code, 1001);
+  for (const client of clients) assert.equal((await client.whenClosed()).code, 1001);
   assert.deepEqual(target.stats(), { active_connections: 0, users: 0 });
 });
 
