@@ -89,8 +89,9 @@ export function createAuthService(deps: AuthDeps): AuthService {
 
   async function refresh(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJsonObject(req);
-    if (body.kind !== 'ok') return badBody(res, body);
+    // A broken refresh endpoint fails whatever it is sent.
     if (deps.faults.has('token_refresh_broken')) return sendJson(res, 500, { error: 'internal_error' });
+    if (body.kind !== 'ok') return badBody(res, body);
     const presented = body.value['refresh_token'];
     const entry = typeof presented === 'string' ? refreshTokens.get(presented) : undefined;
     if (typeof presented !== 'string' || entry === undefined || entry.expiresAtMs <= Date.now()) {

@@ -4,6 +4,7 @@
  *
  * Secrets come only from the environment, never from flags, so they stay out of `ps` and shell history.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MIN_SECRET_BYTES } from './config.ts';
@@ -12,7 +13,6 @@ import { TargetConfigError, TargetError } from './errors.ts';
 import { FAULT_NAMES, isFaultName } from './faults.ts';
 import type { FaultName } from './faults.ts';
 import { startTarget } from './service.ts';
-import { randomBytes } from 'node:crypto';
 
 const PREFIX = 'wsgate target:';
 

@@ -21,6 +21,7 @@ export type { FaultName } from './faults.ts';
 export { TARGET_VERSION, MIN_SECRET_BYTES } from './config.ts';
 export type { TargetOptions, TargetTls } from './config.ts';
 export { CHAT_SUBPROTOCOL } from './chat.ts';
+export { TargetError, TargetConfigError, TargetStartError } from './errors.ts';
 
 /** Appended to the backend secret under `jwt_secret_desync`, so the backend's key never matches the signer's. */
 const DESYNC_SUFFIX = ':desynced';
@@ -53,8 +54,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 function createListener(tls: TargetTls | undefined, handler: Handler): Server {
   if (tls === undefined) return createHttpServer(handler);
   try {
-    // https.Server has every method of http.Server that we use; the cast only joins the two types.
-    return createHttpsServer({ cert: tls.cert, key: tls.key }, handler) as unknown as Server;
+    return createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new TargetConfigError(`the TLS certificate or key could not be loaded (${reason}); pass a PEM certificate and its matching private key.`, { cause: error });

@@ -170,6 +170,7 @@ describe('faults', { concurrency: true }, () => {
     const issued = await postJson(`${target.authUrl}/auth/token`, { user_id: 'alice' });
     const refreshed = await postJson(`${target.authUrl}/auth/refresh`, { refresh_token: issued.body['refresh_token'] });
     assert.equal(refreshed.status, 500);
+    assert.deepEqual(await postJson(`${target.authUrl}/auth/refresh`, 'not json'), { status: 500, body: { error: 'internal_error' } });
     const client = await connect(target.wsUrl, { token: String(issued.body['access_token']) });
     const established = await client.next();
     client.send({ type: 'refresh_token', token: await signToken({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 600 }) });
