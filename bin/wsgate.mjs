@@ -8,9 +8,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const debug = process.env.WSGATE_DEBUG === '1';
 
-function fail(what, err) {
+function fail(what, err, { withReason = true } = {}) {
   const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-  process.stderr.write(`wsgate: ${what} (${reason})${debug ? '' : '; set WSGATE_DEBUG=1 for details'}\n`);
+  process.stderr.write(`wsgate: ${what}${withReason ? ` (${reason})` : ''}${debug ? '' : '; set WSGATE_DEBUG=1 for details'}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   process.exitCode = 4;
 }
@@ -24,7 +24,7 @@ async function run() {
     }
   } catch (err) {
     // esbuild has already printed each error with its file and line.
-    return fail('the build failed, so the CLI cannot start; fix the errors above and run npm run build', err);
+    return fail('the build failed, so the CLI cannot start; fix the errors above and run npm run build', err, { withReason: false });
   }
   let cli;
   try {
