@@ -4,7 +4,7 @@
 // `node build.mjs` builds both; `node build.mjs --if-stale` only when a source is newer than the last build.
 // Type checking is separate (`npm run typecheck`): esbuild strips types without checking them.
 import * as esbuild from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,17 +75,28 @@ export function isStale() {
 export async function build() {
   const started = performance.now();
   mkdirSync(dist, { recursive: true });
-  const k6 = await esbuild.build({ ...k6Options, entryPoints: scenarioEntries(), outdir: dist, outExtension: { '.js': '.js' } });
-  const node = await esbuild.build({ ...nodeOptions, entryPoints: { cli: join(root, 'cli/main.ts') }, outdir: join(dist, 'node'), outExtension: { '.js': '.mjs' } });
-  const outputs = [];
-  for (const result of [k6, node]) {
-    for (const [file, info] of Object.entries(result.metafile.outputs)) {
-      if (!file.endsWith('.map')) outputs.push({ file: relative(root, join(process.cwd(), file)), bytes: info.bytes });
+  // Several CLI processes may find the build stale at once: each builds into its own directory and
+  // renames finished files into dist/ (a rename is atomic), so k6 never loads a half-written bundle.
+  // A sibling of dist/ at the same depth, so the relative paths inside the source maps stay right.
+  const tmp = mkdtempSync(join(root, '.build-'));
+  try {
+    const k6 = await esbuild.build({ ...k6Options, entryPoints: scenarioEntries(), outdir: tmp });
+    const node = await esbuild.build({ ...nodeOptions, entryPoints: { cli: join(root, 'cli/main.ts') }, outdir: join(tmp, 'node'), outExtension: { '.js': '.mjs' } });
+    const outputs = [];
+    for (const result of [k6, node]) {
+      for (const [file, info] of Object.entries(result.metafile.outputs)) {
+        const rel = relative(tmp, join(process.cwd(), file));
+        mkdirSync(dirname(join(dist, rel)), { recursive: true });
+        renameSync(join(tmp, rel), join(dist, rel));
+        if (!file.endsWith('.map')) outputs.push({ file: relative(root, join(dist, rel)), bytes: info.bytes });
+      }
     }
+    const ms = Math.round(performance.now() - started);
+    writeFileSync(stampFile, JSON.stringify({ built_at: new Date().toISOString(), ms, outputs }, null, 2) + '\n');
+    return { ms, outputs };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
-  const ms = Math.round(performance.now() - started);
-  writeFileSync(stampFile, JSON.stringify({ built_at: new Date().toISOString(), ms, outputs }, null, 2) + '\n');
-  return { ms, outputs };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,8 +1,9 @@
 /**
  * Turns k6's end-of-test data into wsgate's result: a JSON document with every check and threshold
  * and its verdict, a JUnit XML in which every check and every threshold is a test case, and a
- * short text summary. The verdict is k6's own threshold verdict; nothing here decides pass/fail
- * on other grounds, so the exit code and the report can never disagree.
+ * short text summary. The verdict is k6's own threshold verdict, with one addition: a scenario
+ * that recorded no check at all fails (k6 treats thresholds as holding when a run is aborted or
+ * interrupted before any check; such a run exits non-zero, and the report must not say pass).
  *
  * Pure module: Node tests feed it recorded k6 data.
  */
@@ -75,7 +76,9 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
   const scenarios: ScenarioResult[] = meta.scenarios.map((name) => {
     const own = checks.filter((c) => c.name.startsWith(name + ': '));
     const ownThresholds = thresholds.filter((t) => SCENARIO_SUBMETRIC.exec(t.metric)?.[1] === name);
-    const ok = ownThresholds.every((t) => t.ok) && own.every((c) => c.ok);
+    // A scenario that checked nothing (aborted, interrupted, never started) has not passed, even
+    // though k6 reports its thresholds as holding when a run is aborted before they are evaluated.
+    const ok = own.length > 0 && ownThresholds.every((t) => t.ok) && own.every((c) => c.ok);
     return {
       name,
       verdict: ok ? 'pass' : 'fail',
@@ -92,7 +95,7 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
     wsgate_result_version: 1,
     suite: meta.suite,
     env: meta.env,
-    verdict: thresholds.every((t) => t.ok) ? 'pass' : 'fail',
+    verdict: thresholds.every((t) => t.ok) && scenarios.every((s) => s.verdict === 'pass') ? 'pass' : 'fail',
     finished_at: meta.finishedAt.toISOString(),
     duration_s: round((data.state?.testRunDurationMs ?? 0) / 1000, 2),
     target: meta.target,
@@ -107,6 +110,8 @@ function collectChecks(group: K6Group | undefined): CheckResult[] {
   const own = (group.checks ?? []).map((c) => ({ name: c.name, passes: c.passes, fails: c.fails, ok: c.fails === 0 }));
   return own.concat(...(group.groups ?? []).map(collectChecks));
 }
+
+const NO_CHECKS = 'no checks ran (the run was aborted or interrupted before this scenario checked anything)';
 
 // ---- JUnit ----------------------------------------------------------------------------------
 
@@ -127,7 +132,9 @@ export function renderJUnit(r: SuiteResult): string {
     suites.push(`  <testsuite name="${xml(name)}" tests="${cases.length}" failures="${f}">\n${body}\n  </testsuite>`);
   };
   for (const s of r.scenarios) {
+    const ran = s.checks.length > 0 ? [] : [{ name: 'scenario ran its checks', ok: false, message: NO_CHECKS }];
     suiteXml(s.name, [
+      ...ran,
       ...s.checks.map((c) => ({ name: c.name, ok: c.ok, message: `${c.fails} of ${c.passes + c.fails} failed` })),
       ...s.thresholds.map(thresholdCase),
     ]);
@@ -153,7 +160,7 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
     const passed = s.checks.filter((c) => c.ok).length;
     lines.push(`  ${mark(s.verdict === 'pass')} ${s.name.padEnd(28)} ${passed}/${s.checks.length} checks`);
     for (const c of s.checks.filter((x) => !x.ok)) lines.push(`         - ${c.name}: ${c.fails} of ${c.passes + c.fails} failed`);
-    if (s.checks.length === 0) lines.push(`         - no checks ran`);
+    if (s.checks.length === 0) lines.push(`         - ${NO_CHECKS}`);
   }
   for (const t of r.thresholds) {
     lines.push(`  ${mark(t.ok)} ${t.metric} ${t.expression} (observed ${describeValues(t.observed)})`);

@@ -59,3 +59,15 @@ test('thresholds per environment get a checks threshold per scenario', () => {
   assert.throws(() => thresholdsFor(file, 's', 'staging', []), (e: unknown) => e instanceof ConfigError && /no thresholds for environment "staging"; add them, or use one of local/.test(e.message));
   assert.throws(() => thresholdsFor({ local: { m: 'rate>1' } }, 's', 'local', []), /must be a list of k6 threshold expressions/);
 });
+
+test('an aborted run, where no scenario checked anything, is a failure in every report', () => {
+  const aborted: K6SummaryData = {
+    root_group: { name: '', checks: [] },
+    metrics: { 'checks{scenario:websocket_connection}': { values: { rate: 0 }, thresholds: { 'rate==1': { ok: true } } } },
+  };
+  const r = buildResult(aborted, meta);
+  assert.equal(r.verdict, 'fail');
+  assert.deepEqual(r.scenarios.map((s) => s.verdict), ['fail', 'fail']);
+  assert.match(renderJUnit(r), /name="scenario ran its checks">\s*<failure message="no checks ran/);
+  assert.match(renderText(r), /FAIL in/);
+});
