@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { WebSocketServer } from 'ws';
+import { TargetConfigError } from '../../target/errors.ts';
+import { parseUpstream, startDropRelay } from '../../target/drop-relay.ts';
+import type { RunningRelay } from '../../target/drop-relay.ts';
+import type { RunningTarget } from '../../target/service.ts';
+import { connect, connectAs, delay, eventually, getJson, signToken, start, tokenFor, within } from './helpers.ts';
+
+async function relayTo(t: { after: (fn: () => Promise<void>) => void }, upstream: string): Promise<RunningRelay> {
+  const relay = await startDropRelay({ upstream });
+  t.after(() => relay.close());
+  return relay;
+}
+
+/** The relay's ws URL for a target: same path, the relay's host:port. */
+const viaRelay = (relay: RunningRelay, target: RunningTarget): string => target.wsUrl.replace(/\/\/[^/]+/, `//${relay.address}`);
+
+async function postDrop(relay: RunningRelay): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${relay.controlUrl}/drop`, { method: 'POST' });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test('parseUpstream takes host:port, [v6]:port, or host and port from a ws/wss/http/https URL', () => {
+  assert.deepEqual(parseUpstream('127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 });
+  assert.deepEqual(parseUpstream('localhost:80'), { host: 'localhost', port: 80 });
+  assert.deepEqual(parseUpstream('[::1]:9000'), { host: '::1', port: 9000 });
+  assert.deepEqual(parseUpstream('ws://127.0.0.1:41235/ws'), { host: '127.0.0.1', port: 41235 });
+  assert.deepEqual(parseUpstream('wss://chat.example.com/ws'), { host: 'chat.example.com', port: 443 });
+  assert.deepEqual(parseUpstream('http://[::1]:7000'), { host: '::1', port: 7000 });
+  assert.deepEqual(parseUpstream('https://auth.example.com'), { host: 'auth.example.com', port: 443 });
+  for (const bad of ['nope', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:99999', 'ftp://x:21', ':80', 'ws://']) {
+    assert.throws(() => parseUpstream(bad), (error: unknown) => {
+      assert.ok(error instanceof TargetConfigError, bad);
+      assert.equal(error.message, `the relay upstream is "${bad}"; give host:port or a URL, e.g. 127.0.0.1:8080 or ws://127.0.0.1:8080/ws.`);
+      return true;
+    });
+  }
+});
+
+test('a WebSocket through the relay handshakes (101) and gets a whole run; the listeners are loopback only', async (t) => {
+  const target = await start(t, { stepDelayMs: 1 });
+  const relay = await relayTo(t, target.wsUrl);
+  assert.match(relay.address, /^127\.0\.0\.1:\d+$/);
+  assert.match(relay.controlUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+
+  const client = await connect(viaRelay(relay, target), { token: await tokenFor(target, 'relay-user') });
+  const established = await client.next();
+  assert.equal(established.type, 'connection_established');
+  assert.equal(established['user_id'], 'relay-user');
+  client.send({ type: 'user_message', thread_id: 't1', message_id: 'm1', content: 'hello' });
+  const events = await client.take(5);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'],
+  );
+  assert.deepEqual((await getJson(`${relay.controlUrl}/stats`)).body, { open: 1, total: 1 });
+
+  // A clean close passes through as a clean close and the relay forgets the connection.
+  assert.equal((await client.close()).code, 1000);
+  await eventually(() => relay.stats().open === 0);
+  await eventually(() => target.stats().active_connections === 0);
+  assert.deepEqual((await getJson(`${relay.controlUrl}/stats`)).body, { open: 0, total: 1 });
+});
+
+test('POST /drop cuts every relayed connection (client 1006) and the service cleans them up; direct ones live on', async (t) => {
+  const target = await start(t);
+  const relay = await relayTo(t, target.wsUrl);
+  const baseline = target.stats().active_connections;
+  const direct = await connectAs(target, 'direct-user');
+  const relayed = await Promise.all(['r1', 'r2'].map(async (user) => {
+    const client = await connect(viaRelay(relay, target), { token: await tokenFor(target, user) });
+    assert.equal((await client.next()).type, 'connection_established');
+    return client;
+  }));
+  assert.equal(target.stats().active_connections, baseline + 3);
+
+  assert.deepEqual(await postDrop(relay), { status: 200, body: { dropped: 2 } });
+  for (const client of relayed) assert.equal((await client.whenClosed(2000)).code, 1006);
+  // The server noticed through its own close handling, not because anyone told it.
+  await eventually(() => target.stats().active_connections === baseline + 1);
+  assert.equal(target.stats().users, 1);
+  assert.equal((await direct.roundTrip('still-here')).type, 'pong');
+  assert.deepEqual((await getJson(`${relay.controlUrl}/stats`)).body, { open: 0, total: 2 });
+  // Nothing left to drop.
+  assert.deepEqual(await postDrop(relay), { status: 200, body: { dropped: 0 } });
+  await direct.close();
+  await eventually(() => target.stats().active_connections === baseline);
+});
+
+test('under connection_leak the dropped connections stay counted: the leak shows only when cleanup is wrong', async (t) => {
+  const target = await start(t, { faults: ['connection_leak'] });
+  const relay = await relayTo(t, target.wsUrl);
+  const baseline = target.stats().active_connections;
+  const client = await connect(viaRelay(relay, target), { token: await tokenFor(target, 'leaky') });
+  assert.equal((await client.next()).type, 'connection_established');
+  assert.equal((await postDrop(relay)).body['dropped'], 1);
+  assert.equal((await client.whenClosed(2000)).code, 1006);
+  // A healthy service is back at the baseline within milliseconds (previous test); give this one far longer.
+  await delay(300);
+  assert.equal(target.stats().active_connections, baseline + 1);
+  assert.equal(target.stats().users, 1);
+});
+
+test('the server side sees no close frame after a drop (1006), but a clean close through the relay (1000)', async (t) => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  t.after(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const serverCloses: number[] = [];
+  const closed = new Set<() => void>();
+  wss.on('connection', (ws) => {
+    ws.on('error', () => {});
+    ws.on('close', (code) => {
+      serverCloses.push(code);
+      for (const notify of closed) notify();
+    });
+  });
+  const address = wss.address();
+  assert.ok(typeof address === 'object' && address !== null);
+  const relay = await relayTo(t, `127.0.0.1:${address.port}`);
+  const nextServerClose = (): Promise<void> => within(new Promise<void>((resolve) => closed.add(resolve)), 2000, 'the server-side close');
+
+  const clean = await connect(`ws://${relay.address}/`);
+  let serverClosed = nextServerClose();
+  await clean.close();
+  await serverClosed;
+  closed.clear();
+
+  const dropped = await connect(`ws://${relay.address}/`);
+  serverClosed = nextServerClose();
+  relay.drop();
+  await serverClosed;
+  assert.equal((await dropped.whenClosed(2000)).code, 1006);
+  assert.deepEqual(serverCloses, [1000, 1006]);
+});
+
+test('the control listener answers 405 for a wrong method and 404 elsewhere; close() cuts connections and stops listening', async (t) => {
+  const target = await start(t);
+  const relay = await startDropRelay({ upstream: target.wsUrl });
+  const get = await fetch(`${relay.controlUrl}/drop`);
+  assert.equal(get.status, 405);
+  assert.equal(get.headers.get('allow'), 'POST');
+  assert.deepEqual(await get.json(), { error: 'method_not_allowed' });
+  const post = await fetch(`${relay.controlUrl}/stats`, { method: 'POST' });
+  assert.equal(post.status, 405);
+  await post.body?.cancel();
+  const other = await fetch(`${relay.controlUrl}/`);
+  assert.equal(other.status, 404);
+  await other.body?.cancel();
+
+  const client = await connect(viaRelay(relay, target), { token: await tokenFor(target, 'closing') });
+  await relay.close();
+  assert.equal((await client.whenClosed(2000)).code, 1006);
+  await eventually(() => target.stats().active_connections === 0);
+  const refused = await new Promise<string>((resolve) => {
+    const [host, port] = relay.address.split(':') as [string, string];
+    const socket = tcpConnect({ host, port: Number(port) });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+  });
+  assert.equal(refused, 'ECONNREFUSED');
+  await relay.close(); // idempotent
+});
+
+function opensslAvailable(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('bytes pass through untouched: wss works through the relay, and a drop cuts it too', { skip: !opensslAvailable() && 'openssl not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
+  ], { stdio: 'ignore' });
+  const target = await start(t, { tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+  const relay = await relayTo(t, target.wsUrl);
+  const client = await connect(viaRelay(relay, target), { token: await signToken({ sub: 'tls-relayed' }), ws: { rejectUnauthorized: false } });
+  assert.match(viaRelay(relay, target), /^wss:\/\//);
+  assert.equal((await client.next())['user_id'], 'tls-relayed');
+  assert.equal((await client.roundTrip()).type, 'pong');
+  relay.drop();
+  assert.equal((await client.whenClosed(2000)).code, 1006);
+  await eventually(() => target.stats().active_connections === 0);
+});
