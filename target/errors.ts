@@ -27,3 +27,19 @@ export class TargetStartError extends TargetError {
     super('WSGATE_TARGET_START', message, options);
   }
 }
+
+/** Stable codes of {@link NginxError}. */
+export type NginxErrorCode = 'WSGATE_NGINX_NOT_INSTALLED' | 'WSGATE_NGINX_START';
+
+/**
+ * The nginx load balancer in front of the service could not be used: the binary is missing
+ * (`WSGATE_NGINX_NOT_INSTALLED`) or nginx did not come up (`WSGATE_NGINX_START`, with the last lines
+ * of its error log in the message).
+ */
+export class NginxError extends TargetError {
+  declare readonly code: NginxErrorCode;
+
+  constructor(code: NginxErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+  }
+}

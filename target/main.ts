@@ -12,6 +12,8 @@ import type { TargetOptions } from './config.ts';
 import { TargetConfigError, TargetError } from './errors.ts';
 import { FAULT_NAMES, isFaultName } from './faults.ts';
 import type { FaultName } from './faults.ts';
+import { NGINX_CONFIGS, startNginx } from './nginx.ts';
+import type { NginxConfigName, RunningNginx } from './nginx.ts';
 import { startTarget } from './service.ts';
 
 const PREFIX = 'wsgate target:';
@@ -20,6 +22,8 @@ export const TARGET_USAGE = `Usage: wsgate target [options]
 
 Runs the reference chat service: an auth listener and a chat backend (docs/protocol.md).
 Prints one JSON "ready" line on stdout, then serves until SIGINT or SIGTERM.
+With --nginx, nginx runs in front of it as the load balancer and the ready line adds
+lb_ws_url, lb_http_url and lb_auth_url (the auth service on nginx's second port).
 
 Options:
   --host HOST              interface to bind (default 127.0.0.1)
@@ -34,6 +38,8 @@ Options:
   --allowed-origin ORIGIN  Origin allowed to connect; repeatable (default http://localhost, http://127.0.0.1)
   --tls-cert FILE          PEM certificate; with --tls-key, both listeners speak TLS
   --tls-key FILE           PEM private key
+  --nginx CONFIG           put nginx in front on 127.0.0.1: healthy (idle WebSockets kept 24 h)
+                           or broken (nginx cuts WebSockets idle for 3 s)
   -h, --help               print this help
 
 Environment:
@@ -41,6 +47,7 @@ Environment:
   WSGATE_BACKEND_SECRET    secret the backend verifies with (at least ${MIN_SECRET_BYTES} bytes)
                            One set alone serves both; with neither, a random shared secret is generated.
   WSGATE_AUTH_PASSWORD     when set, POST /auth/token requires this password
+  WSGATE_NGINX             the nginx binary for --nginx (default: nginx on PATH, then /usr/sbin/nginx)
 `;
 
 export interface CliIo {
@@ -67,6 +74,7 @@ const OPTIONS = {
   'allowed-origin': { type: 'string', multiple: true },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  nginx: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -126,8 +134,14 @@ function argumentError(error: unknown): TargetConfigError {
   return new TargetConfigError(`${firstSentence.charAt(0).toLowerCase()}${firstSentence.slice(1)}; run wsgate target --help for the usage.`);
 }
 
+/** startTarget's options plus what the CLI runs around the service. */
+export interface TargetCliOptions extends TargetOptions {
+  /** Put nginx in front with this configuration. */
+  readonly nginx?: NginxConfigName;
+}
+
 /** Parses the command line and environment into startTarget options. Throws TargetConfigError. */
-export function parseTargetArgs(argv: readonly string[], env: NodeJS.ProcessEnv): TargetOptions | 'help' {
+export function parseTargetArgs(argv: readonly string[], env: NodeJS.ProcessEnv): TargetCliOptions | 'help' {
   let values;
   try {
     ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
@@ -153,6 +167,10 @@ export function parseTargetArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   if ((certPath === undefined) !== (keyPath === undefined)) {
     throw new TargetConfigError(`--${certPath === undefined ? 'tls-key' : 'tls-cert'} was given alone; pass both --tls-cert and --tls-key, or neither.`);
   }
+  const nginx = values.nginx;
+  if (nginx !== undefined && !(NGINX_CONFIGS as readonly string[]).includes(nginx)) {
+    throw new TargetConfigError(`--nginx is "${nginx}"; it must be ${NGINX_CONFIGS.join(' or ')}.`);
+  }
   if (values.host === '') throw new TargetConfigError('--host is empty; pass an interface such as 127.0.0.1 or 0.0.0.0.');
 
   const authSecret = secretFromEnv('WSGATE_AUTH_SECRET', env);
@@ -176,6 +194,7 @@ export function parseTargetArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     authSecret: authSecret ?? shared,
     backendSecret: backendSecret ?? shared,
     ...(env['WSGATE_AUTH_PASSWORD'] ? { authPassword: env['WSGATE_AUTH_PASSWORD'] } : {}),
+    ...(nginx === undefined ? {} : { nginx: nginx as NginxConfigName }),
   };
 }
 
@@ -203,7 +222,7 @@ function waitForStop(stop: AbortSignal | undefined): Promise<string> {
  * service cannot start. Errors are one sentence on stderr, never a stack trace.
  */
 export async function runTargetCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo = processIo): Promise<number> {
-  let options: TargetOptions | 'help';
+  let options: TargetCliOptions | 'help';
   try {
     options = parseTargetArgs(argv, env);
   } catch (error) {
@@ -215,9 +234,19 @@ export async function runTargetCli(argv: readonly string[], env: NodeJS.ProcessE
     return 0;
   }
 
+  const { nginx: nginxConfig, ...targetOptions } = options;
   let target;
+  let lb: RunningNginx | undefined;
   try {
-    target = await startTarget(options);
+    target = await startTarget(targetOptions);
+    if (nginxConfig !== undefined) {
+      try {
+        lb = await startNginx({ upstreamHttp: target.httpUrl, upstreamAuth: target.authUrl, config: nginxConfig, env });
+      } catch (error) {
+        await target.close();
+        throw error;
+      }
+    }
   } catch (error) {
     if (error instanceof TargetConfigError) {
       io.stderr(`${PREFIX} ${error.message}\n`);
@@ -236,9 +265,11 @@ export async function runTargetCli(argv: readonly string[], env: NodeJS.ProcessE
       ws_url: target.wsUrl,
       health_url: `${target.httpUrl}/health`,
       faults: target.faults,
+      ...(lb === undefined ? {} : { lb_ws_url: lb.wsUrl, lb_http_url: lb.httpUrl, lb_auth_url: lb.authUrl }),
     })}\n`,
   );
   await waitForStop(io.stop);
+  await lb?.close();
   await target.close();
   return 0;
 }
