@@ -30,6 +30,21 @@ export interface Config {
   agentRuns: number;
   isolationUsers: number;
   healthConnections: number;
+  /** Regression suite sizes and tolerances. */
+  jwtSyncUsers: number;
+  leakConnections: number;
+  /**
+   * Milliseconds the service may take to count closed and dropped connections out. On loopback the
+   * server sees a drop at once; through a load balancer it sees it when the balancer closes its side.
+   */
+  leakSettleMs: number;
+  /** Lifetime of the short-lived tokens the refresh regression mints. */
+  refreshTtlS: number;
+  regressionUsers: number;
+  agentRegressionRuns: number;
+  /** A loopback relay that can cut connections without a close frame (the leak regression). */
+  dropRelayWsUrl: string | undefined;
+  dropRelayControlUrl: string | undefined;
   /** Secrets: only ever from environment variables, never from files in the repo. */
   jwtSecret: string | undefined;
   authPassword: string | undefined;
@@ -53,6 +68,12 @@ const OVERRIDES: Record<string, string> = {
   agent_runs: 'WSGATE_AGENT_RUNS',
   isolation_users: 'WSGATE_ISOLATION_USERS',
   health_connections: 'WSGATE_HEALTH_CONNECTIONS',
+  jwt_sync_users: 'WSGATE_JWT_SYNC_USERS',
+  leak_connections: 'WSGATE_LEAK_CONNECTIONS',
+  leak_settle_ms: 'WSGATE_LEAK_SETTLE_MS',
+  refresh_ttl_s: 'WSGATE_REFRESH_TTL_S',
+  regression_users: 'WSGATE_REGRESSION_USERS',
+  agent_regression_runs: 'WSGATE_AGENT_REGRESSION_RUNS',
 };
 
 export const MIN_SECRET_BYTES = 32;
@@ -100,6 +121,14 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
     agentRuns: int('agent_runs', 1, 10_000),
     isolationUsers: int('isolation_users', 2, 10_000),
     healthConnections: int('health_connections', 1, 1000),
+    jwtSyncUsers: int('jwt_sync_users', 1, 10_000),
+    leakConnections: int('leak_connections', 2, 10_000),
+    leakSettleMs: int('leak_settle_ms', 100, 600_000),
+    refreshTtlS: int('refresh_ttl_s', 2, 3600),
+    regressionUsers: int('regression_users', 2, 10_000),
+    agentRegressionRuns: int('agent_regression_runs', 1, 10_000),
+    dropRelayWsUrl: optionalUrl(vars, 'WSGATE_DROP_RELAY_WS_URL', ['ws:', 'wss:']),
+    dropRelayControlUrl: optionalUrl(vars, 'WSGATE_DROP_RELAY_CONTROL_URL', ['http:', 'https:']),
     jwtSecret: vars['WSGATE_JWT_SECRET'] || undefined,
     authPassword: vars['WSGATE_AUTH_PASSWORD'] || undefined,
     tokensFile: vars['WSGATE_TOKENS_FILE'] || undefined,
@@ -127,6 +156,11 @@ function requireSecrets(config: Config): void {
       `token source "file" needs WSGATE_TOKENS_FILE, the path of a JSON file mapping user ids to pre-issued tokens`,
     );
   }
+}
+
+function optionalUrl(vars: Vars, name: string, schemes: string[]): string | undefined {
+  const v = vars[name];
+  return v ? urlField({ value: v, origin: name }, schemes) : undefined;
 }
 
 function stringField(f: { value: unknown; origin: string }): string {

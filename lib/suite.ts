@@ -18,6 +18,12 @@ import type { ThresholdFile } from './thresholds.ts';
 import { createTokenProvider } from './tokens.ts';
 import type { TokenProvider } from './tokens.ts';
 
+/** What setup() hands every VU: small on purpose, since k6 copies it into each one. */
+export interface SetupData {
+  /** Shared by all VUs of this run, for user ids and rooms that several VUs must agree on. */
+  nonce: string;
+}
+
 export interface Suite {
   name: string;
   config: Config | undefined;
@@ -31,17 +37,22 @@ export interface Suite {
    * A scenario's exec function: the body gets the parsed config and token source, and an exception
    * becomes a failed check with its message rather than an iteration that records nothing.
    */
-  step(body: (config: Config, tokens: TokenProvider) => Promise<void>): () => Promise<void>;
+  step(body: (config: Config, tokens: TokenProvider, data: SetupData) => Promise<void>): (data: SetupData) => Promise<void>;
 }
 
-export function loadSuite(name: string, thresholdFile: ThresholdFile, scenarioNames: string[]): Suite {
+/**
+ * @param scenarioNames the scenarios this run has (each gets its checks thresholds), or a function
+ *   of the configuration that picks them and may throw ConfigError for suite-specific demands
+ */
+export function loadSuite(name: string, thresholdFile: ThresholdFile, scenarioNames: string[] | ((config: Config) => string[])): Suite {
   let config: Config | undefined;
   let tokens: TokenProvider | undefined;
   let thresholds: Record<string, string[]> = {};
   let error: string | undefined;
   try {
     config = loadConfig(__ENV);
-    thresholds = thresholdsFor(thresholdFile, name, config.env, scenarioNames);
+    const names = typeof scenarioNames === 'function' ? scenarioNames(config) : scenarioNames;
+    thresholds = thresholdsFor(thresholdFile, name, config.env, names);
     tokens = createTokenProvider(config);
   } catch (e) {
     if (!(e instanceof WsgateError)) throw e;
@@ -60,20 +71,24 @@ export function loadSuite(name: string, thresholdFile: ThresholdFile, scenarioNa
       summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
       setupTimeout: '30s',
     }),
-    step: (body) => () =>
+    step: (body) => (data) =>
       guarded(async () => {
         // setup() aborts the test before any scenario when either is missing
         if (!config || !tokens) throw new Error(error ?? 'the suite is not configured');
-        await body(config, tokens);
+        await body(config, tokens, data);
       }),
   };
 }
 
-/** Aborts the test, before any scenario starts, when it cannot meaningfully run. */
-export function preflight(suite: Suite): void {
+/**
+ * setup(): aborts the test, before any scenario starts, when it cannot meaningfully run; otherwise
+ * returns the data every VU shares.
+ */
+export function preflight(suite: Suite): SetupData {
+  const data: SetupData = { nonce: Date.now().toString(36) + Math.floor(Math.random() * 1e6).toString(36) };
   if (suite.error || !suite.config) {
     exec.test.abort(`wsgate: ${suite.error ?? 'no configuration'}`);
-    return;
+    return data;
   }
   const url = suite.config.httpUrl + PATHS.health;
   const res = http.get(url, { timeout: '5s', tags: { name: redactUrl(url) } });
@@ -82,4 +97,5 @@ export function preflight(suite: Suite): void {
       `wsgate: the chat backend at ${redactUrl(suite.config.httpUrl)} is unreachable (${res.error}); check WSGATE_HTTP_URL and that the service is running`,
     );
   }
+  return data;
 }

@@ -158,7 +158,7 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
   const lines = [`wsgate ${r.suite} (env ${r.env}): ${r.verdict.toUpperCase()} in ${r.duration_s} s`];
   for (const s of r.scenarios) {
     const passed = s.checks.filter((c) => c.ok).length;
-    lines.push(`  ${mark(s.verdict === 'pass')} ${s.name.padEnd(28)} ${passed}/${s.checks.length} checks`);
+    lines.push(`  ${mark(s.verdict === 'pass')} ${s.name.padEnd(40)} ${passed}/${s.checks.length} checks`);
     for (const c of s.checks.filter((x) => !x.ok)) lines.push(`         - ${c.name}: ${c.fails} of ${c.passes + c.fails} failed`);
     if (s.checks.length === 0) lines.push(`         - ${NO_CHECKS}`);
   }

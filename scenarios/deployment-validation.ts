@@ -17,6 +17,7 @@ import { checkIdleSurvival } from '../lib/checks/idle.ts';
 import { checkIsolation } from '../lib/checks/isolation.ts';
 import { checkJwtSynchronization } from '../lib/checks/jwt.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
+import type { SetupData } from '../lib/suite.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
 import type { K6SummaryData } from '../lib/summary.ts';
 import THRESHOLDS from '../thresholds/deployment-validation.json';
@@ -46,8 +47,8 @@ export const options: Options = suite.options({
   health_endpoint: once('healthEndpoint'),
 });
 
-export function setup(): void {
-  preflight(suite);
+export function setup(): SetupData {
+  return preflight(suite);
 }
 
 export const websocketConnection = suite.step((config, tokens) => checkWebsocketConnection(config, tokens));

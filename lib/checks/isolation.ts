@@ -4,7 +4,10 @@
  * messages (lib/session.ts); this check also asserts, per user, that none arrived.
  */
 import type { Config } from '../config.ts';
+import { isolationViolations } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
+import { messages } from '../protocol/chat.ts';
+import type { ServerMessage } from '../protocol/chat.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 import { runAgentsOn } from './agents.ts';
@@ -21,6 +24,71 @@ export async function checkIsolation(config: Config, tokens: TokenProvider, runs
   const first = session.foreign[0];
   expect(session.foreign.length === 0, 'user receives only their own events', () =>
     `user ${cred.userId} received ${session.foreign.length} message(s) of other users, first ${first?.type} of run ${String(first?.['run_id'])} belonging to ${String(first?.['user_id'] ?? first?.['to_user_id'])}`,
+  );
+  await session.closeAndWait();
+}
+
+export interface Cohort {
+  /** This user's place among the cohort, 0..size-1. */
+  index: number;
+  size: number;
+  /** Shared by every member of the cohort for this run (from setup data). */
+  nonce: string;
+}
+
+const cohortUser = (c: Cohort, i: number): string => `wsgate-cohort-${c.nonce}-${(i + c.size) % c.size}`;
+const cohortRoom = (c: Cohort, i: number): string => `wsgate-room-${c.nonce}-${i % 2}`;
+
+/**
+ * Isolation under interleaved traffic: every member of a cohort runs agents, sends one direct
+ * message to the next member and one message to its room (members alternate between two rooms).
+ * Each must receive exactly the direct message meant for it, exactly its room's messages, and
+ * nothing of anyone else's: a single foreign event fails the check and counts as a violation.
+ */
+export async function checkCohortIsolation(config: Config, tokens: TokenProvider, cohort: Cohort, runs: number): Promise<void> {
+  const me = cohortUser(cohort, cohort.index);
+  const room = cohortRoom(cohort, cohort.index);
+  const cred = await tokens.credentialFor(me);
+  const session = new Session(config, { userId: cred.userId, token: cred.token });
+  if (!expect(await session.opened(), 'connection opens for the isolation check', () => `close ${session.closeInfo?.code ?? 'none'}`)) return;
+
+  const directs: ServerMessage[] = [];
+  const roomMessages: ServerMessage[] = [];
+  const foreignRooms: ServerMessage[] = [];
+  session.onMessage((m) => {
+    if (m.type === 'direct_message' && m['to_user_id'] === me) directs.push(m);
+    if (m.type === 'room_message') {
+      if (m['room'] === room) roomMessages.push(m);
+      else {
+        foreignRooms.push(m);
+        isolationViolations.add(1);
+      }
+    }
+  });
+  session.send(messages.joinRoom(room));
+  await session.next((m) => m.type === 'room_joined', 5000);
+  await sleepMs(GATHER_MS * 2);
+
+  session.send(messages.direct(cohortUser(cohort, cohort.index + 1), `${me}-dm`, { from: me, seq: 1 }));
+  session.send(messages.roomMessage(room, `${me}-rm`, { from: me, seq: 1 }));
+  await runAgentsOn(session, config, { runs, staggerMs: 10, lingerMs: GATHER_MS * 2 });
+
+  const sender = cohortUser(cohort, cohort.index - 1);
+  expect(
+    directs.length === 1 && directs[0]?.['from_user_id'] === sender,
+    'user receives exactly the one direct message sent to them',
+    () => `user ${me} received ${directs.length} direct message(s)${directs[0] ? ', first from ' + String(directs[0]['from_user_id']) : ''}; expected 1 from ${sender}`,
+  );
+  const members = Array.from({ length: cohort.size }, (_, i) => i).filter((i) => i % 2 === cohort.index % 2).length;
+  expect(roomMessages.length === members, "user receives each of their room's messages once", () =>
+    `user ${me} received ${roomMessages.length} message(s) in ${room}; the room has ${members} member(s) who each sent one`,
+  );
+  const firstForeign = session.foreign[0] ?? foreignRooms[0];
+  const foreignCount = session.foreign.length + foreignRooms.length;
+  expect(foreignCount === 0, "user receives nothing meant for other users or rooms", () =>
+    `user ${me} received ${foreignCount} foreign message(s), first ${firstForeign?.type} ${
+      firstForeign?.['run_id'] ? 'of run ' + String(firstForeign['run_id']) + ' ' : ''
+    }belonging to ${String(firstForeign?.['user_id'] ?? firstForeign?.['to_user_id'] ?? firstForeign?.['room'])}`,
   );
   await session.closeAndWait();
 }

@@ -9,27 +9,30 @@ import { describeHandshake, probeHandshake } from '../handshake.ts';
 import { expect, uniqueUser } from '../observe.ts';
 import { fetchToken, mintToken, peekClaims, randomSecret } from '../tokens.ts';
 
-export async function checkJwtSynchronization(config: Config): Promise<void> {
-  const userId = uniqueUser('jwt');
-  let issued: string | undefined;
-  let issueError = '';
-  try {
-    issued = fetchToken(config, userId).accessToken;
-  } catch (e) {
-    issueError = e instanceof Error ? e.message : String(e);
+/** `users` distinct users each get a token from the auth service, and each must be accepted. */
+export async function checkJwtSynchronization(config: Config, users = 1): Promise<void> {
+  let userId = '';
+  for (let i = 0; i < users; i++) {
+    userId = `${uniqueUser('jwt')}-u${i}`;
+    let issued: string | undefined;
+    let issueError = '';
+    try {
+      issued = fetchToken(config, userId).accessToken;
+    } catch (e) {
+      issueError = e instanceof Error ? e.message : String(e);
+    }
+    if (!expect(issued !== undefined, 'auth service issues a token', () => issueError)) continue;
+    const token = issued ?? '';
+    const accepted = probeHandshake(config, { token, expectSuccess: true });
+    expect(accepted.status === 101 && accepted.first?.['user_id'] === userId, 'backend accepts the auth service token', () => {
+      const c = peekClaims(token);
+      const hint =
+        c?.['iss'] !== config.issuer ? `issuer is "${String(c?.['iss'])}", expected "${config.issuer}"` :
+        c?.['aud'] !== config.audience ? `audience is "${String(c?.['aud'])}", expected "${config.audience}"` :
+        'claims match the configuration, so the backend verifies with a different secret';
+      return `user ${userId}: ${describeHandshake(accepted)}; ${hint}`;
+    });
   }
-  expect(issued !== undefined, 'auth service issues a token', () => issueError);
-  if (issued === undefined) return;
-
-  const accepted = probeHandshake(config, { token: issued, expectSuccess: true });
-  expect(accepted.status === 101 && accepted.first?.['user_id'] === userId, 'backend accepts the auth service token', () => {
-    const c = peekClaims(issued ?? '');
-    const hint =
-      c?.['iss'] !== config.issuer ? `issuer is "${String(c?.['iss'])}", expected "${config.issuer}"` :
-      c?.['aud'] !== config.audience ? `audience is "${String(c?.['aud'])}", expected "${config.audience}"` :
-      'claims match the configuration, so the backend verifies with a different secret';
-    return `${describeHandshake(accepted)}; ${hint}`;
-  });
 
   const forged = await mintToken(config, userId, { secret: randomSecret() });
   const refused = probeHandshake(config, { token: forged });

@@ -1,0 +1,98 @@
+/**
+ * Do tokens refresh on long-lived connections? Short-lived tokens are minted (so this needs the
+ * shared secret) and four things must hold: an expired token is refused at the handshake; a forged
+ * in-band refresh is refused; a real in-band refresh keeps the connection past its first token's
+ * expiry; an unrefreshed connection is closed with the documented code. The auth service's refresh
+ * endpoint must also trade a refresh token once, and only once.
+ */
+import type { Config } from '../config.ts';
+import { describeHandshake, probeHandshake } from '../handshake.ts';
+import { expect, sleepMs, uniqueUser } from '../observe.ts';
+import { CLOSE_CODES, isError, isPong, isTokenRefreshed, messages } from '../protocol/chat.ts';
+import { Session } from '../session.ts';
+import { fetchToken, mintToken, randomSecret, refreshAtAuthService } from '../tokens.ts';
+
+/** How long an answer to refresh_token or ping may take. */
+const ANSWER_MS = 3000;
+/** How long past the first token's expiry the refreshed connection must still be alive. */
+const OUTLIVE_MS = 1500;
+/**
+ * How late after expiry the server may close an unrefreshed connection. The server arms a timer for
+ * `exp`; exp has whole-second resolution and the k6 and service clocks are the same machine's here,
+ * but not against a remote deployment, hence two seconds more than the 1 s rounding.
+ */
+const CLOSE_GRACE_MS = 3000;
+
+export async function checkTokenRefresh(config: Config): Promise<void> {
+  const user = uniqueUser('refresh');
+
+  const expired = probeHandshake(config, { token: await mintToken(config, user, { ttlS: -120 }) });
+  expect(expired.status === 403, 'an expired token is refused at the handshake (403)', () => describeHandshake(expired));
+
+  await Promise.all([refreshedConnection(config, `${user}-kept`), unrefreshedConnection(config, `${user}-lapsed`)]);
+  authServiceRefresh(config, `${user}-auth`);
+}
+
+async function refreshedConnection(config: Config, user: string): Promise<void> {
+  const s = new Session(config, { userId: user, token: await mintToken(config, user, { ttlS: config.refreshTtlS }) });
+  if (!expect(await s.opened(), 'connection with a short-lived token opens', () => `close ${s.closeInfo?.code ?? 'none'}`)) return;
+  const firstExpiry = Number(s.established?.['expires_at'] ?? Date.now() + config.refreshTtlS * 1000);
+
+  const answer = () => s.next((m) => isTokenRefreshed(m) || isError(m), ANSWER_MS);
+  s.send(messages.refresh(await mintToken(config, user, { secret: randomSecret(), ttlS: 600 })));
+  const forged = await answer();
+  expect(forged !== undefined && isError(forged, 'refresh_rejected'), 'a forged in-band refresh is refused (refresh_rejected)', () =>
+    forged ? `answered ${forged.type}${forged['code'] ? ' ' + String(forged['code']) : ''}` : 'no answer',
+  );
+
+  await sleepMs(Math.max(0, (firstExpiry - Date.now()) / 2));
+  s.send(messages.refresh(await mintToken(config, user, { ttlS: 600 })));
+  const real = await answer();
+  expect(real !== undefined && isTokenRefreshed(real), 'an in-band refresh is accepted (token_refreshed)', () =>
+    real ? `answered ${real.type} ${String(real['code'] ?? '')}`.trim() : s.state === 'closed' ? `closed with ${s.closeInfo?.code}` : 'no answer',
+  );
+
+  await sleepMs(Math.max(0, firstExpiry + OUTLIVE_MS - Date.now()));
+  let pong = false;
+  if (s.state === 'open') {
+    s.send(messages.ping('refresh'));
+    pong = (await s.next((m) => isPong(m, 'refresh'), ANSWER_MS)) !== undefined;
+  }
+  expect(pong, `a refreshed connection outlives its first token by ${OUTLIVE_MS} ms and answers a ping`, () =>
+    s.state === 'closed' ? `closed with ${s.closeInfo?.code} ${s.closeInfo?.reason ?? ''} at its first token's expiry`.trim() : 'open, no pong',
+  );
+  await s.closeAndWait();
+}
+
+async function unrefreshedConnection(config: Config, user: string): Promise<void> {
+  const s = new Session(config, { userId: user, token: await mintToken(config, user, { ttlS: config.refreshTtlS }) });
+  if (!expect(await s.opened(), 'connection with a short-lived token opens', () => `close ${s.closeInfo?.code ?? 'none'}`)) return;
+  const expiry = Number(s.established?.['expires_at'] ?? Date.now() + config.refreshTtlS * 1000);
+  const limit = expiry + CLOSE_GRACE_MS - Date.now();
+  const closed = await Promise.race([s.closed(), sleepMs(limit).then(() => undefined)]);
+  expect(
+    closed !== undefined && closed.code === CLOSE_CODES.tokenExpired,
+    `an unrefreshed connection is closed with ${CLOSE_CODES.tokenExpired} within ${CLOSE_GRACE_MS} ms of its token's expiry`,
+    () => (closed ? `closed with ${closed.code} ${closed.reason}`.trim() : `still open ${CLOSE_GRACE_MS} ms after expiry`),
+  );
+  await s.closeAndWait();
+}
+
+function authServiceRefresh(config: Config, user: string): void {
+  let refreshToken: string | undefined;
+  try {
+    refreshToken = fetchToken(config, user).refreshToken;
+  } catch (e) {
+    expect(false, 'auth service issues a refresh token', () => (e instanceof Error ? e.message : String(e)));
+    return;
+  }
+  if (!expect(refreshToken !== undefined, 'auth service issues a refresh token', () => 'no refresh_token in the answer')) return;
+  const first = refreshAtAuthService(config, refreshToken ?? '');
+  expect(first.status === 200 && first.token !== undefined, 'auth service trades a refresh token for a new access token (200)', () => `HTTP ${first.status}`);
+  if (first.token) {
+    const opened = probeHandshake(config, { token: first.token.accessToken, expectSuccess: true });
+    expect(opened.status === 101, 'the refreshed access token opens a connection', () => describeHandshake(opened));
+  }
+  const again = refreshAtAuthService(config, refreshToken ?? '');
+  expect(again.status === 401, 'a spent refresh token is refused (401)', () => `HTTP ${again.status}`);
+}

@@ -1,0 +1,101 @@
+/**
+ * Regression prevention: the seven staging failures that must never come back, one named scenario
+ * each, with the original design's names (lib/regressions.ts says what each guards against). Each
+ * has its own thresholds, so each is its own JUnit test case, and any failure makes k6 exit 99.
+ *
+ *   k6 run dist/regression-prevention.js   (WSGATE_TESTS=a,b selects; WSGATE_CRITICAL_ONLY=true narrows)
+ *   wsgate regression --env local --embedded-target [--critical-only] [--test NAME[,NAME]]
+ *
+ * The connection-leak test reads the service's global connection count, so it runs alone in the
+ * first time slot; every other test starts when that slot ends and runs alongside the rest.
+ */
+import '../lib/polyfills.ts';
+import exec from 'k6/execution';
+import type { Options, Scenario } from 'k6/options';
+import { checkAgentEvents } from '../lib/checks/agents.ts';
+import { checkWebsocketConnection } from '../lib/checks/connection.ts';
+import { checkIdleSurvival } from '../lib/checks/idle.ts';
+import { checkCohortIsolation } from '../lib/checks/isolation.ts';
+import { checkJwtSynchronization } from '../lib/checks/jwt.ts';
+import { checkConnectionLeak } from '../lib/checks/leak.ts';
+import { checkTokenRefresh } from '../lib/checks/refresh.ts';
+import type { Config } from '../lib/config.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { writeSummary } from '../lib/k6-summary.ts';
+import { selectRegressions } from '../lib/regressions.ts';
+import { loadSuite, preflight } from '../lib/suite.ts';
+import type { SetupData } from '../lib/suite.ts';
+import type { K6SummaryData } from '../lib/summary.ts';
+import THRESHOLDS from '../thresholds/regression-prevention.json';
+
+const SUITE = 'regression-prevention';
+
+let selected: string[] = [];
+const suite = loadSuite(SUITE, THRESHOLDS, (c) => {
+  selected = selectRegressions(__ENV).map((r) => r.name);
+  requireWhatSelectedTestsNeed(c, selected);
+  return selected;
+});
+const { config } = suite;
+
+export const options: Options = suite.options(schedule(config, selected));
+
+export function setup(): SetupData {
+  return preflight(suite);
+}
+
+export const jwt_secret_synchronization_regression = suite.step((c) => checkJwtSynchronization(c, c.jwtSyncUsers));
+
+export const websocket_403_handshake_regression = suite.step((c, tokens) => checkWebsocketConnection(c, tokens));
+
+export const load_balancer_timeout_regression = suite.step((c, tokens) => checkIdleSurvival(c, tokens));
+
+export const multi_user_isolation_regression = suite.step((c, tokens, data) =>
+  checkCohortIsolation(c, tokens, { index: exec.scenario.iterationInTest, size: c.regressionUsers, nonce: data.nonce }, 3),
+);
+
+export const agent_events_missing_regression = suite.step((c, tokens) => checkAgentEvents(c, tokens, c.agentRegressionRuns));
+
+export const connection_leak_regression = suite.step((c, tokens) => checkConnectionLeak(c, tokens));
+
+export const auth_token_refresh_regression = suite.step((c) => checkTokenRefresh(c));
+
+export function handleSummary(data: K6SummaryData): Record<string, string> {
+  return writeSummary(SUITE, config, selected, data);
+}
+
+/** One scenario per selected regression, each running its export of the same name. */
+function schedule(c: Config | undefined, names: string[]): Record<string, Scenario> {
+  if (!c) return {};
+  const leakSlotS = names.includes('connection_leak_regression') ? Math.ceil((c.leakSettleMs + 3000) / 1000) : 0;
+  const maxDuration = `${c.idleHoldS + c.refreshTtlS + Math.ceil(c.agentDeadlineMs / 1000) + 60}s`;
+  const vus: Record<string, number> = {
+    multi_user_isolation_regression: c.regressionUsers,
+    agent_events_missing_regression: 4,
+  };
+  const out: Record<string, Scenario> = {};
+  for (const name of names) {
+    out[name] = {
+      executor: 'per-vu-iterations',
+      vus: vus[name] ?? 1,
+      iterations: 1,
+      exec: name,
+      maxDuration,
+      startTime: name === 'connection_leak_regression' ? '0s' : `${leakSlotS}s`,
+    };
+  }
+  return out;
+}
+
+function requireWhatSelectedTestsNeed(c: Config, names: string[]): void {
+  if (names.includes('auth_token_refresh_regression') && !c.jwtSecret) {
+    throw new ConfigError(
+      'auth_token_refresh_regression mints short-lived tokens and needs WSGATE_JWT_SECRET; set it, or leave the test out with --test',
+    );
+  }
+  if (names.includes('connection_leak_regression') && (!c.dropRelayWsUrl || !c.dropRelayControlUrl)) {
+    throw new ConfigError(
+      'connection_leak_regression needs a drop relay (WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL); run it through wsgate regression, which starts one, or leave the test out with --test',
+    );
+  }
+}
