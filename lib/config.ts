@@ -42,6 +42,11 @@ export interface Config {
   refreshTtlS: number;
   regressionUsers: number;
   agentRegressionRuns: number;
+  /** Long-lived connections the monitor holds, and synthetic probes it starts per minute. */
+  monitorPoolConnections: number;
+  monitorProbesPerMin: number;
+  /** How long the monitoring scenario runs, as a k6 duration ("30m"); WSGATE_MONITOR_DURATION. */
+  monitorDuration: string;
   /** A loopback relay that can cut connections without a close frame (the leak regression). */
   dropRelayWsUrl: string | undefined;
   dropRelayControlUrl: string | undefined;
@@ -74,6 +79,8 @@ const OVERRIDES: Record<string, string> = {
   refresh_ttl_s: 'WSGATE_REFRESH_TTL_S',
   regression_users: 'WSGATE_REGRESSION_USERS',
   agent_regression_runs: 'WSGATE_AGENT_REGRESSION_RUNS',
+  monitor_pool_connections: 'WSGATE_MONITOR_POOL_CONNECTIONS',
+  monitor_probes_per_min: 'WSGATE_MONITOR_PROBES_PER_MIN',
 };
 
 export const MIN_SECRET_BYTES = 32;
@@ -127,6 +134,9 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
     refreshTtlS: int('refresh_ttl_s', 2, 3600),
     regressionUsers: int('regression_users', 2, 10_000),
     agentRegressionRuns: int('agent_regression_runs', 1, 10_000),
+    monitorPoolConnections: int('monitor_pool_connections', 0, 100_000),
+    monitorProbesPerMin: int('monitor_probes_per_min', 1, 600_000),
+    monitorDuration: durationField(vars['WSGATE_MONITOR_DURATION'] || '30m', 'WSGATE_MONITOR_DURATION'),
     dropRelayWsUrl: optionalUrl(vars, 'WSGATE_DROP_RELAY_WS_URL', ['ws:', 'wss:']),
     dropRelayControlUrl: optionalUrl(vars, 'WSGATE_DROP_RELAY_CONTROL_URL', ['http:', 'https:']),
     jwtSecret: vars['WSGATE_JWT_SECRET'] || undefined,
@@ -156,6 +166,20 @@ function requireSecrets(config: Config): void {
       `token source "file" needs WSGATE_TOKENS_FILE, the path of a JSON file mapping user ids to pre-issued tokens`,
     );
   }
+}
+
+/** Milliseconds in a k6 duration already checked by durationField. */
+export function durationMs(value: string): number {
+  const part = (unit: string) => Number(new RegExp(`(\\d+)${unit}`).exec(value)?.[1] ?? 0);
+  return ((part('h') * 60 + part('m')) * 60 + part('s')) * 1000;
+}
+
+/** A k6 duration such as 90s, 30m, 4h or 1h30m. */
+export function durationField(value: string, origin: string): string {
+  if (!/^(\d+h)?(\d+m)?(\d+s)?$/.test(value) || value === '' || /^(0+[hms])+$/.test(value)) {
+    throw new ConfigError(`${origin} is "${value}"; it must be a duration such as 90s, 30m or 1h30m`);
+  }
+  return value;
 }
 
 function optionalUrl(vars: Vars, name: string, schemes: string[]): string | undefined {

@@ -12,3 +12,4 @@ export const eventLatency = new Trend(K6_METRICS.eventLatency, true);
 export const idleSurvival = new Rate(K6_METRICS.idleSurvival);
 export const authFailures = new Rate(K6_METRICS.authFailures);
 export const checksRun = new Counter(K6_METRICS.checksRun);
+export const connectionDrops = new Counter(K6_METRICS.connectionDrops);

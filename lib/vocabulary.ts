@@ -24,6 +24,8 @@ export const K6_METRICS = {
    * so `count>0` on this is what makes a scenario that never checked anything fail.
    */
   checksRun: 'wsgate_checks_run',
+  /** Counter: long-lived monitoring connections that closed without being asked to. */
+  connectionDrops: 'wsgate_connection_drops',
 } as const;
 
 /** Metrics the reference service exports on GET /metrics (see docs/protocol.md). */
