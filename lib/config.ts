@@ -8,6 +8,8 @@
  */
 import { ConfigError } from './errors.ts';
 import ENVIRONMENTS from '../config/environments.json';
+import { BUSINESS_SCENARIOS } from './multi/plan.ts';
+import type { BusinessScenario } from './multi/plan.ts';
 
 export const TOKEN_SOURCES = ['mint', 'auth', 'file'] as const;
 export type TokenSource = (typeof TOKEN_SOURCES)[number];
@@ -47,6 +49,18 @@ export interface Config {
   monitorProbesPerMin: number;
   /** How long the monitoring scenario runs, as a k6 duration ("30m"); WSGATE_MONITOR_DURATION. */
   monitorDuration: string;
+  /** The multi-user framework (scenarios/multi-user.ts). */
+  multi: {
+    scenario: BusinessScenario;
+    users: number;
+    /** How long connections are held after the ramp; messaging happens in the first part. */
+    duration: string;
+    groupSize: number;
+    messages: number;
+    connectionsPerVu: number;
+    rampPerS: number;
+    agentPercent: number;
+  };
   /** A loopback relay that can cut connections without a close frame (the leak regression). */
   dropRelayWsUrl: string | undefined;
   dropRelayControlUrl: string | undefined;
@@ -81,6 +95,14 @@ const OVERRIDES: Record<string, string> = {
   agent_regression_runs: 'WSGATE_AGENT_REGRESSION_RUNS',
   monitor_pool_connections: 'WSGATE_MONITOR_POOL_CONNECTIONS',
   monitor_probes_per_min: 'WSGATE_MONITOR_PROBES_PER_MIN',
+  multi_scenario: 'WSGATE_MULTI_SCENARIO',
+  multi_users: 'WSGATE_MULTI_USERS',
+  multi_duration: 'WSGATE_MULTI_DURATION',
+  multi_group_size: 'WSGATE_MULTI_GROUP_SIZE',
+  multi_messages: 'WSGATE_MULTI_MESSAGES',
+  multi_connections_per_vu: 'WSGATE_MULTI_CONNECTIONS_PER_VU',
+  multi_ramp_per_s: 'WSGATE_MULTI_RAMP_PER_S',
+  multi_agent_percent: 'WSGATE_MULTI_AGENT_PERCENT',
 };
 
 export const MIN_SECRET_BYTES = 32;
@@ -108,19 +130,14 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
   const str = (name: string) => stringField(field(name));
   const int = (name: string, min: number, max: number) => intField(field(name), min, max);
 
-  const tokenSource = str('token_source');
-  if (!(TOKEN_SOURCES as readonly string[]).includes(tokenSource)) {
-    throw new ConfigError(
-      `${field('token_source').origin} is "${tokenSource}"; it must be one of ${TOKEN_SOURCES.join(', ')}`,
-    );
-  }
+  const tokenSource = oneOf(field('token_source'), TOKEN_SOURCES);
   const config: Config = {
     env,
     wsUrl: urlField(field('ws_url'), ['ws:', 'wss:']),
     httpUrl: urlField(field('http_url'), ['http:', 'https:']),
     authUrl: urlField(field('auth_url'), ['http:', 'https:']),
     origin: urlField(field('origin'), ['http:', 'https:']),
-    tokenSource: tokenSource as TokenSource,
+    tokenSource,
     issuer: str('issuer'),
     audience: str('audience'),
     idleHoldS: int('idle_hold_s', 1, 7 * 24 * 3600),
@@ -137,6 +154,16 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
     monitorPoolConnections: int('monitor_pool_connections', 0, 100_000),
     monitorProbesPerMin: int('monitor_probes_per_min', 1, 600_000),
     monitorDuration: durationField(vars['WSGATE_MONITOR_DURATION'] || '30m', 'WSGATE_MONITOR_DURATION'),
+    multi: {
+      scenario: oneOf(field('multi_scenario'), BUSINESS_SCENARIOS),
+      users: int('multi_users', 1, 1_000_000),
+      duration: durationField(str('multi_duration'), field('multi_duration').origin),
+      groupSize: int('multi_group_size', 1, 10_000),
+      messages: int('multi_messages', 1, 10_000),
+      connectionsPerVu: int('multi_connections_per_vu', 1, 20_000),
+      rampPerS: int('multi_ramp_per_s', 1, 100_000),
+      agentPercent: int('multi_agent_percent', 0, 100),
+    },
     dropRelayWsUrl: optionalUrl(vars, 'WSGATE_DROP_RELAY_WS_URL', ['ws:', 'wss:']),
     dropRelayControlUrl: optionalUrl(vars, 'WSGATE_DROP_RELAY_CONTROL_URL', ['http:', 'https:']),
     jwtSecret: vars['WSGATE_JWT_SECRET'] || undefined,
@@ -180,6 +207,12 @@ export function durationField(value: string, origin: string): string {
     throw new ConfigError(`${origin} is "${value}"; it must be a duration such as 90s, 30m or 1h30m`);
   }
   return value;
+}
+
+function oneOf<T extends string>(f: { value: unknown; origin: string }, allowed: readonly T[]): T {
+  const v = stringField(f);
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(`${f.origin} is "${v}"; it must be one of ${allowed.join(', ')}`);
+  return v as T;
 }
 
 function optionalUrl(vars: Vars, name: string, schemes: string[]): string | undefined {

@@ -13,3 +13,7 @@ export const idleSurvival = new Rate(K6_METRICS.idleSurvival);
 export const authFailures = new Rate(K6_METRICS.authFailures);
 export const checksRun = new Counter(K6_METRICS.checksRun);
 export const connectionDrops = new Counter(K6_METRICS.connectionDrops);
+export const delivery = new Rate(K6_METRICS.delivery);
+export const duplicates = new Counter(K6_METRICS.duplicates);
+export const outOfOrder = new Counter(K6_METRICS.outOfOrder);
+export const messageLatency = new Trend(K6_METRICS.messageLatency, true);

@@ -171,6 +171,7 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
 
 function describeValues(v: Record<string, number>): string {
   // Rates carry passes/fails, counters count and a per-second rate, trends percentiles.
+  if ('passes' in v && (v['passes'] ?? 0) + (v['fails'] ?? 0) === 0) return 'no samples';
   const wanted = 'passes' in v ? ['rate'] : 'avg' in v ? ['p(95)', 'avg', 'count'] : ['count'];
   const keys = wanted.filter((k) => v[k] !== undefined);
   if (keys.length === 0) return 'no data';

@@ -24,6 +24,14 @@ export const K6_METRICS = {
    * so `count>0` on this is what makes a scenario that never checked anything fail.
    */
   checksRun: 'wsgate_checks_run',
+  /** Rate, tagged `pattern`: an expected message reached its recipient (exactly once counts). */
+  delivery: 'wsgate_delivery',
+  /** Counter, tagged `pattern`: a message received a second time. */
+  duplicates: 'wsgate_duplicates',
+  /** Counter, tagged `pattern`: a message received after a later one of the same stream. */
+  outOfOrder: 'wsgate_out_of_order',
+  /** Trend (ms), tagged `pattern`: from send to receipt of a user-to-user message. */
+  messageLatency: 'wsgate_message_latency',
   /** Counter: long-lived monitoring connections that closed without being asked to. */
   connectionDrops: 'wsgate_connection_drops',
 } as const;

@@ -16,6 +16,7 @@ export interface AgentRunOptions {
   staggerMs?: number;
   /** Milliseconds to keep the connection open after the last run, so late strays are seen. */
   lingerMs?: number;
+  /** Part of each run's message id; callers that start runs on one session more than once must vary it. */
   label?: string;
 }
 
@@ -35,7 +36,7 @@ export async function runAgentsOn(session: Session, config: Config, opts: AgentR
   });
   const done: Promise<unknown>[] = [];
   for (let i = 0; i < opts.runs; i++) {
-    const messageId = `${session.userId}-m${i}`;
+    const messageId = `${session.userId}-${opts.label ?? 'm'}${i}`;
     const tracker = new RunTracker(session.userId, messageId);
     trackers.push(tracker);
     sentAt[messageId] = Date.now();

@@ -1,0 +1,160 @@
+/**
+ * Runs one VU's share of a multi-user plan. A VU holds many users' connections on its event loop
+ * (one VU per connection would cost megabytes each). Phases, all on timers so the loop never blocks:
+ *   1. ramp: user u opens at rampStart + u / rampPerS seconds, so the whole test ramps at rampPerS;
+ *   2. at startAt every VU begins its users' sends from the shared plan (one ticker per VU);
+ *   3. at startAt + window + settle each user's ledger is judged into delivery metrics and checks;
+ *   4. connections are held (with a sparse keep-alive ping) until holdUntil, then closed.
+ * Tokens are minted or fetched per user as it connects: nothing per user is kept in setup data,
+ * which k6 would copy into every VU.
+ */
+import type { Config } from '../config.ts';
+import { delivery, duplicates, isolationViolations, messageLatency, outOfOrder } from '../metrics.ts';
+import { expect, sleepMs } from '../observe.ts';
+import { messages } from '../protocol/chat.ts';
+import { Session } from '../session.ts';
+import type { TokenProvider } from '../tokens.ts';
+import { runAgentsOn } from '../checks/agents.ts';
+import { Ledger, asEnvelope } from './plan.ts';
+import type { Plan, Send } from './plan.ts';
+
+export interface Timing {
+  /** Epoch ms when the first connection of the whole test opens. */
+  rampStart: number;
+  rampPerS: number;
+  /** Epoch ms when sends begin (after the ramp, for every VU alike). */
+  startAt: number;
+  /** Milliseconds over which each user's sends are spread. */
+  windowMs: number;
+  /** Milliseconds after the window before ledgers are judged. */
+  settleMs: number;
+  /** Epoch ms when connections are closed. */
+  holdUntil: number;
+}
+
+/** Ticks of the VU's send scheduler. */
+const TICK_MS = 10;
+/** Keep-alive ping period while holding, so proxies see traffic and dead peers show. */
+const KEEPALIVE_MS = 30_000;
+
+interface User {
+  index: number;
+  session: Session | undefined;
+  ledger: Ledger;
+}
+
+export async function runUsers(config: Config, tokens: TokenProvider, plan: Plan, users: number[], timing: Timing): Promise<void> {
+  const states: User[] = users.map((index) => ({ index, session: undefined, ledger: new Ledger(plan, index) }));
+
+  // 1. ramp
+  const opened = states.map((u) => openAt(config, tokens, plan, u, timing.rampStart + (u.index / timing.rampPerS) * 1000));
+  await Promise.all(opened);
+
+  // 2. sends, from one time-ordered list per VU
+  const due: { at: number; user: User; send: Send }[] = [];
+  for (const u of states) for (const send of plan.sendsOf(u.index, timing.windowMs)) due.push({ at: timing.startAt + send.at, user: u, send });
+  due.sort((a, b) => a.at - b.at);
+  const agentRuns: Promise<unknown>[] = [];
+  let runNumber = 0;
+  await sleepMs(Math.max(0, timing.startAt - Date.now()));
+  await new Promise<void>((resolve) => {
+    let next = 0;
+    const tick = (): void => {
+      const now = Date.now();
+      while (next < due.length && (due[next]?.at ?? Infinity) <= now) {
+        const d = due[next++];
+        if (d) dispatch(d.user, d.send, now);
+      }
+      if (next >= due.length) {
+        clearInterval(timer);
+        resolve();
+      }
+    };
+    const timer = setInterval(tick, TICK_MS);
+    tick();
+  });
+  function dispatch(u: User, send: Send, now: number): void {
+    const s = u.session;
+    if (!s || s.state !== 'open') return;
+    if (send.kind === 'agent') {
+      agentRuns.push(runAgentsOn(s, config, { runs: 1, label: `r${++runNumber}-` }));
+      return;
+    }
+    const e = send.envelope;
+    if (!e) return;
+    const content = { ...e, t: now };
+    const id = `${u.index}-${e.p}-${e.q}`;
+    if (send.kind === 'direct') s.send(messages.direct(plan.userId(Number(send.to)), id, content));
+    else s.send(messages.roomMessage(String(send.to), id, content));
+  }
+
+  // 3. judge
+  await sleepMs(Math.max(0, timing.startAt + timing.windowMs + timing.settleMs - Date.now()));
+  await Promise.all(agentRuns);
+  for (const u of states) judge(u);
+
+  // 4. hold, then close
+  await holdAll(states, timing.holdUntil);
+  await Promise.all(states.map((u) => u.session?.closeAndWait()));
+}
+
+async function openAt(config: Config, tokens: TokenProvider, plan: Plan, u: User, at: number): Promise<void> {
+  await sleepMs(Math.max(0, at - Date.now()));
+  const me = plan.userId(u.index);
+  const cred = await tokens.credentialFor(me);
+  const s = new Session(config, { userId: cred.userId, token: cred.token, connectTimeoutMs: 30_000 });
+  u.session = s;
+  s.onMessage((m) => {
+    // Direct messages for someone else are already counted by the session's own isolation guard.
+    const forMe = m.type === 'room_message' || (m.type === 'direct_message' && m['to_user_id'] === me);
+    if (!forMe) return;
+    const e = asEnvelope(m['content']);
+    if (!e) return;
+    const outcome = u.ledger.receive(e, m.type === 'direct_message' ? String(m['to_user_id']) : me);
+    const tags = { pattern: e.p };
+    if (outcome === 'violation') isolationViolations.add(1, tags);
+    else if (outcome === 'duplicate') duplicates.add(1, tags);
+    else {
+      if (outcome === 'out_of_order') outOfOrder.add(1, tags);
+      messageLatency.add(Date.now() - e.t, tags);
+    }
+  });
+  if (!(await s.opened())) return;
+  for (const room of plan.roomsOf(u.index)) {
+    s.send(messages.joinRoom(room));
+    await s.next((m) => m.type === 'room_joined' && m['room'] === room, 10_000);
+  }
+}
+
+function judge(u: User): void {
+  for (const v of u.ledger.verdicts()) {
+    const tags = { pattern: v.pattern };
+    for (let i = 0; i < v.expected; i++) delivery.add(i < v.delivered, tags);
+    expect(
+      v.delivered === v.expected && v.duplicates === 0 && v.outOfOrder === 0,
+      `${v.pattern}: every message reaches its recipient exactly once, in order`,
+      () => `user ${u.index} stream ${v.stream}: ${v.delivered} of ${v.expected} delivered, ${v.duplicates} duplicate(s), ${v.outOfOrder} out of order`,
+    );
+  }
+  const foreign = u.session?.foreign ?? [];
+  const f = foreign[0];
+  expect(u.ledger.violations === 0 && foreign.length === 0, 'user receives nothing addressed to others', () =>
+    u.ledger.firstViolation ??
+    `user ${u.index} received ${foreign.length} message(s) of others, first ${f?.type}${f?.['run_id'] ? ' of run ' + String(f['run_id']) : ''} belonging to ${String(f?.['user_id'] ?? f?.['to_user_id'])}`,
+  );
+}
+
+async function holdAll(states: User[], until: number): Promise<void> {
+  // One timer per VU walks the sessions, instead of a timer per connection.
+  let turn = 0;
+  while (Date.now() < until) {
+    await sleepMs(Math.min(KEEPALIVE_MS / Math.max(1, states.length), until - Date.now()));
+    const u = states[turn++ % Math.max(1, states.length)];
+    if (u?.session?.state === 'open') u.session.send(messages.ping(`keepalive-${turn}`));
+  }
+  for (const u of states) {
+    expect(u.session?.state === 'open', 'connection stays open for the whole hold', () =>
+      u.session ? `user ${u.index}: closed with ${u.session.closeInfo?.code} after ${Math.round((u.session.closeInfo?.afterMs ?? 0) / 1000)} s` : `user ${u.index}: never opened`,
+    );
+  }
+}
