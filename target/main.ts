@@ -7,14 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { MIN_ADMIN_TOKEN_CHARS } from './admin.ts';
 import { MIN_SECRET_BYTES } from './config.ts';
-import type { TargetOptions } from './config.ts';
 import { TargetConfigError, TargetError } from './errors.ts';
 import { FAULT_NAMES, isFaultName } from './faults.ts';
 import type { FaultName } from './faults.ts';
 import { NGINX_CONFIGS, startNginx } from './nginx.ts';
 import type { NginxConfigName, RunningNginx } from './nginx.ts';
 import { startTarget } from './service.ts';
+import type { StartTargetOptions } from './service.ts';
 
 const PREFIX = 'wsgate target:';
 
@@ -24,6 +25,8 @@ Runs the reference chat service: an auth listener and a chat backend (docs/proto
 Prints one JSON "ready" line on stdout, then serves until SIGINT or SIGTERM.
 With --nginx, nginx runs in front of it as the load balancer and the ready line adds
 lb_ws_url, lb_http_url and lb_auth_url (the auth service on nginx's second port).
+With --admin, faults can be switched while it runs (docs/protocol.md, "Admin endpoint") and the
+ready line adds admin_url.
 
 Options:
   --host HOST              interface to bind (default 127.0.0.1)
@@ -40,6 +43,8 @@ Options:
   --tls-key FILE           PEM private key
   --nginx CONFIG           put nginx in front on 127.0.0.1: healthy (idle WebSockets kept 24 h)
                            or broken (nginx cuts WebSockets idle for 3 s)
+  --admin                  serve the admin endpoint on 127.0.0.1 (any free port): GET /admin/faults,
+                           PUT and DELETE /admin/faults/NAME, with the token in WSGATE_ADMIN_TOKEN
   -h, --help               print this help
 
 Environment:
@@ -48,6 +53,7 @@ Environment:
                            One set alone serves both; with neither, a random shared secret is generated.
   WSGATE_AUTH_PASSWORD     when set, POST /auth/token requires this password
   WSGATE_NGINX             the nginx binary for --nginx (default: nginx on PATH, then /usr/sbin/nginx)
+  WSGATE_ADMIN_TOKEN       with --admin: the bearer token of the admin endpoint (at least ${MIN_ADMIN_TOKEN_CHARS} characters)
 `;
 
 export interface CliIo {
@@ -75,6 +81,7 @@ const OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   nginx: { type: 'string' },
+  admin: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -115,6 +122,22 @@ function secretFromEnv(name: string, env: NodeJS.ProcessEnv): string | undefined
   return value;
 }
 
+/** The admin endpoint's token: required with --admin, never printed (its length may be). */
+function adminTokenFromEnv(env: NodeJS.ProcessEnv): string {
+  const token = env['WSGATE_ADMIN_TOKEN'] ?? '';
+  if (token === '') {
+    throw new TargetConfigError(
+      `--admin needs its bearer token in WSGATE_ADMIN_TOKEN (at least ${MIN_ADMIN_TOKEN_CHARS} characters), e.g. WSGATE_ADMIN_TOKEN=$(openssl rand -hex 16).`,
+    );
+  }
+  if (token.length < MIN_ADMIN_TOKEN_CHARS) {
+    throw new TargetConfigError(
+      `WSGATE_ADMIN_TOKEN is ${token.length} characters long; set it to at least ${MIN_ADMIN_TOKEN_CHARS}, e.g. WSGATE_ADMIN_TOKEN=$(openssl rand -hex 16).`,
+    );
+  }
+  return token;
+}
+
 /** Turns node:util parseArgs' errors into one sentence of ours. */
 function argumentError(error: unknown): TargetConfigError {
   const code = (error as { code?: unknown }).code;
@@ -135,7 +158,7 @@ function argumentError(error: unknown): TargetConfigError {
 }
 
 /** startTarget's options plus what the CLI runs around the service. */
-export interface TargetCliOptions extends TargetOptions {
+export interface TargetCliOptions extends StartTargetOptions {
   /** Put nginx in front with this configuration. */
   readonly nginx?: NginxConfigName;
 }
@@ -173,6 +196,7 @@ export function parseTargetArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   }
   if (values.host === '') throw new TargetConfigError('--host is empty; pass an interface such as 127.0.0.1 or 0.0.0.0.');
 
+  const adminToken = values.admin === true ? adminTokenFromEnv(env) : undefined;
   const authSecret = secretFromEnv('WSGATE_AUTH_SECRET', env);
   const backendSecret = secretFromEnv('WSGATE_BACKEND_SECRET', env);
   // One secret set serves both sides; none at all means a throwaway shared one, never printed.
@@ -195,6 +219,7 @@ export function parseTargetArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     backendSecret: backendSecret ?? shared,
     ...(env['WSGATE_AUTH_PASSWORD'] ? { authPassword: env['WSGATE_AUTH_PASSWORD'] } : {}),
     ...(nginx === undefined ? {} : { nginx: nginx as NginxConfigName }),
+    ...(adminToken === undefined ? {} : { admin: { token: adminToken } }),
   };
 }
 
@@ -266,6 +291,7 @@ export async function runTargetCli(argv: readonly string[], env: NodeJS.ProcessE
       health_url: `${target.httpUrl}/health`,
       faults: target.faults,
       ...(lb === undefined ? {} : { lb_ws_url: lb.wsUrl, lb_http_url: lb.httpUrl, lb_auth_url: lb.authUrl }),
+      ...(target.adminUrl === undefined ? {} : { admin_url: target.adminUrl }),
     })}\n`,
   );
   await waitForStop(io.stop);

@@ -6,6 +6,8 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { checkAdminOptions, startAdmin } from './admin.ts';
+import type { AdminOptions, RunningAdmin } from './admin.ts';
 import { createAuthService } from './auth.ts';
 import { ChatBackend } from './chat.ts';
 import { normalizeOptions } from './config.ts';
@@ -20,6 +22,7 @@ export { FAULT_NAMES, isFaultName } from './faults.ts';
 export type { FaultName } from './faults.ts';
 export { TARGET_VERSION, MIN_SECRET_BYTES } from './config.ts';
 export type { TargetOptions, TargetTls } from './config.ts';
+export type { AdminOptions } from './admin.ts';
 export { CHAT_SUBPROTOCOL } from './chat.ts';
 export { TargetError, TargetConfigError, TargetStartError } from './errors.ts';
 
@@ -33,6 +36,12 @@ export interface TargetStats {
   readonly users: number;
 }
 
+/** startTarget's options: the service's own, plus the admin endpoint that can change it. */
+export interface StartTargetOptions extends TargetOptions {
+  /** Start the admin endpoint (target/admin.ts) on 127.0.0.1 with this bearer token. */
+  readonly admin?: AdminOptions;
+}
+
 export interface RunningTarget {
   /** Base URL of the auth listener, e.g. `http://127.0.0.1:41234`. */
   readonly authUrl: string;
@@ -40,6 +49,8 @@ export interface RunningTarget {
   readonly httpUrl: string;
   /** The WebSocket endpoint, e.g. `ws://127.0.0.1:41235/ws`. */
   readonly wsUrl: string;
+  /** Base URL of the admin endpoint (`http://127.0.0.1:N/admin`), when it was asked for. */
+  readonly adminUrl: string | undefined;
   /** Faults active right now. */
   readonly faults: readonly FaultName[];
   /** Turns a fault on or off while running; applies to connections already open where it can. */
@@ -91,8 +102,9 @@ function urlHost(host: string): string {
  * Starts both listeners and resolves once they accept connections.
  * Throws {@link TargetConfigError} for bad options and {@link TargetStartError} when a port cannot be bound.
  */
-export async function startTarget(options: TargetOptions = {}): Promise<RunningTarget> {
+export async function startTarget(options: StartTargetOptions = {}): Promise<RunningTarget> {
   const config = normalizeOptions(options);
+  if (options.admin !== undefined) checkAdminOptions(options.admin);
   const faults = new Set<FaultName>(config.faults);
   const metrics = new Metrics();
   const startedAt = performance.now();
@@ -131,28 +143,41 @@ export async function startTarget(options: TargetOptions = {}): Promise<RunningT
   const httpScheme = config.tls === undefined ? 'http' : 'https';
   const wsScheme = config.tls === undefined ? 'ws' : 'wss';
   let closing: Promise<void> | undefined;
+  const activeFaults = (): readonly FaultName[] => FAULT_NAMES.filter((name) => faults.has(name));
+  const setFault = (name: FaultName, on: boolean): void => {
+    if (!isFaultName(name)) {
+      throw new TargetConfigError(`unknown fault "${String(name)}"; valid faults are ${FAULT_NAMES.join(', ')}.`);
+    }
+    if (faults.has(name) === on) return;
+    if (on) faults.add(name);
+    else faults.delete(name);
+    backend.faultChanged(name, on);
+  };
+
+  let admin: RunningAdmin | undefined;
+  if (options.admin !== undefined) {
+    try {
+      admin = await startAdmin(options.admin, { faults: activeFaults, setFault });
+    } catch (error) {
+      await Promise.all([closeServer(authServer), closeServer(backendServer)]);
+      throw error;
+    }
+  }
 
   return {
     authUrl: `${httpScheme}://${host}:${authPort}`,
     httpUrl: `${httpScheme}://${host}:${backendPort}`,
     wsUrl: `${wsScheme}://${host}:${backendPort}/ws`,
+    adminUrl: admin?.url,
     get faults(): readonly FaultName[] {
-      return FAULT_NAMES.filter((name) => faults.has(name));
+      return activeFaults();
     },
-    setFault(name: FaultName, on: boolean): void {
-      if (!isFaultName(name)) {
-        throw new TargetConfigError(`unknown fault "${String(name)}"; valid faults are ${FAULT_NAMES.join(', ')}.`);
-      }
-      if (faults.has(name) === on) return;
-      if (on) faults.add(name);
-      else faults.delete(name);
-      backend.faultChanged(name, on);
-    },
+    setFault,
     stats: () => backend.stats(),
     close(): Promise<void> {
       closing ??= (async () => {
         // Stop accepting first, then say goodbye (1001) to every WebSocket, then drop idle HTTP sockets.
-        const serversClosed = Promise.all([closeServer(authServer), closeServer(backendServer)]);
+        const serversClosed = Promise.all([closeServer(authServer), closeServer(backendServer), admin?.close()]);
         await backend.shutdown();
         authServer.closeAllConnections();
         backendServer.closeAllConnections();
