@@ -18,6 +18,8 @@ import { startTarget } from './service.ts';
 import type { StartTargetOptions } from './service.ts';
 
 const PREFIX = 'wsgate target:';
+/** The service could not start: wsgate's exit code 4, "could not run" (1 would read as a verdict fail). */
+const START_FAILED = 4;
 
 export const TARGET_USAGE = `Usage: wsgate target [options]
 
@@ -243,8 +245,9 @@ function waitForStop(stop: AbortSignal | undefined): Promise<string> {
 
 /**
  * Runs `wsgate target` with `argv` (the arguments after the subcommand) and `env`. Resolves with the
- * exit code: 0 after a clean shutdown (SIGINT/SIGTERM) or `--help`, 2 for bad input, 1 when the
- * service cannot start. Errors are one sentence on stderr, never a stack trace.
+ * exit code: 0 after a clean shutdown (SIGINT/SIGTERM) or `--help`, 2 for bad input, 4 when the
+ * service cannot start (wsgate's "could not run"; 1 means a verdict fail there). Errors are one
+ * sentence on stderr, never a stack trace.
  */
 export async function runTargetCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo = processIo): Promise<number> {
   let options: TargetCliOptions | 'help';
@@ -279,7 +282,7 @@ export async function runTargetCli(argv: readonly string[], env: NodeJS.ProcessE
     }
     const reason = error instanceof TargetError ? error.message : `could not start (${error instanceof Error ? error.message : String(error)}).`;
     io.stderr(`${PREFIX} ${reason}\n`);
-    return 1;
+    return START_FAILED;
   }
 
   io.stdout(

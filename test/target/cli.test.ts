@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -139,4 +143,36 @@ test('with no secret in the environment a random one is generated and never prin
   assert.deepEqual(ready['faults'], []);
   assert.equal(result.stderr, '');
   assert.doesNotMatch(result.stdout, /secret/i);
+});
+
+describe('runTargetCli: a service that cannot start is one sentence and exit code 4 ("could not run")', () => {
+  test('the backend port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = taken.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      const result = await runCli(['--port', String(port)]);
+      assert.equal(result.code, 4);
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr, `wsgate target: the backend port 127.0.0.1:${port} is already in use; choose another port or free this one.\n`);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+
+  test('nginx exits at startup', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsgate-target-cli-'));
+    try {
+      const fake = join(dir, 'nginx');
+      writeFileSync(fake, '#!/bin/sh\nif [ "$1" = "-V" ]; then echo "nginx version: nginx/1.22.1" >&2; exit 0; fi\necho "nginx: [emerg] boom" >&2\nexit 1\n');
+      chmodSync(fake, 0o755);
+      const result = await runCli(['--nginx', 'healthy'], { ...SECRET_ENV, WSGATE_NGINX: fake });
+      assert.equal(result.code, 4);
+      assert.equal(result.stdout, '');
+      assert.match(result.stderr, /^wsgate target: nginx \(.*, config healthy\) exited with code 1 before it answered; last lines of its error log: nginx: \[emerg\] boom\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
