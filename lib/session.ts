@@ -2,6 +2,10 @@
  * One chat connection on k6's event loop (k6/websockets), with promises instead of callbacks so
  * checks read as steps. A VU can hold many sessions at once. Every session guards isolation: any
  * per-user message that names another user counts as a violation, whatever the scenario.
+ *
+ * A session is held by the thousand in stress runs, so it keeps little per connection: promises and
+ * arrays are made only when someone asks for them, and the socket's handlers are the same few
+ * functions for every session.
  */
 import { WebSocket } from 'k6/websockets';
 import type { Config } from './config.ts';
@@ -15,7 +19,7 @@ export type SessionState = 'connecting' | 'open' | 'closed';
 export interface CloseInfo {
   code: number;
   reason: string;
-  /** Milliseconds between the session opening and closing. */
+  /** Milliseconds between connection_established and the close (0 if it never opened). */
   afterMs: number;
 }
 
@@ -32,71 +36,63 @@ export interface SessionOptions {
 interface Waiter {
   match: (m: ServerMessage) => boolean;
   resolve: (m: ServerMessage | undefined) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: number;
 }
+
+type CloseEvent = { code?: number; reason?: string } | undefined;
+
+/** Tag values are interned per URL, not rebuilt for every connection. */
+const tagsByUrl: Record<string, { name: string }> = {};
+const noop = (): void => undefined;
 
 export class Session {
   state: SessionState = 'connecting';
   /** The connection_established message, once received. */
   established: ServerMessage | undefined;
   closeInfo: CloseInfo | undefined;
-  /** Messages that named another user; each was counted in wsgate_isolation_violations. */
-  readonly foreign: ServerMessage[] = [];
   readonly userId: string;
   private readonly ws: WebSocket;
-  private waiters: Waiter[] = [];
-  private listeners: ((m: ServerMessage) => void)[] = [];
+  private readonly counts: boolean;
   private openedAt = 0;
-  private readonly ready: Promise<boolean>;
-  private readonly closedPromise: Promise<CloseInfo>;
+  private readyTimer: number | undefined;
+  private readyResult: boolean | undefined;
+  private readyWaiters: ((ok: boolean) => void)[] | undefined;
+  private closeWaiters: ((c: CloseInfo) => void)[] | undefined;
+  private waiters: Waiter[] | undefined;
+  private listeners: ((m: ServerMessage) => void)[] | undefined;
+  private foreignMessages: ServerMessage[] | undefined;
 
   constructor(config: Config, opts: SessionOptions) {
     this.userId = opts.userId;
+    this.counts = opts.countsTowardSuccess !== false;
     const parts = handshakeParts(opts.token, opts.carrier ?? 'header', config.origin);
     // @types/k6 still types `protocols` as reserved; k6 v2.2 sends them (the jwt.<token> carrier).
     const protocols = (parts.protocols.length > 0 ? parts.protocols : null) as null;
-    this.ws = new WebSocket(config.wsUrl, protocols, {
-      headers: parts.headers,
-      tags: { name: redactUrl(config.wsUrl) },
-    });
-    let resolveClosed: (c: CloseInfo) => void = () => undefined;
-    this.closedPromise = new Promise((r) => (resolveClosed = r));
-    this.ws.onopen = () => {
-      this.openedAt = Date.now();
-    };
+    const tags = (tagsByUrl[config.wsUrl] ??= { name: redactUrl(config.wsUrl) });
+    this.ws = new WebSocket(config.wsUrl, protocols, { headers: parts.headers, tags });
     this.ws.onmessage = (e) => this.dispatch(e?.data);
-    this.ws.onerror = () => {
-      // The handshake status is not visible to k6/websockets; the close that follows settles things.
-    };
+    // The handshake status is not visible to k6/websockets; the close that follows settles things.
+    this.ws.onerror = noop;
     // @types/k6 declares onclose without its event; k6 passes {code, reason}.
-    (this.ws as unknown as { onclose: (e?: { code?: number; reason?: string }) => void }).onclose = (e) => {
-      this.state = 'closed';
-      this.closeInfo = { code: e?.code ?? 1006, reason: e?.reason ?? '', afterMs: this.openedAt ? Date.now() - this.openedAt : 0 };
-      for (const w of this.waiters) {
-        clearTimeout(w.timer);
-        w.resolve(undefined);
-      }
-      this.waiters = [];
-      resolveClosed(this.closeInfo);
-    };
-    this.ready = this.next(isConnectionEstablished, opts.connectTimeoutMs ?? 10_000).then((m) => {
-      this.established = m;
-      const ok = m !== undefined && m['user_id'] === this.userId;
-      if (ok) this.state = 'open';
-      if (opts.countsTowardSuccess !== false) connectionSuccess.add(ok);
-      if (!ok && m === undefined) this.close();
-      return ok;
-    });
+    (this.ws as unknown as { onclose: (e: CloseEvent) => void }).onclose = (e) => this.onClose(e);
+    this.readyTimer = setTimeout(() => this.settleReady(undefined), opts.connectTimeoutMs ?? 10_000);
+  }
+
+  /** Messages that named another user; each was counted in wsgate_isolation_violations. */
+  get foreign(): readonly ServerMessage[] {
+    return this.foreignMessages ?? [];
   }
 
   /** Resolves true once connection_established arrived for this user, false otherwise. */
   opened(): Promise<boolean> {
-    return this.ready;
+    if (this.readyResult !== undefined) return Promise.resolve(this.readyResult);
+    return new Promise((resolve) => (this.readyWaiters ??= []).push(resolve));
   }
 
   /** Resolves when the connection closes, whoever closed it. */
   closed(): Promise<CloseInfo> {
-    return this.closedPromise;
+    if (this.closeInfo) return Promise.resolve(this.closeInfo);
+    return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
   }
 
   send(m: ClientMessage): boolean {
@@ -113,17 +109,17 @@ export class Session {
         match,
         resolve,
         timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
+          this.waiters = this.waiters?.filter((w) => w !== waiter);
           resolve(undefined);
         }, timeoutMs),
       };
-      this.waiters.push(waiter);
+      (this.waiters ??= []).push(waiter);
     });
   }
 
   /** Calls `fn` for every message from now on. */
   onMessage(fn: (m: ServerMessage) => void): void {
-    this.listeners.push(fn);
+    (this.listeners ??= []).push(fn);
   }
 
   close(code = 1000): void {
@@ -133,23 +129,64 @@ export class Session {
   /** Closes and waits for the close to complete (bounded, so a dead peer cannot hang a VU). */
   async closeAndWait(timeoutMs = 5000): Promise<void> {
     this.close();
-    await Promise.race([this.closedPromise, new Promise<void>((r) => setTimeout(() => r(), timeoutMs))]);
+    await Promise.race([this.closed(), new Promise<void>((r) => setTimeout(() => r(), timeoutMs))]);
+  }
+
+  private settleReady(m: ServerMessage | undefined): void {
+    if (this.readyResult !== undefined) return;
+    clearTimeout(this.readyTimer);
+    this.readyTimer = undefined;
+    this.established = m;
+    const ok = m !== undefined && m['user_id'] === this.userId;
+    this.readyResult = ok;
+    if (ok) {
+      this.state = 'open';
+      this.openedAt = Date.now();
+    }
+    if (this.counts) connectionSuccess.add(ok);
+    if (!ok && m === undefined) this.close();
+    const waiting = this.readyWaiters;
+    this.readyWaiters = undefined;
+    if (waiting) for (const w of waiting) w(ok);
+  }
+
+  private onClose(e: CloseEvent): void {
+    this.state = 'closed';
+    this.closeInfo = { code: e?.code ?? 1006, reason: e?.reason ?? '', afterMs: this.openedAt ? Date.now() - this.openedAt : 0 };
+    this.settleReady(undefined);
+    const waiters = this.waiters;
+    this.waiters = undefined;
+    if (waiters) {
+      for (const w of waiters) {
+        clearTimeout(w.timer);
+        w.resolve(undefined);
+      }
+    }
+    const closeWaiters = this.closeWaiters;
+    this.closeWaiters = undefined;
+    if (closeWaiters) for (const w of closeWaiters) w(this.closeInfo);
   }
 
   private dispatch(data: unknown): void {
     const m = parseFrame(data);
     if (!m) return;
+    if (this.readyResult === undefined && isConnectionEstablished(m)) {
+      this.settleReady(m);
+      return;
+    }
     const owner = ownerOf(m);
     if (owner !== undefined && owner !== this.userId) {
-      this.foreign.push(m);
+      const foreign = (this.foreignMessages ??= []);
+      foreign.push(m);
       isolationViolations.add(1);
-      if (this.foreign.length <= 3) {
+      if (foreign.length <= 3) {
         console.warn(
           `ISOLATION user ${this.userId} received ${m.type}${m['run_id'] ? ' of run ' + String(m['run_id']) : ''} belonging to ${owner}`,
         );
       }
     }
-    for (const l of this.listeners) l(m);
+    if (this.listeners) for (const l of this.listeners) l(m);
+    if (!this.waiters) return;
     const keep: Waiter[] = [];
     for (const w of this.waiters) {
       if (w.match(m)) {
@@ -157,6 +194,6 @@ export class Session {
         w.resolve(m);
       } else keep.push(w);
     }
-    this.waiters = keep;
+    this.waiters = keep.length > 0 ? keep : undefined;
   }
 }

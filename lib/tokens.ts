@@ -5,6 +5,8 @@
  *   file - read from a JSON file of pre-issued tokens ({"user id": "token"}).
  * Tokens are never logged; errors name the user and the status, never the token.
  */
+import k6crypto from 'k6/crypto';
+import { b64encode } from 'k6/encoding';
 import http from 'k6/http';
 import { SignJWT, decodeJwt } from 'jose';
 import type { Config } from './config.ts';
@@ -23,22 +25,66 @@ export interface MintOptions {
 
 const encoder = new TextEncoder();
 
-/** Signs an HS256 access token shaped like the auth service's (sub, iss, aud, iat, exp, jti). */
-export async function mintToken(config: Config, userId: string, opts: MintOptions = {}): Promise<string> {
+export interface Claims {
+  sub: string;
+  iss: string;
+  aud: string;
+  iat: number;
+  exp: number;
+  jti: string;
+}
+
+/** The claims of the auth service's access tokens; both signers below sign exactly these. */
+export function claimsFor(config: Config, userId: string, opts: MintOptions = {}): Claims {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    sub: userId,
+    iss: opts.issuer ?? config.issuer,
+    aud: opts.audience ?? config.audience,
+    iat: now,
+    exp: now + (opts.ttlS ?? 900),
+    jti: randomHex(16),
+  };
+}
+
+function secretFor(config: Config, userId: string, opts: MintOptions): string | Uint8Array {
   const secret = opts.secret ?? config.jwtSecret;
   if (secret === undefined) {
     throw new TokenError(`minting a token for ${userId} needs WSGATE_JWT_SECRET; set it or use WSGATE_TOKEN_SOURCE=auth`);
   }
-  const now = Math.floor(Date.now() / 1000);
+  return secret;
+}
+
+/**
+ * Signs an HS256 access token with jose: the checks that shape tokens (expired, forged, short-lived
+ * for refresh) use this one.
+ */
+export async function mintToken(config: Config, userId: string, opts: MintOptions = {}): Promise<string> {
+  const secret = secretFor(config, userId, opts);
+  const c = claimsFor(config, userId, opts);
   return new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(userId)
-    .setIssuer(opts.issuer ?? config.issuer)
-    .setAudience(opts.audience ?? config.audience)
-    .setIssuedAt(now)
-    .setExpirationTime(now + (opts.ttlS ?? 900))
-    .setJti(randomHex(16))
+    .setSubject(c.sub)
+    .setIssuer(c.iss)
+    .setAudience(c.aud)
+    .setIssuedAt(c.iat)
+    .setExpirationTime(c.exp)
+    .setJti(c.jti)
     .sign(typeof secret === 'string' ? encoder.encode(secret) : secret);
+}
+
+const NATIVE_HEADER = b64encode(JSON.stringify({ alg: 'HS256', typ: 'JWT' }), 'rawurl');
+
+/**
+ * The same token signed by k6's native HMAC: 0.015 ms a token against jose's 0.46 ms in k6 (jose's
+ * JavaScript path, base64 included), which matters when thousands of users connect. Used for the
+ * per-user tokens of the mint source; test/k6 proves jose verifies what it signs.
+ */
+export function mintTokenNative(config: Config, userId: string, opts: MintOptions = {}): string {
+  const secret = secretFor(config, userId, opts);
+  const body = `${NATIVE_HEADER}.${b64encode(JSON.stringify(claimsFor(config, userId, opts)), 'rawurl')}`;
+  const key = typeof secret === 'string' ? secret : secret.buffer.slice(secret.byteOffset, secret.byteOffset + secret.byteLength);
+  return `${body}.${k6crypto.hmac('sha256', key as string | ArrayBuffer, body, 'base64rawurl')}`;
 }
 
 /** A fresh random 32-byte key: tokens signed with it must be refused by any honest backend. */
@@ -109,7 +155,7 @@ export interface TokenProvider {
 export function createTokenProvider(config: Config): TokenProvider {
   switch (config.tokenSource) {
     case 'mint':
-      return { credentialFor: async (userId) => ({ userId, token: await mintToken(config, userId) }) };
+      return { credentialFor: async (userId) => ({ userId, token: mintTokenNative(config, userId) }) };
     case 'auth':
       return { credentialFor: async (userId) => ({ userId, token: fetchToken(config, userId).accessToken }) };
     case 'file': {

@@ -40,57 +40,43 @@ const KEEPALIVE_MS = 30_000;
 interface User {
   index: number;
   session: Session | undefined;
-  ledger: Ledger;
+  /** Only users in chat groups receive user-to-user messages, so only they keep a ledger. */
+  ledger: Ledger | undefined;
 }
 
 export async function runUsers(config: Config, tokens: TokenProvider, plan: Plan, users: number[], timing: Timing): Promise<void> {
-  const states: User[] = users.map((index) => ({ index, session: undefined, ledger: new Ledger(plan, index) }));
+  const states: User[] = users.map((index) => ({
+    index,
+    session: undefined,
+    ledger: plan.role(plan.group(index)) === 'chat' ? new Ledger(plan, index) : undefined,
+  }));
 
-  // 1. ramp
-  const opened = states.map((u) => openAt(config, tokens, plan, u, timing.rampStart + (u.index / timing.rampPerS) * 1000));
-  await Promise.all(opened);
+  // 1. ramp: one ticker per VU opens each user when its time comes (no timer per user)
+  await everyTick(states, (u) => timing.rampStart + (u.index / timing.rampPerS) * 1000, (u) => open(config, tokens, plan, u));
 
   // 2. sends, from one time-ordered list per VU
   const due: { at: number; user: User; send: Send }[] = [];
   for (const u of states) for (const send of plan.sendsOf(u.index, timing.windowMs)) due.push({ at: timing.startAt + send.at, user: u, send });
   due.sort((a, b) => a.at - b.at);
-  const agentRuns: Promise<unknown>[] = [];
   let runNumber = 0;
-  await sleepMs(Math.max(0, timing.startAt - Date.now()));
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const tick = (): void => {
-      const now = Date.now();
-      while (next < due.length && (due[next]?.at ?? Infinity) <= now) {
-        const d = due[next++];
-        if (d) dispatch(d.user, d.send, now);
-      }
-      if (next >= due.length) {
-        clearInterval(timer);
-        resolve();
-      }
-    };
-    const timer = setInterval(tick, TICK_MS);
-    tick();
-  });
-  function dispatch(u: User, send: Send, now: number): void {
+  // Resolves once every send went out and every agent run started here has been judged.
+  await everyTick(due, (d) => d.at, (d) => dispatch(d.user, d.send, Date.now()));
+  /** Sends one planned message, or starts one agent run and returns it. */
+  function dispatch(u: User, send: Send, now: number): Promise<unknown> | undefined {
     const s = u.session;
-    if (!s || s.state !== 'open') return;
-    if (send.kind === 'agent') {
-      agentRuns.push(runAgentsOn(s, config, { runs: 1, label: `r${++runNumber}-` }));
-      return;
-    }
+    if (!s || s.state !== 'open') return undefined;
+    if (send.kind === 'agent') return runAgentsOn(s, config, { runs: 1, label: `r${++runNumber}-` });
     const e = send.envelope;
-    if (!e) return;
+    if (!e) return undefined;
     const content = { ...e, t: now };
     const id = `${u.index}-${e.p}-${e.q}`;
     if (send.kind === 'direct') s.send(messages.direct(plan.userId(Number(send.to)), id, content));
     else s.send(messages.roomMessage(String(send.to), id, content));
+    return undefined;
   }
 
   // 3. judge
   await sleepMs(Math.max(0, timing.startAt + timing.windowMs + timing.settleMs - Date.now()));
-  await Promise.all(agentRuns);
   for (const u of states) judge(u);
 
   // 4. hold, then close
@@ -98,19 +84,43 @@ export async function runUsers(config: Config, tokens: TokenProvider, plan: Plan
   await Promise.all(states.map((u) => u.session?.closeAndWait()));
 }
 
-async function openAt(config: Config, tokens: TokenProvider, plan: Plan, u: User, at: number): Promise<void> {
-  await sleepMs(Math.max(0, at - Date.now()));
+/**
+ * Runs `act` on each item (sorted by `at`) once its time has come, from one interval timer, and
+ * resolves when every item has run and every promise an action returned has settled.
+ */
+function everyTick<T>(items: T[], at: (item: T) => number, act: (item: T) => Promise<unknown> | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let next = 0;
+    const pending: Promise<unknown>[] = [];
+    const tick = (): void => {
+      const now = Date.now();
+      while (next < items.length && at(items[next] as T) <= now) {
+        const p = act(items[next++] as T);
+        if (p) pending.push(p);
+      }
+      if (next >= items.length) {
+        clearInterval(timer);
+        void Promise.all(pending).then(() => resolve());
+      }
+    };
+    const timer = setInterval(tick, TICK_MS);
+    tick();
+  });
+}
+
+async function open(config: Config, tokens: TokenProvider, plan: Plan, u: User): Promise<void> {
   const me = plan.userId(u.index);
   const cred = await tokens.credentialFor(me);
   const s = new Session(config, { userId: cred.userId, token: cred.token, connectTimeoutMs: 30_000 });
   u.session = s;
-  s.onMessage((m) => {
+  const ledger = u.ledger;
+  if (ledger) s.onMessage((m) => {
     // Direct messages for someone else are already counted by the session's own isolation guard.
     const forMe = m.type === 'room_message' || (m.type === 'direct_message' && m['to_user_id'] === me);
     if (!forMe) return;
     const e = asEnvelope(m['content']);
     if (!e) return;
-    const outcome = u.ledger.receive(e, m.type === 'direct_message' ? String(m['to_user_id']) : me);
+    const outcome = ledger.receive(e, m.type === 'direct_message' ? String(m['to_user_id']) : me);
     const tags = { pattern: e.p };
     if (outcome === 'violation') isolationViolations.add(1, tags);
     else if (outcome === 'duplicate') duplicates.add(1, tags);
@@ -127,7 +137,7 @@ async function openAt(config: Config, tokens: TokenProvider, plan: Plan, u: User
 }
 
 function judge(u: User): void {
-  for (const v of u.ledger.verdicts()) {
+  for (const v of u.ledger?.verdicts() ?? []) {
     const tags = { pattern: v.pattern };
     for (let i = 0; i < v.expected; i++) delivery.add(i < v.delivered, tags);
     expect(
@@ -138,8 +148,8 @@ function judge(u: User): void {
   }
   const foreign = u.session?.foreign ?? [];
   const f = foreign[0];
-  expect(u.ledger.violations === 0 && foreign.length === 0, 'user receives nothing addressed to others', () =>
-    u.ledger.firstViolation ??
+  expect((u.ledger?.violations ?? 0) === 0 && foreign.length === 0, 'user receives nothing addressed to others', () =>
+    u.ledger?.firstViolation ??
     `user ${u.index} received ${foreign.length} message(s) of others, first ${f?.type}${f?.['run_id'] ? ' of run ' + String(f['run_id']) : ''} belonging to ${String(f?.['user_id'] ?? f?.['to_user_id'])}`,
   );
 }
