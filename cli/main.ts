@@ -14,6 +14,7 @@ import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, argumentError, loadBuilder, packageRoot, say } from './io.ts';
 import { ensureK6 } from './k6-runtime.ts';
+import { MONITOR_USAGE, monitor } from './monitor/command.ts';
 import { VALIDATE_USAGE, validate } from './validate.ts';
 
 export { EXIT } from './io.ts';
@@ -25,6 +26,7 @@ Gates deployments of JWT-authenticated WebSocket chat services with k6.
 
 Commands:
   validate     run the deployment-validation scenario against an environment and exit with its verdict
+  monitor      monitor an environment for a duration: rolling windows, alerts (console, webhook), rollback trigger
   target       run the reference chat service (for local runs and demos)
   build        bundle the k6 scenarios and the CLI into dist/
   install-k6   find or build the pinned k6 (v2.2.x) and print where it is
@@ -79,7 +81,7 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
     case '--help':
     case '-h': {
       const topic = rest[0];
-      const help: Record<string, string> = { validate: VALIDATE_USAGE, build: BUILD_USAGE, 'install-k6': INSTALL_K6_USAGE, target: TARGET_HELP_NOTE };
+      const help: Record<string, string> = { validate: VALIDATE_USAGE, monitor: MONITOR_USAGE, build: BUILD_USAGE, 'install-k6': INSTALL_K6_USAGE, target: TARGET_HELP_NOTE };
       if (topic === undefined) io.stdout.write(USAGE);
       else if (help[topic]) io.stdout.write(help[topic]);
       else throw new UsageError(`there is no command "${topic}"; the commands are validate, target, build, install-k6 and help`);
@@ -91,6 +93,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       return EXIT.PASS;
     case 'validate':
       return validate(rest, env, io);
+    case 'monitor':
+      return monitor(rest, env, io);
     case 'target':
       // The reference service's own CLI owns its flags, messages and exit codes.
       return runTargetCli(rest, env, { stdout: (t) => io.stdout.write(t), stderr: (t) => io.stderr.write(t) });
