@@ -138,9 +138,13 @@ export class WebhookSender {
       this.dropped++;
       if (old) this.onResult({ kind: old.kind, text: old.text, ok: false, attempts: 0, error: `dropped: more than ${this.maxQueue} notifications waiting` });
     }
-    this.worker ??= this.work().finally(() => {
-      this.worker = undefined;
-    });
+    // The worker starts on a later turn of the event loop: even the first fetch's set-up cost is not
+    // paid inside the caller's window loop.
+    this.worker ??= new Promise<void>((r) => setImmediate(r))
+      .then(() => this.work())
+      .finally(() => {
+        this.worker = undefined;
+      });
   }
 
   private async work(): Promise<void> {
