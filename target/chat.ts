@@ -36,6 +36,34 @@ export interface BackendDeps {
   /** Key the backend verifies with: its own secret, or a different one under `jwt_secret_desync`. */
   readonly verifyKey: () => webcrypto.CryptoKey;
   readonly uptimeSeconds: () => number;
+  /** Prefix of connection and run ids; a cluster worker passes its own (`w1-…`). Default: random. */
+  readonly idPrefix?: string;
+  /** Set in a cluster worker only (target/cluster.ts): the other workers, reached through the primary. */
+  readonly peers?: BackendPeers;
+}
+
+/**
+ * What a backend in a cluster worker tells, and asks, the rest of the cluster. Without it (one
+ * process) the backend behaves exactly as before. Promises resolve once the primary has recorded the
+ * change, so a client that has seen the answer can rely on every worker routing accordingly.
+ */
+export interface BackendPeers {
+  /** A connection of `userId` opened here; resolves before connection_established is sent. */
+  opened(userId: string): Promise<void>;
+  closed(userId: string): void;
+  /** A connection here joined `room` (`added`: it was not a member yet); resolves with the cluster's member count. */
+  joined(room: string, added: boolean): Promise<number>;
+  left(room: string): void;
+  /** Delivers a direct message frame to `toUserId`'s connections on the other workers. */
+  direct(toUserId: string, frame: string): void;
+  /** Delivers a room message frame to `room`'s members on the other workers. */
+  room(room: string, frame: string): void;
+  /** isolation_leak with no other user on this worker: sends the frame to another user elsewhere. */
+  leak(userId: string, frame: string): void;
+  /** Cluster-wide figures for `/health`. */
+  stats(): Promise<BackendStats>;
+  /** Cluster-wide `/metrics` text. */
+  metricsText(): Promise<string>;
 }
 
 export interface BackendStats {
@@ -48,6 +76,8 @@ type ConnectionState = 'open' | 'closing' | 'closed';
 
 class Connection {
   state: ConnectionState = 'open';
+  /** Frames waiting behind an answer the cluster has not given yet (see later()); undefined when none. */
+  private queue: { frame: string | undefined; ready: boolean }[] | undefined;
   readonly rooms = new Set<string>();
   readonly runs = new Set<AgentRun>();
   expiryTimer: NodeJS.Timeout | undefined;
@@ -62,7 +92,33 @@ class Connection {
   ) {}
 
   send(frame: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
+    if (this.queue !== undefined) this.queue.push({ frame, ready: true });
+    else if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
+  }
+
+  /**
+   * Reserves the next place in this connection's outgoing order for a frame that needs an answer
+   * from the cluster first; frames sent meanwhile wait behind it, so the client sees the same order
+   * as from a single process. A rejected promise (the cluster is gone) just frees the place.
+   */
+  later(frame: Promise<string>): void {
+    const slot: { frame: string | undefined; ready: boolean } = { frame: undefined, ready: false };
+    (this.queue ??= []).push(slot);
+    const settle = (text: string | undefined): void => {
+      slot.frame = text;
+      slot.ready = true;
+      this.flush();
+    };
+    frame.then(settle, () => settle(undefined));
+  }
+
+  private flush(): void {
+    const queue = this.queue;
+    while (queue !== undefined && queue[0]?.ready === true) {
+      const text = queue.shift()?.frame;
+      if (text !== undefined && this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+    }
+    if (queue?.length === 0) this.queue = undefined;
   }
 }
 
@@ -109,7 +165,7 @@ export class ChatBackend {
   private readonly rooms = new Map<string, Set<Connection>>();
   private readonly wss: WebSocketServer;
   private readonly claims: { issuer: string; audience: string };
-  private readonly idPrefix = randomUUID().slice(0, 8);
+  private readonly idPrefix: string;
   private state: 'running' | 'closing' | 'closed' = 'running';
   private liveConnections = 0;
   private connectionCounter = 0;
@@ -122,6 +178,7 @@ export class ChatBackend {
 
   constructor(private readonly deps: BackendDeps) {
     this.claims = { issuer: deps.config.issuer, audience: deps.config.audience };
+    this.idPrefix = deps.idPrefix ?? randomUUID().slice(0, 8);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false, // the user index already tracks every connection
@@ -138,6 +195,10 @@ export class ChatBackend {
 
   readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const path = pathOf(req.url);
+    const peers = this.deps.peers;
+    if (peers !== undefined && (path === '/health' || path === '/metrics') && (req.method === 'GET' || req.method === 'HEAD')) {
+      return this.clusterFigures(peers, path, res);
+    }
     if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
       const stats = this.stats();
       sendJson(res, 200, {
@@ -166,6 +227,23 @@ export class ChatBackend {
     }
     sendJson(res, 404, { error: 'not_found' });
   };
+
+  /** `/health` and `/metrics` in a cluster worker: the primary's cluster-wide figures. */
+  private clusterFigures(peers: BackendPeers, path: string, res: ServerResponse): void {
+    const answer =
+      path === '/health'
+        ? peers.stats().then((stats) =>
+            sendJson(res, 200, {
+              status: 'healthy',
+              active_connections: stats.active_connections,
+              users: stats.users,
+              uptime_s: this.deps.uptimeSeconds(),
+              version: this.deps.config.version,
+            }),
+          )
+        : peers.metricsText().then((text) => sendText(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text));
+    answer.catch(() => sendJson(res, 503, { error: 'cluster_unavailable' }));
+  }
 
   private refuse(socket: Duplex, status: number, body: unknown, headers?: Record<string, string>): void {
     this.deps.metrics.rejectHandshake(status);
@@ -230,15 +308,17 @@ export class ChatBackend {
 
     this.armExpiry(conn);
     if (this.deps.faults.has('idle_timeout')) this.armIdle(conn);
-    conn.send(
+    const established = (): string =>
       JSON.stringify({
         type: 'connection_established',
         user_id: conn.userId,
         connection_id: conn.id,
         expires_at: conn.expiresAtMs,
         timestamp: Date.now(),
-      }),
-    );
+      });
+    const peers = this.deps.peers;
+    if (peers === undefined) conn.send(established());
+    else conn.later(peers.opened(conn.userId).then(established));
   }
 
   private stopTimers(conn: Connection): void {
@@ -270,6 +350,8 @@ export class ChatBackend {
       if (userConnections.size === 0) this.users.delete(conn.userId);
     }
     this.liveConnections--;
+    // In a cluster the primary keeps the counts, and plays connection_leak itself.
+    this.deps.peers?.closed(conn.userId);
     if (this.deps.faults.has('connection_leak')) {
       this.leakedConnections++;
       this.leakedUsers.add(conn.userId);
@@ -322,6 +404,7 @@ export class ChatBackend {
     }
   }
 
+  /** This process's figures (in a cluster worker: this worker's share; the primary adds them up). */
   stats(): BackendStats {
     let leakedUsersGone = 0;
     for (const userId of this.leakedUsers) if (!this.users.has(userId)) leakedUsersGone++;
@@ -450,7 +533,8 @@ export class ChatBackend {
 
   private directMessage(conn: Connection, to: string, messageId: string, content: unknown): void {
     const recipients = this.users.get(to);
-    if (recipients === undefined) return;
+    const peers = this.deps.peers;
+    if (recipients === undefined && peers === undefined) return;
     const frame = JSON.stringify({
       type: 'direct_message',
       from_user_id: conn.userId,
@@ -459,7 +543,25 @@ export class ChatBackend {
       content,
       timestamp: Date.now(),
     });
-    for (const recipient of recipients) if (recipient !== conn) recipient.send(frame);
+    for (const recipient of recipients ?? []) if (recipient !== conn) recipient.send(frame);
+    peers?.direct(to, frame);
+  }
+
+  /** A direct message frame from another worker: to every connection of `to` here. */
+  deliverDirect(to: string, frame: string): void {
+    for (const recipient of this.users.get(to) ?? []) recipient.send(frame);
+  }
+
+  /** A room message frame from another worker: to every member connection here. */
+  deliverRoom(room: string, frame: string): void {
+    for (const member of this.rooms.get(room) ?? []) member.send(frame);
+  }
+
+  /** isolation_leak from another worker: to the first open connection here of a user other than `userId`. */
+  deliverLeak(userId: string, frame: string): boolean {
+    const conn = this.connectionOfAnotherUser(userId);
+    conn?.send(frame);
+    return conn !== undefined;
   }
 
   private joinRoom(conn: Connection, room: string): void {
@@ -468,13 +570,16 @@ export class ChatBackend {
       members = new Set();
       this.rooms.set(room, members);
     }
+    const added = !members.has(conn);
     members.add(conn);
     conn.rooms.add(room);
-    conn.send(JSON.stringify({ type: 'room_joined', room, members: members.size }));
+    const peers = this.deps.peers;
+    if (peers === undefined) conn.send(JSON.stringify({ type: 'room_joined', room, members: members.size }));
+    else conn.later(peers.joined(room, added).then((count) => JSON.stringify({ type: 'room_joined', room, members: count })));
   }
 
   private removeFromRoom(conn: Connection, room: string): void {
-    conn.rooms.delete(room);
+    if (conn.rooms.delete(room)) this.deps.peers?.left(room);
     const members = this.rooms.get(room);
     if (members === undefined) return;
     members.delete(conn);
@@ -495,6 +600,7 @@ export class ChatBackend {
       timestamp: Date.now(),
     });
     for (const member of members) member.send(frame);
+    this.deps.peers?.room(room, frame);
   }
 
   // ---- Agent runs ---------------------------------------------------------------------------
@@ -552,7 +658,9 @@ export class ChatBackend {
     run.conn.send(frame);
     this.deps.metrics.agentEvents[type]++;
     if (this.deps.faults.has('isolation_leak') && ++this.leakEventCounter % 3 === 0) {
-      this.connectionOfAnotherUser(run.conn.userId)?.send(frame);
+      const other = this.connectionOfAnotherUser(run.conn.userId);
+      if (other !== undefined) other.send(frame);
+      else this.deps.peers?.leak(run.conn.userId, frame);
     }
   }
 

@@ -14,8 +14,8 @@ import { FAULT_NAMES, isFaultName } from './faults.ts';
 import type { FaultName } from './faults.ts';
 import { NGINX_CONFIGS, startNginx } from './nginx.ts';
 import type { NginxConfigName, RunningNginx } from './nginx.ts';
-import { startTarget } from './service.ts';
-import type { StartTargetOptions } from './service.ts';
+import { MAX_WORKERS, startTargetCluster } from './cluster.ts';
+import type { StartClusterOptions } from './cluster.ts';
 
 const PREFIX = 'wsgate target:';
 /** The service could not start: wsgate's exit code 4, "could not run" (1 would read as a verdict fail). */
@@ -45,6 +45,9 @@ Options:
   --tls-key FILE           PEM private key
   --nginx CONFIG           put nginx in front on 127.0.0.1: healthy (idle WebSockets kept 24 h)
                            or broken (nginx cuts WebSockets idle for 3 s)
+  --workers N              backend worker processes sharing the port, each holding its own sockets
+                           (default 1: one process); for more connections than one process's
+                           open-files limit allows (docs/protocol.md, "Several processes")
   --admin                  serve the admin endpoint on 127.0.0.1 (any free port): GET /admin/faults,
                            PUT and DELETE /admin/faults/NAME, with the token in WSGATE_ADMIN_TOKEN
   -h, --help               print this help
@@ -84,6 +87,7 @@ const OPTIONS = {
   'tls-key': { type: 'string' },
   nginx: { type: 'string' },
   admin: { type: 'boolean' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -160,7 +164,7 @@ function argumentError(error: unknown): TargetConfigError {
 }
 
 /** startTarget's options plus what the CLI runs around the service. */
-export interface TargetCliOptions extends StartTargetOptions {
+export interface TargetCliOptions extends StartClusterOptions {
   /** Put nginx in front with this configuration. */
   readonly nginx?: NginxConfigName;
 }
@@ -222,6 +226,7 @@ export function parseTargetArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     ...(env['WSGATE_AUTH_PASSWORD'] ? { authPassword: env['WSGATE_AUTH_PASSWORD'] } : {}),
     ...(nginx === undefined ? {} : { nginx: nginx as NginxConfigName }),
     ...(adminToken === undefined ? {} : { admin: { token: adminToken } }),
+    ...(values.workers === undefined ? {} : { workers: wholeNumber('workers', values.workers, 1, MAX_WORKERS, 'a whole number') }),
   };
 }
 
@@ -266,7 +271,7 @@ export async function runTargetCli(argv: readonly string[], env: NodeJS.ProcessE
   let target;
   let lb: RunningNginx | undefined;
   try {
-    target = await startTarget(targetOptions);
+    target = await startTargetCluster(targetOptions);
     if (nginxConfig !== undefined) {
       try {
         lb = await startNginx({ upstreamHttp: target.httpUrl, upstreamAuth: target.authUrl, config: nginxConfig, env });
@@ -295,6 +300,7 @@ export async function runTargetCli(argv: readonly string[], env: NodeJS.ProcessE
       faults: target.faults,
       ...(lb === undefined ? {} : { lb_ws_url: lb.wsUrl, lb_http_url: lb.httpUrl, lb_auth_url: lb.authUrl }),
       ...(target.adminUrl === undefined ? {} : { admin_url: target.adminUrl }),
+      ...(target.workers > 1 ? { workers: target.workers } : {}),
     })}\n`,
   );
   await waitForStop(io.stop);

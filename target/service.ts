@@ -5,6 +5,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Server as NetServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { checkAdminOptions, startAdmin } from './admin.ts';
 import type { AdminOptions, RunningAdmin } from './admin.ts';
@@ -27,7 +28,7 @@ export { CHAT_SUBPROTOCOL } from './chat.ts';
 export { TargetError, TargetConfigError, TargetStartError } from './errors.ts';
 
 /** Appended to the backend secret under `jwt_secret_desync`, so the backend's key never matches the signer's. */
-const DESYNC_SUFFIX = ':desynced';
+export const DESYNC_SUFFIX = ':desynced';
 
 export interface TargetStats {
   /** Open WebSocket connections (plus the ones `connection_leak` keeps counting). */
@@ -62,7 +63,9 @@ export interface RunningTarget {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-function createListener(tls: TargetTls | undefined, handler: Handler): Server {
+// The helpers below are shared with target/cluster.ts, which runs the same listeners split over processes.
+
+export function createListener(tls: TargetTls | undefined, handler: Handler): Server {
   if (tls === undefined) return createHttpServer(handler);
   try {
     return createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
@@ -72,7 +75,7 @@ function createListener(tls: TargetTls | undefined, handler: Handler): Server {
   }
 }
 
-function listen(server: Server, port: number, host: string, role: string): Promise<number> {
+export function listen(server: NetServer, port: number, host: string, role: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       const why = error.code === 'EADDRINUSE' ? 'is already in use' : `cannot be opened (${error.code ?? error.message})`;
@@ -87,14 +90,14 @@ function listen(server: Server, port: number, host: string, role: string): Promi
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+export function closeServer(server: NetServer): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
     server.close(() => resolve());
   });
 }
 
-function urlHost(host: string): string {
+export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
