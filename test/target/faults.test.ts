@@ -166,7 +166,8 @@ describe('faults', { concurrency: true }, () => {
   });
 
   test('token_refresh_broken: /auth/refresh is 500, in-band refresh is rejected, the connection dies at its original expiry', async (t) => {
-    const target = await start(t, { faults: ['token_refresh_broken'], tokenTtlS: 1 });
+    // exp has whole-second resolution, so a 1 s token can have ~0 ms left: 2 s leaves at least 1 s for the refresh.
+    const target = await start(t, { faults: ['token_refresh_broken'], tokenTtlS: 2 });
     const issued = await postJson(`${target.authUrl}/auth/token`, { user_id: 'alice' });
     const refreshed = await postJson(`${target.authUrl}/auth/refresh`, { refresh_token: issued.body['refresh_token'] });
     assert.equal(refreshed.status, 500);

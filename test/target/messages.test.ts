@@ -190,7 +190,8 @@ test('a frame over max-frame-bytes closes with 1009; one at the limit is accepte
 });
 
 test('refresh_token with a fresh token moves the expiry; the connection outlives the old one', async (t) => {
-  const target = await start(t, { tokenTtlS: 1 });
+  // exp has whole-second resolution: a 2 s token has 1 to 2 s left, enough to refresh before it lapses.
+  const target = await start(t, { tokenTtlS: 2 });
   const client = await connectAs(target, 'alice');
   const exp = Math.floor(Date.now() / 1000) + 120;
   client.send({ type: 'refresh_token', token: await signToken({ sub: 'alice', exp }) });
@@ -198,13 +199,13 @@ test('refresh_token with a fresh token moves the expiry; the connection outlives
   assert.equal(answer.type, 'token_refreshed');
   assert.equal(answer['expires_at'], exp * 1000);
   assert.equal(typeof answer['timestamp'], 'number');
-  await new Promise((resolve) => setTimeout(resolve, 1300));
+  await new Promise((resolve) => setTimeout(resolve, 2300));
   assert.equal((await client.roundTrip('alive'))['id'], 'alive');
   assert.equal(await metric(target, 'wsgate_token_refreshes_total{result="accepted"}'), 1);
 });
 
 test('refresh_token rejects forged, expired and other-user tokens; the old expiry stands', async (t) => {
-  const target = await start(t, { tokenTtlS: 1 });
+  const target = await start(t, { tokenTtlS: 2 });
   const client = await connectAs(target, 'alice');
   const now = Math.floor(Date.now() / 1000);
   const bad = [
