@@ -1,6 +1,7 @@
 // Signs and verifies with jose inside k6; imported by jose-probe.ts (with the polyfills) and by
 // jose-probe-bare.ts (without them, which must fail: the proof that the polyfills are what works).
 import { check } from 'k6';
+import { outcome } from './k6-probe-helpers.ts';
 import { SignJWT, decodeJwt, errors, jwtVerify } from 'jose';
 
 export const options = { thresholds: { checks: ['rate==1'] }, iterations: 1, vus: 1 };
@@ -8,15 +9,6 @@ export const options = { thresholds: { checks: ['rate==1'] }, iterations: 1, vus
 const secret = new TextEncoder().encode('k6-jose-probe-secret-of-at-least-32-bytes');
 const other = new TextEncoder().encode('another-secret-that-is-also-32-bytes-long');
 
-/** 'ok', or the error code; a synchronous throw (no structuredClone) counts as an error too. */
-async function outcome(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-}
 
 export default async function (): Promise<void> {
   const now = Math.floor(Date.now() / 1000);

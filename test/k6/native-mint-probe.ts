@@ -2,6 +2,7 @@
 // jose signer would give, and refuses them under another secret.
 import '../../lib/polyfills.ts';
 import { check } from 'k6';
+import { outcome } from './k6-probe-helpers.ts';
 import { jwtVerify } from 'jose';
 import { loadConfig } from '../../lib/config.ts';
 import { mintTokenNative, randomSecret } from '../../lib/tokens.ts';
@@ -10,20 +11,12 @@ export const options = { thresholds: { checks: ['rate==1'] }, iterations: 1, vus
 
 const SECRET = 'native-mint-probe-secret-of-at-least-32b';
 
-async function code(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-}
 
 export default async function (): Promise<void> {
   const config = loadConfig({ WSGATE_JWT_SECRET: SECRET });
   const token = mintTokenNative(config, 'u42', { ttlS: 60 });
   let payload: Record<string, unknown> = {};
-  const verified = await code(async () => {
+  const verified = await outcome(async () => {
     payload = (await jwtVerify(token, new TextEncoder().encode(SECRET), { algorithms: ['HS256'], issuer: config.issuer, audience: config.audience })).payload;
   });
   check(null, { 'jose verifies a natively signed token': () => verified === 'ok' });
@@ -34,8 +27,8 @@ export default async function (): Promise<void> {
   const bytesKey = mintTokenNative(config, 'u42', { secret: new TextEncoder().encode(SECRET) });
   check(null, { 'a byte secret signs like the same string secret': () => bytesKey.split('.').length === 3 });
   const foreign = mintTokenNative(config, 'u42', { secret: randomSecret() });
-  const refused = await code(() => jwtVerify(foreign, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));
+  const refused = await outcome(() => jwtVerify(foreign, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));
   check(null, { 'a token signed with another secret is refused': () => refused === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
-  const verifiedBytes = await code(() => jwtVerify(bytesKey, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));
+  const verifiedBytes = await outcome(() => jwtVerify(bytesKey, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));
   check(null, { 'jose verifies a token signed with a byte secret': () => verifiedBytes === 'ok' });
 }
