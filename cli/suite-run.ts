@@ -1,0 +1,328 @@
+/**
+ * What every command that runs a k6 suite shares (`wsgate validate`, `wsgate regression`): the flags
+ * they have in common, the cheap checks, the bundle and k6, the reference service, the lifetime of
+ * everything started for a run (closed on every path, Ctrl-C included), one k6 run with configuration
+ * only in its environment, and the exit code from k6's.
+ *
+ * Configuration reaches k6 only through its process environment (k6 copies it into __ENV): flags like
+ * `-e` would put secrets in the process list.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { Config } from '../lib/config.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { startTargetCluster } from '../target/cluster.ts';
+import { FAULT_NAMES, isFaultName, startTarget } from '../target/service.ts';
+import type { FaultName, RunningTarget, TargetTls } from '../target/service.ts';
+import { K6FailedError, UsageError } from './errors.ts';
+import type { Io } from './io.ts';
+import { EXIT, loadBuilder, packageRoot, runStamp, say } from './io.ts';
+import { ensureK6 } from './k6-runtime.ts';
+import type { K6Runtime } from './k6-runtime.ts';
+import { runK6 } from './run-k6.ts';
+import type { K6Exit } from './run-k6.ts';
+
+export type Vars = Record<string, string | undefined>;
+
+/** The flags of every suite command; each command spreads these into its own parseArgs options. */
+export const SUITE_OPTIONS = {
+  env: { type: 'string' },
+  'results-dir': { type: 'string' },
+  'output-file': { type: 'string' },
+  'ca-file': { type: 'string' },
+  'embedded-target': { type: 'boolean' },
+  fault: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The usage lines of {@link SUITE_OPTIONS}, so every command's --help says the same. */
+export const SUITE_OPTIONS_USAGE = `  --env NAME             environment preset (default: $WSGATE_ENV, else local)
+  --results-dir DIR      where the JSON and JUnit results go (default: $WSGATE_RESULTS_DIR, else ./results)
+  --output-file FILE     also copy the JSON result to FILE
+  --ca-file FILE         PEM CA certificate(s) k6 trusts, for https/wss targets with a private CA`;
+
+/** --fault values -> fault names; an unknown one is a usage error listing the valid ones. */
+export function parseFaults(names: readonly string[] | undefined): FaultName[] {
+  const faults: FaultName[] = [];
+  for (const name of names ?? []) {
+    if (!isFaultName(name)) throw new UsageError(`unknown fault "${name}"; choose one of ${FAULT_NAMES.join(', ')}`);
+    faults.push(name);
+  }
+  return faults;
+}
+
+/**
+ * Refuses flags that only mean something with --embedded-target when it is absent; `verb` is what the
+ * command does to a deployed service ("validate", "test").
+ */
+export function requireEmbedded(embedded: boolean, given: Readonly<Record<string, unknown>>, verb: string): void {
+  if (embedded) return;
+  for (const [flag, value] of Object.entries(given)) {
+    if (value !== undefined) {
+      throw new UsageError(`--${flag} only applies to the embedded reference service; add --embedded-target, or drop --${flag} to ${verb} a deployed service`);
+    }
+  }
+}
+
+/** A fresh shared JWT secret for the embedded reference service; never printed. */
+export function embeddedSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * The variables configuration is read from: the caller's environment, the environment chosen by --env
+ * (else WSGATE_ENV, else local) and, for the embedded service, its secret.
+ */
+export function suiteVars(env: NodeJS.ProcessEnv, envFlag: string | undefined, secret: string | undefined): Vars {
+  const vars: Vars = { ...env, WSGATE_ENV: envFlag ?? env['WSGATE_ENV'] ?? 'local' };
+  if (secret) vars['WSGATE_JWT_SECRET'] = secret;
+  return vars;
+}
+
+export function readPem(flag: string, file: string, kind: 'CERTIFICATE' | 'PRIVATE KEY'): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${flag} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); pass the path of a PEM file`);
+  }
+  // "PRIVATE KEY" also matches "RSA PRIVATE KEY" and "EC PRIVATE KEY".
+  if (!text.includes(`-----BEGIN `) || !text.includes(`${kind}-----`)) {
+    throw new ConfigError(`${flag} ${file} holds no PEM ${kind.toLowerCase()}; pass a PEM file (-----BEGIN ...${kind}-----)`);
+  }
+  return text;
+}
+
+/** Paths under the working directory print relative; anything else absolute. */
+export function show(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+function ensureDir(dir: string, what: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new ConfigError(`the ${what} ${dir} cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable directory`);
+  }
+}
+
+/** Where a run's files go, from the flags (checked, nothing created yet). */
+export interface OutputPlan {
+  resultsDir: string;
+  outputFile: string | undefined;
+  caFile: string | undefined;
+}
+
+export function outputPlan(values: { 'results-dir'?: string | undefined; 'output-file'?: string | undefined; 'ca-file'?: string | undefined }, env: NodeJS.ProcessEnv): OutputPlan {
+  const caFile = values['ca-file'] === undefined ? undefined : resolve(values['ca-file']);
+  if (caFile) readPem('--ca-file', caFile, 'CERTIFICATE');
+  const outputFileArg = values['output-file'] ?? (env['WSGATE_OUTPUT_FILE'] || undefined);
+  return {
+    resultsDir: resolve(values['results-dir'] ?? (env['WSGATE_RESULTS_DIR'] || 'results')),
+    outputFile: outputFileArg === undefined ? undefined : resolve(outputFileArg),
+    caFile,
+  };
+}
+
+/** One k6 run, ready to start: the bundle, the k6 binary and the result files it will write. */
+export interface PreparedRun {
+  suite: string;
+  env: string;
+  script: string;
+  k6: K6Runtime;
+  stamp: string;
+  plan: OutputPlan;
+  results: { json: string; junit: string };
+  /** `regression-prevention (env local)`, as every verdict line names the run. */
+  label: string;
+}
+
+/**
+ * The heavy preparation, after every cheap check: rebuilds stale bundles, finds (or builds) k6, and
+ * creates the directories k6 will write into (k6 creates none).
+ */
+export async function prepareRun(suite: string, configEnv: string, plan: OutputPlan, env: NodeJS.ProcessEnv, io: Io): Promise<PreparedRun> {
+  const root = packageRoot();
+  const builder = await loadBuilder(root);
+  if (builder.isStale()) {
+    say(io.stderr, 'sources changed since the last build; rebuilding the bundles');
+    await builder.build();
+  }
+  const script = join(root, 'dist', `${suite}.js`);
+  if (!existsSync(script)) {
+    throw new K6FailedError(`the k6 bundle ${show(script)} does not exist after the build; check that scenarios/${suite}.ts exists and run npm run build`);
+  }
+  const k6 = await ensureK6({ env, log: (line) => say(io.stderr, line) });
+  ensureDir(plan.resultsDir, 'results directory');
+  if (plan.outputFile) ensureDir(dirname(plan.outputFile), 'directory of --output-file');
+  const stamp = runStamp();
+  const base = join(plan.resultsDir, `${suite}-${configEnv}-${stamp}`);
+  return { suite, env: configEnv, script, k6, stamp, plan, results: { json: `${base}.json`, junit: `${base}.junit.xml` }, label: `${suite} (env ${configEnv})` };
+}
+
+/**
+ * Starts the reference service on loopback with one shared secret, accepting the config's origin;
+ * with `workers` > 1 its backend runs in that many processes (target/cluster.ts).
+ */
+export function startReferenceService(config: Config, secret: string, faults: readonly FaultName[], tls?: TargetTls, workers = 1): Promise<RunningTarget> {
+  const options = {
+    host: '127.0.0.1',
+    authSecret: secret,
+    backendSecret: secret,
+    issuer: config.issuer,
+    audience: config.audience,
+    allowedOrigins: [...new Set([config.origin, 'http://localhost', 'http://127.0.0.1'])],
+    faults: [...faults],
+    ...(tls ? { tls } : {}),
+    ...(config.authPassword ? { authPassword: config.authPassword } : {}),
+  };
+  return workers > 1 ? startTargetCluster({ ...options, workers }) : startTarget(options);
+}
+
+/** Points the suite's three URLs at a service (or at the load balancer in front of it). */
+export function pointAt(vars: Vars, urls: { wsUrl: string; httpUrl: string; authUrl: string }): void {
+  vars['WSGATE_WS_URL'] = urls.wsUrl;
+  vars['WSGATE_HTTP_URL'] = urls.httpUrl;
+  vars['WSGATE_AUTH_URL'] = urls.authUrl;
+}
+
+/** Thrown by {@link RunScope.checkpoint} when a signal arrived before k6 started. */
+class StoppedBeforeK6 extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`stopped by ${signal}`);
+  }
+}
+
+/**
+ * Everything started for one run (reference service, nginx, drop relay), closed in reverse order
+ * however the run ends. SIGINT and SIGTERM are caught for the whole run, because nginx is a process of
+ * its own that Node's default "die at once" would leave running: before k6 starts a signal stops the
+ * run at the next {@link checkpoint}; while k6 runs, run-k6.ts forwards it to k6 (k6 then writes its
+ * partial summary); during the cleanup it is ignored so the cleanup finishes.
+ */
+export class RunScope {
+  private readonly owned: { what: string; close: () => Promise<void> }[] = [];
+  private signal: NodeJS.Signals | undefined;
+  private readonly onInt = (): void => {
+    this.signal ??= 'SIGINT';
+  };
+  private readonly onTerm = (): void => {
+    this.signal ??= 'SIGTERM';
+  };
+
+  constructor() {
+    process.on('SIGINT', this.onInt);
+    process.on('SIGTERM', this.onTerm);
+  }
+
+  /** Registers something just started, to be closed when the run ends; returns it. */
+  own<T extends { close(): Promise<void> }>(what: string, thing: T): T {
+    this.owned.push({ what, close: () => thing.close() });
+    return thing;
+  }
+
+  /** Ends the run (exit 130) if a signal arrived while the last step was under way. */
+  checkpoint(): void {
+    if (this.signal) throw new StoppedBeforeK6(this.signal);
+  }
+
+  /** Closes everything owned, newest first; a failure to close is reported and does not stop the rest. */
+  async close(io: Io): Promise<void> {
+    for (const { what, close } of this.owned.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        say(io.stderr, `could not close the ${what} (${err instanceof Error ? err.message : String(err)}); it may still be running`);
+      }
+    }
+    this.owned.length = 0;
+    process.off('SIGINT', this.onInt);
+    process.off('SIGTERM', this.onTerm);
+  }
+}
+
+/**
+ * Runs `body` with a {@link RunScope} and closes it afterwards on every path. A signal before k6
+ * started becomes exit 130 with one line saying nothing was run.
+ */
+export async function withRunScope(run: PreparedRun, io: Io, body: (scope: RunScope) => Promise<number>): Promise<number> {
+  const scope = new RunScope();
+  try {
+    return await body(scope);
+  } catch (err) {
+    if (!(err instanceof StoppedBeforeK6)) throw err;
+    say(io.stdout, `INTERRUPTED ${run.label}: ${err.signal} arrived before k6 started, so nothing was run`);
+    return EXIT.INTERRUPTED;
+  } finally {
+    await scope.close(io);
+  }
+}
+
+/** k6's environment: the configuration plus where to write, never on its command line. */
+function k6Environment(run: PreparedRun, vars: Vars, env: NodeJS.ProcessEnv): Vars {
+  const k6Env: Vars = {
+    ...vars,
+    WSGATE_RESULTS_DIR: run.plan.resultsDir,
+    WSGATE_RUN_STAMP: run.stamp,
+    WSGATE_OUTPUT_FILE: run.plan.outputFile,
+    // k6 is Go: Go's TLS reads extra roots from SSL_CERT_FILE (the system's directory of roots stays trusted).
+    ...(run.plan.caFile ? { SSL_CERT_FILE: run.plan.caFile } : {}),
+    // A gate should not phone home; whoever wants k6's usage report can set this to false.
+    K6_NO_USAGE_REPORT: env['K6_NO_USAGE_REPORT'] ?? 'true',
+  };
+  if (run.plan.outputFile === undefined) delete k6Env['WSGATE_OUTPUT_FILE'];
+  return k6Env;
+}
+
+/**
+ * Starts k6 on the prepared bundle with `vars` as its configuration; `k6Args` go before the bundle
+ * (e.g. --execution-segment). Resolves when k6 has exited.
+ */
+export async function runSuite(run: PreparedRun, vars: Vars, env: NodeJS.ProcessEnv, io: Io, k6Args: readonly string[] = []): Promise<K6Exit> {
+  try {
+    // k6 redraws its progress every second; on a terminal that is one block in place, in a CI log or a
+    // captured stream it is a block per second, so anything but a terminal gets --quiet.
+    const tty = io.stdout === process.stdout && process.stdout.isTTY;
+    return await runK6(run.k6.path, ['run', ...(tty ? [] : ['--quiet']), ...k6Args, run.script], k6Environment(run, vars, env), io);
+  } catch (err) {
+    throw new K6FailedError(`k6 at ${run.k6.path} could not be started (${(err as NodeJS.ErrnoException).code ?? String(err)}); check it with \`wsgate install-k6\``);
+  }
+}
+
+/**
+ * k6's exit -> wsgate's exit code and final line (`wsgate: PASS <label> — results: ...`). `explainFail`
+ * may print lines before the final one when the verdict is a fail.
+ */
+export function verdict(exit: K6Exit, run: PreparedRun, io: Io, explainFail?: () => void): number {
+  const { results, label } = run;
+  const written = [results.json, results.junit].filter((f) => existsSync(f)).map(show);
+  const files = written.length ? `results: ${written.join(', ')}` : `k6 wrote no results (expected ${show(results.json)})`;
+  if (exit.interrupted || exit.code === 105 || exit.signal) {
+    const how = exit.signal ? `k6 was killed by ${exit.signal}` : 'k6 was interrupted';
+    say(io.stdout, `INTERRUPTED ${label}: ${how}, so there is no verdict — partial ${files}`);
+    return EXIT.INTERRUPTED;
+  }
+  switch (exit.code) {
+    case 0:
+      say(io.stdout, `PASS ${label} — ${files}`);
+      return EXIT.PASS;
+    case 99:
+    case 110:
+      explainFail?.();
+      say(io.stdout, `FAIL ${label} — ${files}`);
+      return EXIT.FAIL;
+    default: {
+      const why: Record<number, string> = {
+        100: 'setup() timed out',
+        101: 'teardown() timed out',
+        104: 'k6 rejected the test options',
+        107: 'the script threw an exception (see k6 output above)',
+        108: 'the test aborted (its reason is in the k6 output above)',
+      };
+      say(io.stdout, `ERROR ${label}: k6 exited with code ${exit.code}, ${why[exit.code ?? -1] ?? 'an unexpected code'}; no verdict — ${files}`);
+      return EXIT.ERROR;
+    }
+  }
+}
