@@ -10,11 +10,13 @@ import { parseArgs } from 'node:util';
 import { WsgateError } from '../lib/errors.ts';
 import { TargetError } from '../target/errors.ts';
 import { runTargetCli } from '../target/main.ts';
+import { DROP_RELAY_USAGE, dropRelay } from './drop-relay.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, argumentError, loadBuilder, packageRoot, say } from './io.ts';
 import { ensureK6 } from './k6-runtime.ts';
 import { MONITOR_USAGE, monitor } from './monitor/command.ts';
+import { REGRESSION_USAGE, regression } from './regression.ts';
 import { VALIDATE_USAGE, validate } from './validate.ts';
 
 export { EXIT } from './io.ts';
@@ -26,8 +28,10 @@ Gates deployments of JWT-authenticated WebSocket chat services with k6.
 
 Commands:
   validate     run the deployment-validation scenario against an environment and exit with its verdict
+  regression   run the regression-prevention suite (seven named regressions, or a selection)
   monitor      monitor an environment for a duration: rolling windows, alerts (console, webhook), rollback trigger
   target       run the reference chat service (for local runs and demos)
+  drop-relay   run the drop relay the connection-leak regression needs, for plain k6 run users
   build        bundle the k6 scenarios and the CLI into dist/
   install-k6   find or build the pinned k6 (v2.2.x) and print where it is
   help [CMD]   print this help, or a command's
@@ -50,6 +54,8 @@ Finds the pinned k6 (v2.2.x) or builds it, and prints where it is. Looks in orde
 cache ($WSGATE_K6_CACHE, else $XDG_CACHE_HOME/wsgate or ~/.cache/wsgate), a k6 on PATH; otherwise it
 builds k6 with Go >= 1.25 (xk6 if the module proxy has it, else plain \`go build\` of go.k6.io/k6/v2).
 `;
+
+const COMMANDS = 'validate, regression, monitor, target, drop-relay, build, install-k6 and help';
 
 const TARGET_HELP_NOTE = 'Run wsgate target --help for its options.\n';
 
@@ -81,10 +87,18 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
     case '--help':
     case '-h': {
       const topic = rest[0];
-      const help: Record<string, string> = { validate: VALIDATE_USAGE, monitor: MONITOR_USAGE, build: BUILD_USAGE, 'install-k6': INSTALL_K6_USAGE, target: TARGET_HELP_NOTE };
+      const help: Record<string, string> = {
+        validate: VALIDATE_USAGE,
+        regression: REGRESSION_USAGE,
+        monitor: MONITOR_USAGE,
+        target: TARGET_HELP_NOTE,
+        'drop-relay': DROP_RELAY_USAGE,
+        build: BUILD_USAGE,
+        'install-k6': INSTALL_K6_USAGE,
+      };
       if (topic === undefined) io.stdout.write(USAGE);
       else if (help[topic]) io.stdout.write(help[topic]);
-      else throw new UsageError(`there is no command "${topic}"; the commands are validate, target, build, install-k6 and help`);
+      else throw new UsageError(`there is no command "${topic}"; the commands are ${COMMANDS}`);
       return EXIT.PASS;
     }
     case '--version':
@@ -93,8 +107,12 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       return EXIT.PASS;
     case 'validate':
       return validate(rest, env, io);
+    case 'regression':
+      return regression(rest, env, io);
     case 'monitor':
       return monitor(rest, env, io);
+    case 'drop-relay':
+      return dropRelay(rest, io);
     case 'target':
       // The reference service's own CLI owns its flags, messages and exit codes.
       return runTargetCli(rest, env, { stdout: (t) => io.stdout.write(t), stderr: (t) => io.stderr.write(t) });
@@ -121,7 +139,7 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       throw new UsageError(
         command.startsWith('-')
           ? `unknown option ${command}; put options after a command, e.g. wsgate validate --env local (run wsgate help)`
-          : `unknown command "${command}"; the commands are validate, target, build, install-k6 and help`,
+          : `unknown command "${command}"; the commands are ${COMMANDS}`,
       );
   }
 }

@@ -63,33 +63,52 @@ export function fakeK6Version(path: string, version: string): string {
 
 /**
  * A k6 stand-in for `k6 run`: records its arguments and environment in `<log>.json`, writes the two
- * result files the real bundle writes, prints a line, and exits with FAKE_K6_EXIT. With
- * FAKE_K6_WAIT_SIGNAL=1 it writes `<log>.ready`, counts SIGINT/SIGTERM it receives, and exits 105
- * shortly after the first, like k6's graceful stop.
+ * result files the real bundle writes (named after the bundle, e.g. regression-prevention-local-...;
+ * the JSON is FAKE_K6_RESULT when set), prints a line, and exits with FAKE_K6_EXIT. With
+ * FAKE_K6_PROBE=1 it first GETs what it was pointed at and records each answer under `probes`:
+ * `lb` ($WSGATE_HTTP_URL/__wsgate/lb, which only nginx answers), `health`, `auth` ($WSGATE_AUTH_URL/
+ * __wsgate/lb) and `relay` ($WSGATE_DROP_RELAY_CONTROL_URL/stats). With FAKE_K6_WAIT_SIGNAL=1 it
+ * writes `<log>.ready`, counts SIGINT/SIGTERM it receives, and exits 105 shortly after the first,
+ * like k6's graceful stop.
  */
 export function fakeK6Runner(path: string, log: string): string {
   return nodeScript(
     path,
     `const fs = require('fs');
+const pathMod = require('path');
 const args = process.argv.slice(2);
 if (args[0] === 'version') { console.log('k6 v2.2.0 (go1.26.0, linux/amd64)'); process.exit(0); }
 const e = process.env;
-fs.writeFileSync(${JSON.stringify(log + '.json')}, JSON.stringify({ args, env: e }));
-const base = e.WSGATE_RESULTS_DIR + '/deployment-validation-' + e.WSGATE_ENV + '-' + e.WSGATE_RUN_STAMP;
-fs.writeFileSync(base + '.json', JSON.stringify({ verdict: 'fake' }));
-fs.writeFileSync(base + '.junit.xml', '<testsuites/>');
-console.log('fake k6 summary');
-console.error('fake k6 log line');
-if (e.FAKE_K6_WAIT_SIGNAL) {
-  const signals = [];
-  const on = (s) => { signals.push(s); fs.writeFileSync(${JSON.stringify(log + '.signals')}, JSON.stringify(signals));
-    if (signals.length === 1) setTimeout(() => process.exit(105), 300); };
-  process.on('SIGINT', on); process.on('SIGTERM', on);
-  fs.writeFileSync(${JSON.stringify(log + '.ready')}, '');
-  setInterval(() => {}, 1000);
-} else {
-  process.exit(Number(e.FAKE_K6_EXIT || 0));
-}`,
+async function get(url) {
+  try { const r = await fetch(url); return { status: r.status, lb: r.headers.get('x-wsgate-lb'), body: await r.text() }; }
+  catch (err) { return { error: String(err.cause && err.cause.code || err) }; }
+}
+(async () => {
+  const probes = {};
+  if (e.FAKE_K6_PROBE) {
+    probes.lb = await get(e.WSGATE_HTTP_URL + '/__wsgate/lb');
+    probes.health = await get(e.WSGATE_HTTP_URL + '/health');
+    probes.auth = await get(e.WSGATE_AUTH_URL + '/__wsgate/lb');
+    if (e.WSGATE_DROP_RELAY_CONTROL_URL) probes.relay = await get(e.WSGATE_DROP_RELAY_CONTROL_URL + '/stats');
+  }
+  fs.writeFileSync(${JSON.stringify(log + '.json')}, JSON.stringify({ args, env: e, probes }));
+  const suite = pathMod.basename(args[args.length - 1], '.js');
+  const base = e.WSGATE_RESULTS_DIR + '/' + suite + '-' + e.WSGATE_ENV + '-' + e.WSGATE_RUN_STAMP;
+  fs.writeFileSync(base + '.json', e.FAKE_K6_RESULT || JSON.stringify({ verdict: 'fake' }));
+  fs.writeFileSync(base + '.junit.xml', '<testsuites/>');
+  console.log('fake k6 summary');
+  console.error('fake k6 log line');
+  if (e.FAKE_K6_WAIT_SIGNAL) {
+    const signals = [];
+    const on = (s) => { signals.push(s); fs.writeFileSync(${JSON.stringify(log + '.signals')}, JSON.stringify(signals));
+      if (signals.length === 1) setTimeout(() => process.exit(105), 300); };
+    process.on('SIGINT', on); process.on('SIGTERM', on);
+    fs.writeFileSync(${JSON.stringify(log + '.ready')}, '');
+    setInterval(() => {}, 1000);
+  } else {
+    process.exit(Number(e.FAKE_K6_EXIT || 0));
+  }
+})();`,
   );
 }
 

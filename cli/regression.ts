@@ -1,0 +1,276 @@
+/**
+ * `wsgate regression`: the regression-prevention suite, seven named k6 scenarios (lib/regressions.ts).
+ * The same path as `wsgate validate` (suite-run.ts), plus what this suite needs around k6: the
+ * selection is checked before anything heavy, the embedded reference service gets nginx in front of it,
+ * and connection_leak_regression gets a drop relay.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Config } from '../lib/config.ts';
+import { loadConfig, parseUrl, redactUrl } from '../lib/config.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { REGRESSIONS, selectRegressions } from '../lib/regressions.ts';
+import type { Regression } from '../lib/regressions.ts';
+import type { SuiteResult } from '../lib/summary.ts';
+import { startDropRelay } from '../target/drop-relay.ts';
+import type { RunningRelay } from '../target/drop-relay.ts';
+import { NGINX_CONFIGS, NginxError, startNginx } from '../target/nginx.ts';
+import type { NginxConfigName } from '../target/nginx.ts';
+import { FAULT_NAMES } from '../target/service.ts';
+import type { FaultName } from '../target/service.ts';
+import { UsageError } from './errors.ts';
+import type { Io } from './io.ts';
+import { EXIT, argumentError, say } from './io.ts';
+import { preflight } from './preflight.ts';
+import type { PreparedRun, RunScope, Vars } from './suite-run.ts';
+import {
+  SUITE_OPTIONS,
+  SUITE_OPTIONS_USAGE,
+  embeddedSecret,
+  outputPlan,
+  parseFaults,
+  pointAt,
+  prepareRun,
+  requireEmbedded,
+  runSuite,
+  startReferenceService,
+  suiteVars,
+  verdict,
+  withRunScope,
+} from './suite-run.ts';
+
+export const SUITE = 'regression-prevention';
+
+const LEAK = 'connection_leak_regression';
+const REFRESH = 'auth_token_refresh_regression';
+const IDLE = 'load_balancer_timeout_regression';
+
+/** --lb values: an nginx configuration, or none for the service without a load balancer. */
+export const LB_CHOICES = [...NGINX_CONFIGS, 'none'] as const;
+export type LbChoice = (typeof LB_CHOICES)[number];
+
+/** The longest --soak: the preset's own upper bound for idle_hold_s (lib/config.ts). */
+const MAX_SOAK_S = 7 * 24 * 3600;
+
+const width = Math.max(...REGRESSIONS.map((r) => r.name.length));
+const CATALOGUE = REGRESSIONS.map((r) => `  ${r.name.padEnd(width)}  ${r.critical ? 'critical' : '        '}  ${r.guards}`).join('\n');
+
+export const REGRESSION_USAGE = `Usage: wsgate regression [--env NAME] [options]
+
+Runs the regression-prevention suite with k6: one named test per staging failure that must not come
+back, and exits with its verdict: 0 pass, 1 fail, 2 usage/config, 3 unreachable, 4 error,
+130 interrupted. On a fail it names the failed regressions; k6's FAILED lines say what was observed.
+
+Tests:
+${CATALOGUE}
+
+Options:
+${SUITE_OPTIONS_USAGE}
+  --test NAME[,NAME]     run only these tests; repeatable (default: $WSGATE_TESTS, else all seven)
+  --critical-only        run only the critical tests (with --test, the critical ones among those)
+  --soak DURATION        hold load_balancer_timeout_regression's idle connection this long, e.g. 4h,
+                         90m, 1h30m or 600s (sets WSGATE_IDLE_HOLD_S; the run lasts at least that long),
+                         for scheduled runs against a load balancer with a long idle timeout
+  --embedded-target      start the reference service, nginx in front of it and a drop relay, all on
+                         random loopback ports, and test through nginx (random secret, never printed)
+  --fault NAME           with --embedded-target: play a regression; repeatable. One of:
+                         ${FAULT_NAMES.join(', ')}
+  --lb CONFIG            with --embedded-target: the load balancer in front: healthy (default; idle
+                         WebSockets kept 24 h), broken (cut after 3 s idle) or none (no nginx)
+  -h, --help             print this help
+
+connection_leak_regression cuts connections without a close frame through a drop relay:
+  - with --embedded-target, wsgate starts one in front of nginx's WebSocket port;
+  - against a deployed ws:// service, wsgate starts one on 127.0.0.1 in front of WSGATE_WS_URL's
+    host and port, unless WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL name one;
+  - against wss:// it cannot: a relay here would show k6 the service's certificate under 127.0.0.1,
+    which k6 refuses. Run the leak test alone against a ws:// endpoint of the service
+    (WSGATE_WS_URL=ws://... wsgate regression --test connection_leak_regression), run your own relay
+    under a name the certificate covers (see wsgate drop-relay --help), or leave it out with
+    --critical-only or --test; otherwise wsgate stops with a configuration error (exit 2).
+
+Environment (secrets only ever come from here):
+  WSGATE_JWT_SECRET      shared HS256 secret; auth_token_refresh_regression mints short-lived tokens
+                         with it whatever the token source is
+  WSGATE_AUTH_PASSWORD, WSGATE_TOKENS_FILE, WSGATE_WS_URL, ...   as for wsgate validate
+  WSGATE_TESTS, WSGATE_CRITICAL_ONLY      the selection, when --test / --critical-only are absent
+  WSGATE_DROP_RELAY_WS_URL, WSGATE_DROP_RELAY_CONTROL_URL   a drop relay you run (wsgate drop-relay)
+  WSGATE_NGINX           the nginx binary for --embedded-target (default: nginx on PATH, /usr/sbin/nginx)
+  WSGATE_K6, WSGATE_K6_CACHE              as for wsgate validate
+`;
+
+const OPTIONS = {
+  ...SUITE_OPTIONS,
+  test: { type: 'string', multiple: true },
+  'critical-only': { type: 'boolean' },
+  soak: { type: 'string' },
+  lb: { type: 'string' },
+} as const;
+
+/** `4h`, `90m`, `1h30m`, `600s` or `600` -> seconds; a usage error for anything else. */
+export function parseSoak(text: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
+  const seconds = m && text.trim() !== '' ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : Number.NaN;
+  if (!(seconds >= 1 && seconds <= MAX_SOAK_S)) {
+    throw new UsageError(`--soak is "${text}"; give a duration from 1s to 7 days, e.g. 4h, 90m, 1h30m or 600s`);
+  }
+  return seconds;
+}
+
+function parseLb(value: string | undefined): LbChoice {
+  if (value === undefined) return 'healthy';
+  if (!(LB_CHOICES as readonly string[]).includes(value)) throw new UsageError(`--lb is "${value}"; choose ${LB_CHOICES.join(', ')}`);
+  return value as LbChoice;
+}
+
+/** `wsUrl` with its host and port replaced by the relay's `address` (path and query kept). */
+export function relayedWsUrl(wsUrl: string, address: string): string {
+  const url = new URL(wsUrl);
+  url.host = address;
+  return url.toString().replace(/\/$/, '');
+}
+
+/**
+ * Against a deployed service: does the leak test need wsgate to start a relay, and can it? Throws
+ * ConfigError when it cannot (wss://, or only one of the two relay variables set).
+ */
+function relayNeeded(config: Config, vars: Vars, selected: readonly string[]): boolean {
+  if (!selected.includes(LEAK)) return false;
+  const ws = vars['WSGATE_DROP_RELAY_WS_URL'] || undefined;
+  const control = vars['WSGATE_DROP_RELAY_CONTROL_URL'] || undefined;
+  if (ws && control) return false;
+  if (ws || control) {
+    throw new ConfigError(
+      `${ws ? 'WSGATE_DROP_RELAY_WS_URL' : 'WSGATE_DROP_RELAY_CONTROL_URL'} is set without ${ws ? 'WSGATE_DROP_RELAY_CONTROL_URL' : 'WSGATE_DROP_RELAY_WS_URL'}; set both (the ready line of wsgate drop-relay has them), or neither and let wsgate start a relay`,
+    );
+  }
+  if (parseUrl(config.wsUrl)?.scheme === 'wss:') {
+    throw new ConfigError(
+      `${LEAK} needs a drop relay, and one started here in front of ${redactUrl(config.wsUrl)} would show k6 the service's certificate under 127.0.0.1; leave the test out (--critical-only, or --test without it), run it alone against a ws:// endpoint (WSGATE_WS_URL=ws://... --test ${LEAK}), or run your own relay and set WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL (wsgate regression --help)`,
+    );
+  }
+  return true;
+}
+
+/** The scenario refuses to run the refresh test without the secret; say so before k6 starts. */
+function requireRefreshSecret(config: Config, selected: readonly string[]): void {
+  if (selected.includes(REFRESH) && !config.jwtSecret) {
+    throw new ConfigError(`${REFRESH} mints short-lived tokens and needs WSGATE_JWT_SECRET; set it, or leave the test out with --test or --critical-only`);
+  }
+}
+
+/** Starts nginx; a missing nginx also points at --lb none. */
+async function startLb(scope: RunScope, upstream: { httpUrl: string; authUrl: string }, config: NginxConfigName, env: NodeJS.ProcessEnv) {
+  try {
+    return scope.own('nginx load balancer', await startNginx({ upstreamHttp: upstream.httpUrl, upstreamAuth: upstream.authUrl, config, env }));
+  } catch (err) {
+    if (err instanceof NginxError && err.code === 'WSGATE_NGINX_NOT_INSTALLED') {
+      throw new NginxError(err.code, `${err.message.replace(/\.$/, '')}, or pass --lb none to test the service without a load balancer`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+async function startRelay(scope: RunScope, vars: Vars, wsUrl: string): Promise<RunningRelay> {
+  const relay = scope.own('drop relay', await startDropRelay({ upstream: wsUrl }));
+  vars['WSGATE_DROP_RELAY_WS_URL'] = relayedWsUrl(wsUrl, relay.address);
+  vars['WSGATE_DROP_RELAY_CONTROL_URL'] = relay.controlUrl;
+  return relay;
+}
+
+/** Prints, before the final line, which regressions failed and which of their checks (from the JSON). */
+function explainFailures(run: PreparedRun, io: Io): void {
+  let result: SuiteResult;
+  try {
+    result = JSON.parse(readFileSync(run.results.json, 'utf8')) as SuiteResult;
+  } catch {
+    return; // the final line says the result is missing
+  }
+  const failed = result.scenarios.filter((s) => s.verdict === 'fail');
+  for (const s of failed) {
+    const guards = REGRESSIONS.find((r) => r.name === s.name)?.guards;
+    const checks = s.checks.filter((c) => !c.ok).map((c) => `"${c.name}" (${c.fails} of ${c.passes + c.fails} failed)`);
+    say(io.stdout, `failed ${s.name}${guards ? ` (guards: ${guards})` : ''}: ${checks.length ? checks.join('; ') : 'no checks ran'}`);
+  }
+  for (const t of result.thresholds.filter((x) => !x.ok)) {
+    // Only the statistics the expression judges (count==0 -> count), else all of them.
+    const used = Object.entries(t.observed).filter(([k]) => t.expression.includes(k));
+    const shown = (used.length ? used : Object.entries(t.observed)).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`);
+    say(io.stdout, `failed threshold ${t.metric} ${t.expression} (observed: ${shown.join(', ')})`);
+  }
+  if (failed.length) say(io.stdout, `failed regressions: ${failed.map((s) => s.name).join(', ')}`);
+}
+
+/** What the run is about to test, in one line. */
+function describeRun(selected: readonly Regression[], embedded: boolean, faults: readonly FaultName[], lb: LbChoice, config: Config, run: PreparedRun): string {
+  const tests = selected.length === REGRESSIONS.length ? `all ${REGRESSIONS.length} regression tests` : `${selected.length} of ${REGRESSIONS.length} regression tests (${selected.map((r) => r.name).join(', ')})`;
+  const what = embedded
+    ? `the embedded reference service${faults.length ? ` (faults: ${faults.join(', ')})` : ''}${lb === 'none' ? '' : ` behind nginx (${lb})`}`
+    : 'the deployed service';
+  return `testing env ${config.env}: ${tests} against ${what} at ${redactUrl(config.wsUrl)} with k6 ${run.k6.version} (${run.k6.source}: ${run.k6.path})`;
+}
+
+/** Runs `wsgate regression <argv...>`; resolves with the exit code (EXIT in io.ts). */
+export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw argumentError(err, 'regression');
+  }
+  if (values.help) {
+    io.stdout.write(REGRESSION_USAGE);
+    return EXIT.PASS;
+  }
+  const embedded = values['embedded-target'] === true;
+  const faults = parseFaults(values.fault);
+  requireEmbedded(embedded, { fault: values.fault, lb: values.lb }, 'test');
+  const lb = parseLb(values.lb);
+  const soakS = values.soak === undefined ? undefined : parseSoak(values.soak);
+
+  // Selection and configuration before anything heavy; flags win over the environment.
+  const secret = embedded ? embeddedSecret() : undefined;
+  const vars = suiteVars(env, values.env, secret);
+  if (values.test !== undefined) vars['WSGATE_TESTS'] = values.test.join(',');
+  if (values['critical-only']) vars['WSGATE_CRITICAL_ONLY'] = 'true';
+  if (soakS !== undefined) vars['WSGATE_IDLE_HOLD_S'] = String(soakS);
+  if (embedded) {
+    // Whatever relay the shell names, the embedded run uses its own.
+    delete vars['WSGATE_DROP_RELAY_WS_URL'];
+    delete vars['WSGATE_DROP_RELAY_CONTROL_URL'];
+  }
+  const selected = selectRegressions(vars);
+  const names = selected.map((r) => r.name);
+  let config: Config = loadConfig(vars);
+  if (soakS !== undefined && !names.includes(IDLE)) {
+    throw new UsageError(`--soak only lengthens ${IDLE}, which this selection leaves out; add it to --test, or drop --soak`);
+  }
+  const plan = outputPlan(values, env);
+  let relayHere = false;
+  if (!embedded) {
+    requireRefreshSecret(config, names);
+    relayHere = relayNeeded(config, vars, names);
+    for (const note of await preflight(config, env)) say(io.stderr, note);
+  }
+
+  const run = await prepareRun(SUITE, config.env, plan, env, io);
+  return withRunScope(run, io, async (scope) => {
+    if (embedded && secret) {
+      const target = scope.own('reference service', await startReferenceService(config, secret, faults));
+      scope.checkpoint();
+      const front = lb === 'none' ? target : await startLb(scope, target, lb, env);
+      scope.checkpoint();
+      pointAt(vars, front);
+      if (names.includes(LEAK)) await startRelay(scope, vars, front.wsUrl);
+      scope.checkpoint();
+      config = loadConfig(vars);
+    } else if (relayHere) {
+      const relay = await startRelay(scope, vars, config.wsUrl);
+      scope.checkpoint();
+      say(io.stderr, `${LEAK}: drop relay on ${relay.address} in front of ${redactUrl(config.wsUrl)}`);
+    }
+    if (soakS !== undefined) say(io.stderr, `soak: ${IDLE} holds its connection idle for ${values.soak} (${soakS} s); the run lasts at least that long`);
+    say(io.stderr, describeRun(selected, embedded, faults, lb, config, run));
+    return verdict(await runSuite(run, vars, env, io), run, io, () => explainFailures(run, io));
+  });
+}
