@@ -11,7 +11,7 @@ import { loadConfig, parseUrl, redactUrl } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { REGRESSIONS, selectRegressions } from '../lib/regressions.ts';
 import type { Regression } from '../lib/regressions.ts';
-import type { SuiteResult } from '../lib/summary.ts';
+import type { SuiteResult, ThresholdResult } from '../lib/summary.ts';
 import { startDropRelay } from '../target/drop-relay.ts';
 import type { RunningRelay } from '../target/drop-relay.ts';
 import { NGINX_CONFIGS, NginxError, startNginx } from '../target/nginx.ts';
@@ -178,7 +178,17 @@ async function startRelay(scope: RunScope, vars: Vars, wsUrl: string): Promise<R
   return relay;
 }
 
-/** Prints, before the final line, which regressions failed and which of their checks (from the JSON). */
+/** `count==0 (observed count 40)`: only the statistics the expression judges, else all of them. */
+function describeThreshold(t: ThresholdResult): string {
+  const used = Object.entries(t.observed).filter(([k]) => t.expression.includes(k));
+  const shown = (used.length ? used : Object.entries(t.observed)).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`);
+  return `${t.metric} ${t.expression} (observed: ${shown.join(', ')})`;
+}
+
+/** Every scenario has these two; their failure is already said by its failed checks or "no checks ran". */
+const CHECK_THRESHOLD = /^(checks|wsgate_checks_run)\{/;
+
+/** Prints, before the final line, which regressions failed and why (failed checks, thresholds), from the JSON. */
 function explainFailures(run: PreparedRun, io: Io): void {
   let result: SuiteResult;
   try {
@@ -187,16 +197,17 @@ function explainFailures(run: PreparedRun, io: Io): void {
     return; // the final line says the result is missing
   }
   const failed = result.scenarios.filter((s) => s.verdict === 'fail');
+  const said = new Set<string>();
   for (const s of failed) {
     const guards = REGRESSIONS.find((r) => r.name === s.name)?.guards;
     const checks = s.checks.filter((c) => !c.ok).map((c) => `"${c.name}" (${c.fails} of ${c.passes + c.fails} failed)`);
-    say(io.stdout, `failed ${s.name}${guards ? ` (guards: ${guards})` : ''}: ${checks.length ? checks.join('; ') : 'no checks ran'}`);
+    const thresholds = s.thresholds.filter((t) => !t.ok && !CHECK_THRESHOLD.test(t.metric));
+    for (const t of thresholds) said.add(`${t.metric} ${t.expression}`);
+    const why = [...checks, ...thresholds.map((t) => `threshold ${describeThreshold(t)}`)];
+    say(io.stdout, `failed ${s.name}${guards ? ` (guards: ${guards})` : ''}: ${why.length ? why.join('; ') : 'no checks ran'}`);
   }
-  for (const t of result.thresholds.filter((x) => !x.ok)) {
-    // Only the statistics the expression judges (count==0 -> count), else all of them.
-    const used = Object.entries(t.observed).filter(([k]) => t.expression.includes(k));
-    const shown = (used.length ? used : Object.entries(t.observed)).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`);
-    say(io.stdout, `failed threshold ${t.metric} ${t.expression} (observed: ${shown.join(', ')})`);
+  for (const t of result.thresholds.filter((x) => !x.ok && !said.has(`${x.metric} ${x.expression}`))) {
+    say(io.stdout, `failed threshold ${describeThreshold(t)}`);
   }
   if (failed.length) say(io.stdout, `failed regressions: ${failed.map((s) => s.name).join(', ')}`);
 }

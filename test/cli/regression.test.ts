@@ -265,26 +265,35 @@ describe('regression with a fake k6', () => {
     }
   });
 
-  test('on a fail, the failed regressions and their failed checks are named before the final line (from the JSON)', { skip }, async () => {
+  test('on a fail, the failed regressions and why are named before the final line (from the JSON)', { skip }, async () => {
+    const isolationThreshold = { metric: 'wsgate_isolation_violations', expression: 'count==0', ok: false, observed: { count: 40, rate: 5.63 } };
     const result = {
       verdict: 'fail',
       scenarios: [
         { name: 'websocket_403_handshake_regression', verdict: 'pass', checks: [{ name: 'ok check', passes: 3, fails: 0, ok: true }], thresholds: [] },
-        { name: 'multi_user_isolation_regression', verdict: 'fail', checks: [{ name: 'user receives nothing meant for other users or rooms', passes: 6, fails: 2, ok: false }], thresholds: [] },
+        {
+          name: 'multi_user_isolation_regression',
+          verdict: 'fail',
+          checks: [{ name: 'user receives nothing meant for other users or rooms', passes: 6, fails: 2, ok: false }],
+          thresholds: [{ metric: 'checks{scenario:multi_user_isolation_regression}', expression: 'rate==1', ok: false, observed: { rate: 0.9 } }],
+        },
+        // failed by a suite-wide threshold the scenario owns, every check passed
+        { name: 'agent_events_missing_regression', verdict: 'fail', checks: [{ name: 'fine', passes: 2, fails: 0, ok: true }], thresholds: [{ ...isolationThreshold, metric: 'wsgate_agent_event_completion', expression: 'rate>0.90', observed: { rate: 0.5, passes: 1 } }] },
         { name: 'connection_leak_regression', verdict: 'fail', checks: [], thresholds: [] },
       ],
-      thresholds: [{ metric: 'wsgate_isolation_violations', expression: 'count==0', ok: false, observed: { count: 40, rate: 5.63 } }],
+      thresholds: [isolationThreshold, { metric: 'wsgate_agent_event_completion', expression: 'rate>0.90', ok: false, observed: { rate: 0.5 } }],
     };
     const r = await regressionWith(['--embedded-target'], { FAKE_K6_EXIT: '99', FAKE_K6_RESULT: JSON.stringify(result) });
     assert.equal(r.code, EXIT.FAIL);
-    const lines = r.out.trimEnd().split('\n').slice(-5);
-    assert.deepEqual(lines.slice(0, 4), [
+    const lines = r.out.trimEnd().split('\n').slice(-6);
+    assert.deepEqual(lines.slice(0, 5), [
       `wsgate: failed multi_user_isolation_regression (guards: users received other users' events): "user receives nothing meant for other users or rooms" (2 of 8 failed)`,
+      "wsgate: failed agent_events_missing_regression (guards: agent runs skipped some of their five events): threshold wsgate_agent_event_completion rate>0.90 (observed: rate 0.500)",
       'wsgate: failed connection_leak_regression (guards: closed connections stayed counted and held resources): no checks ran',
       'wsgate: failed threshold wsgate_isolation_violations count==0 (observed: count 40)',
-      'wsgate: failed regressions: multi_user_isolation_regression, connection_leak_regression',
+      'wsgate: failed regressions: multi_user_isolation_regression, agent_events_missing_regression, connection_leak_regression',
     ]);
-    assert.match(lines[4] ?? '', /^wsgate: FAIL regression-prevention \(env local\) — results: /);
+    assert.match(lines[5] ?? '', /^wsgate: FAIL regression-prevention \(env local\) — results: /);
   });
 
   test('nginx dies at start: exit 4 in one sentence, k6 never runs, the service is closed', { skip }, async () => {
