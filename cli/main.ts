@@ -15,6 +15,7 @@ import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, argumentError, loadBuilder, packageRoot, say } from './io.ts';
 import { ensureK6 } from './k6-runtime.ts';
+import { MATRIX_USAGE, matrix } from './matrix.ts';
 import { MONITOR_USAGE, monitor } from './monitor/command.ts';
 import { REGRESSION_USAGE, regression } from './regression.ts';
 import { VALIDATE_USAGE, validate } from './validate.ts';
@@ -32,6 +33,7 @@ Commands:
   monitor      monitor an environment for a duration: rolling windows, alerts (console, webhook), rollback trigger
   target       run the reference chat service (for local runs and demos)
   drop-relay   run the drop relay the connection-leak regression needs, for plain k6 run users
+  matrix       prove the regression suite here: every fault of the reference service against every test
   build        bundle the k6 scenarios and the CLI into dist/
   install-k6   find or build the pinned k6 (v2.2.x) and print where it is
   help [CMD]   print this help, or a command's
@@ -55,7 +57,7 @@ cache ($WSGATE_K6_CACHE, else $XDG_CACHE_HOME/wsgate or ~/.cache/wsgate), a k6 o
 builds k6 with Go >= 1.25 (xk6 if the module proxy has it, else plain \`go build\` of go.k6.io/k6/v2).
 `;
 
-const COMMANDS = 'validate, regression, monitor, target, drop-relay, build, install-k6 and help';
+const COMMANDS = 'validate, regression, monitor, target, drop-relay, matrix, build, install-k6 and help';
 
 const TARGET_HELP_NOTE = 'Run wsgate target --help for its options.\n';
 
@@ -93,6 +95,7 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
         monitor: MONITOR_USAGE,
         target: TARGET_HELP_NOTE,
         'drop-relay': DROP_RELAY_USAGE,
+        matrix: MATRIX_USAGE,
         build: BUILD_USAGE,
         'install-k6': INSTALL_K6_USAGE,
       };
@@ -113,6 +116,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       return monitor(rest, env, io);
     case 'drop-relay':
       return dropRelay(rest, io);
+    case 'matrix':
+      return matrix(rest, env, io);
     case 'target':
       // The reference service's own CLI owns its flags, messages and exit codes.
       return runTargetCli(rest, env, { stdout: (t) => io.stdout.write(t), stderr: (t) => io.stderr.write(t) });
