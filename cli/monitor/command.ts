@@ -7,24 +7,24 @@
  * Like `wsgate validate`, the cheap checks come first (arguments, configuration, policy, files,
  * reachability) and configuration reaches k6 only through its environment.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../../lib/config.ts';
 import { durationField, durationMs, loadConfig, redactUrl } from '../../lib/config.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { MIN_ADMIN_TOKEN_CHARS } from '../../target/admin.ts';
-import { FAULT_NAMES, isFaultName, startTarget } from '../../target/service.ts';
+import { FAULT_NAMES, startTarget } from '../../target/service.ts';
 import type { FaultName, RunningTarget } from '../../target/service.ts';
 import { K6FailedError, UsageError } from '../errors.ts';
 import type { Io } from '../io.ts';
-import { EXIT, argumentError, loadBuilder, packageRoot, runStamp, say } from '../io.ts';
-import { ensureK6 } from '../k6-runtime.ts';
+import { EXIT, argumentError, say } from '../io.ts';
 import { preflight } from '../preflight.ts';
 import { runK6 } from '../run-k6.ts';
 import type { K6Exit } from '../run-k6.ts';
+import { embeddedSecret, parseFaults, pointAt, prepareRun, readPem, requireEmbedded, show, suiteVars } from '../suite-run.ts';
+import type { Vars } from '../suite-run.ts';
 import { span } from './format.ts';
 import { Monitor } from './monitor.ts';
 import type { MonitorSummary } from './monitor.ts';
@@ -105,34 +105,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Vars = Record<string, string | undefined>;
-
-/** Paths under the working directory print relative; anything else absolute. */
-function show(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
-}
-
-function ensureDir(dir: string, what: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw new ConfigError(`the ${what} ${dir} cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable directory`);
-  }
-}
-
-function checkCaFile(file: string): void {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`--ca-file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); pass the path of a PEM file`);
-  }
-  if (!text.includes('-----BEGIN ') || !text.includes('CERTIFICATE-----')) {
-    throw new ConfigError(`--ca-file ${file} holds no PEM certificate; pass a PEM file (-----BEGIN CERTIFICATE-----)`);
-  }
-}
-
 /** A k6-style duration flag in milliseconds (whole seconds at least). */
 function durationFlag(flag: string, value: string, minMs: number): number {
   durationField(value, flag);
@@ -169,23 +141,15 @@ interface Plan {
   webhook: string | undefined;
   caFile: string | undefined;
   resultsDir: string;
-  timelineFile: string;
-  stamp: string;
+  /** --output-file; without it the timeline goes to the results directory, named after the run. */
+  outputFile: string | undefined;
 }
 
 /** Every check that needs no process, file write or network. Throws UsageError / ConfigError. */
 function plan(values: ReturnType<typeof parseMonitorArgs>, env: NodeJS.ProcessEnv): Plan {
   const embedded = values['embedded-target'] === true;
-  const faults: FaultName[] = [];
-  for (const name of values.fault ?? []) {
-    if (!isFaultName(name)) throw new UsageError(`unknown fault "${name}"; choose one of ${FAULT_NAMES.join(', ')}`);
-    faults.push(name);
-  }
-  for (const flag of ['fault', 'admin'] as const) {
-    if (!embedded && values[flag] !== undefined) {
-      throw new UsageError(`--${flag} only applies to the embedded reference service; add --embedded-target, or drop --${flag} to monitor a deployed service`);
-    }
-  }
+  const faults = parseFaults(values.fault);
+  requireEmbedded(embedded, { fault: values.fault, admin: values.admin }, 'monitor');
   if (values.duration === undefined) throw new UsageError('--duration is required; say how long to monitor, e.g. --duration 30m');
   const duration = durationField(values.duration, '--duration');
   const sensitivityArg = values['alert-threshold'] ?? 'medium';
@@ -202,9 +166,8 @@ function plan(values: ReturnType<typeof parseMonitorArgs>, env: NodeJS.ProcessEn
     }
   }
 
-  const secret = embedded ? randomBytes(32).toString('base64url') : undefined;
-  const vars: Vars = { ...env, WSGATE_ENV: values.env ?? env['WSGATE_ENV'] ?? 'local', WSGATE_MONITOR_DURATION: duration };
-  if (secret) vars['WSGATE_JWT_SECRET'] = secret;
+  const secret = embedded ? embeddedSecret() : undefined;
+  const vars: Vars = { ...suiteVars(env, values.env, secret), WSGATE_MONITOR_DURATION: duration };
   const config = loadConfig(vars);
 
   const policy = loadPolicy();
@@ -214,11 +177,11 @@ function plan(values: ReturnType<typeof parseMonitorArgs>, env: NodeJS.ProcessEn
   const webhook = values.webhook === undefined ? undefined : webhookUrl(values.webhook);
 
   const caFile = values['ca-file'] === undefined ? undefined : resolve(values['ca-file']);
-  if (caFile) checkCaFile(caFile);
+  if (caFile) readPem('--ca-file', caFile, 'CERTIFICATE');
+  // Not WSGATE_OUTPUT_FILE: that one names the copy of a suite's JSON result, not a timeline.
+  const outputFile = values['output-file'] === undefined ? undefined : resolve(values['output-file']);
   const resultsDir = resolve(values['results-dir'] ?? (env['WSGATE_RESULTS_DIR'] || 'results'));
-  const stamp = runStamp();
-  const timelineFile = resolve(values['output-file'] ?? join(resultsDir, `${SCENARIO}-${config.env}-${stamp}.timeline.jsonl`));
-  return { config, vars, secret, embedded, faults, adminToken, sensitivity: sensitivityArg, windowMs, rollbackAfterMs, duration, webhook, caFile, resultsDir, timelineFile, stamp };
+  return { config, vars, secret, embedded, faults, adminToken, sensitivity: sensitivityArg, windowMs, rollbackAfterMs, duration, webhook, caFile, resultsDir, outputFile };
 }
 
 function parseMonitorArgs(argv: string[]) {
@@ -278,24 +241,15 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
   if (!p.embedded) {
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }
-  const root = packageRoot();
-  const builder = await loadBuilder(root);
-  if (builder.isStale()) {
-    say(io.stderr, 'sources changed since the last build; rebuilding the bundles');
-    await builder.build();
-  }
-  const script = join(root, 'dist', `${SCENARIO}.js`);
-  if (!existsSync(script)) {
-    throw new K6FailedError(`the k6 bundle ${show(script)} does not exist after the build; check that scenarios/${SCENARIO}.ts exists and run npm run build`);
-  }
-  const k6 = await ensureK6({ env, log: (line) => say(io.stderr, line) });
-  ensureDir(p.resultsDir, 'results directory');
-  ensureDir(dirname(p.timelineFile), 'directory of --output-file');
+  // Rebuilds stale bundles, finds k6, creates the results directory and the timeline's.
+  const run = await prepareRun(SCENARIO, config.env, { resultsDir: p.resultsDir, outputFile: p.outputFile, caFile: p.caFile }, env, io);
+  const { k6, script } = run;
+  const timelineFile = p.outputFile ?? join(p.resultsDir, `${SCENARIO}-${config.env}-${run.stamp}.timeline.jsonl`);
   let timeline: TimelineWriter;
   try {
-    timeline = new TimelineWriter(p.timelineFile);
+    timeline = new TimelineWriter(timelineFile);
   } catch (err) {
-    throw new ConfigError(`the timeline ${p.timelineFile} cannot be written (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable --output-file`);
+    throw new ConfigError(`the timeline ${timelineFile} cannot be written (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable --output-file`);
   }
 
   const signals = new Signals();
@@ -348,9 +302,7 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
         ...(config.authPassword ? { authPassword: config.authPassword } : {}),
         ...(p.adminToken ? { admin: { token: p.adminToken } } : {}),
       });
-      vars['WSGATE_WS_URL'] = target.wsUrl;
-      vars['WSGATE_HTTP_URL'] = target.httpUrl;
-      vars['WSGATE_AUTH_URL'] = target.authUrl;
+      pointAt(vars, target);
       if (target.adminUrl) {
         say(io.stderr, `admin endpoint of the embedded service: ${target.adminUrl} (bearer token from WSGATE_ADMIN_TOKEN)`);
         event('admin_endpoint', target.adminUrl);
@@ -360,7 +312,7 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
     const k6Env: Vars = {
       ...vars,
       WSGATE_RESULTS_DIR: p.resultsDir,
-      WSGATE_RUN_STAMP: p.stamp,
+      WSGATE_RUN_STAMP: run.stamp,
       ...(p.caFile ? { SSL_CERT_FILE: p.caFile } : {}),
       K6_NO_USAGE_REPORT: env['K6_NO_USAGE_REPORT'] ?? 'true',
     };
@@ -370,7 +322,7 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
     const what = p.embedded ? `the embedded reference service${p.faults.length ? ` (faults: ${p.faults.join(', ')})` : ''}` : 'the deployed service';
     say(
       io.stderr,
-      `monitoring env ${config.env} for ${p.duration}: ${what} at ${redactUrl(vars['WSGATE_WS_URL'] ?? config.wsUrl)} with k6 ${k6.version}; windows of ${span(p.windowMs)}, sensitivity ${p.sensitivity}, rollback after ${span(p.rollbackAfterMs)}; timeline: ${show(p.timelineFile)}${p.webhook ? `; alerts to ${webhookOrigin(p.webhook)}` : ''}`,
+      `monitoring env ${config.env} for ${p.duration}: ${what} at ${redactUrl(vars['WSGATE_WS_URL'] ?? config.wsUrl)} with k6 ${k6.version}; windows of ${span(p.windowMs)}, sensitivity ${p.sensitivity}, rollback after ${span(p.rollbackAfterMs)}; timeline: ${show(timelineFile)}${p.webhook ? `; alerts to ${webhookOrigin(p.webhook)}` : ''}`,
     );
     const perWindow = (config.monitorProbesPerMin * p.windowMs) / 60_000;
     if (perWindow < FEW_PROBES_PER_WINDOW) {
@@ -444,7 +396,7 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
     timeline.write(final);
     timeline.close();
     signals.dispose();
-    if (failure === undefined) finalLine(io, config.env, p, final, k6Exit, summary);
+    if (failure === undefined) finalLine(io, config.env, timelineFile, final, k6Exit, summary);
   }
   if (failure !== undefined) throw failure;
   return exitFor(signals.received !== undefined, k6Exit, summary);
@@ -483,7 +435,7 @@ const K6_EXIT_REASONS: Record<number, string> = {
   108: 'the test aborted (its reason is in the k6 output above)',
 };
 
-function finalLine(io: Io, env: string, p: Plan, s: SummaryRecord, k6Exit: K6Exit | undefined, summary: MonitorSummary | undefined): void {
+function finalLine(io: Io, env: string, timelineFile: string, s: SummaryRecord, k6Exit: K6Exit | undefined, summary: MonitorSummary | undefined): void {
   const w = s.windows;
   const windows = `${w.total} window${w.total === 1 ? '' : 's'} (${w.healthy} healthy, ${w.degraded} degraded, ${w.unhealthy} unhealthy${w.partial ? `, ${w.partial} partial` : ''})`;
   const critical = s.alerts.critical ? ` (${s.alerts.critical} critical: ${s.alerts.critical_metrics.join(', ')})` : '';
@@ -496,5 +448,5 @@ function finalLine(io: Io, env: string, p: Plan, s: SummaryRecord, k6Exit: K6Exi
     } else if (!summary || summary.windowsWithData === 0) why = ': no window had probe results, so there is no verdict';
   }
   if (s.verdict === 'INTERRUPTED') why = ': stopped by Ctrl-C; the timeline is complete up to then';
-  say(io.stdout, `${s.verdict} monitoring (env ${env})${why} — ${windows}; ${alerts}; ${rollback} — timeline: ${show(p.timelineFile)}`);
+  say(io.stdout, `${s.verdict} monitoring (env ${env})${why} — ${windows}; ${alerts}; ${rollback} — timeline: ${show(timelineFile)}`);
 }

@@ -22,7 +22,7 @@ const dir = tempDir('wsgate-monitor-cli-');
 /**
  * A k6 stand-in: `version` answers v2.2.0; `run` records its arguments and environment, then writes the
  * lines of FAKE_K6_STREAM to its --out json= file in real time (each line's time, relative to T0, is
- * moved to now), then exits FAKE_K6_EXIT; with FAKE_K6_WAIT_SIGNAL it waits for SIGINT after writing
+ * moved to the next whole second), then exits FAKE_K6_EXIT; with FAKE_K6_WAIT_SIGNAL it waits for SIGINT after writing
  * and exits 105 like k6's graceful stop.
  */
 const FAKE = nodeScript(
@@ -35,7 +35,8 @@ fs.writeFileSync(e.FAKE_K6_LOG, JSON.stringify({ args, env: e }));
 const out = args.find((a) => a.startsWith('json=')).slice(5);
 const lines = e.FAKE_K6_STREAM ? fs.readFileSync(e.FAKE_K6_STREAM, 'utf8').split('\\n').filter(Boolean) : [];
 const T0 = ${T0};
-const start = Date.now();
+// T0 is a whole second, and so is the moved start: window 1 is then a whole window, as with real k6 most of the time.
+const start = Math.ceil(Date.now() / 1000) * 1000;
 fs.writeFileSync(out, '');
 console.log('fake k6 summary');
 let i = 0;
@@ -201,7 +202,7 @@ describe('wsgate monitor with a fake k6 streaming JSON', { concurrency: false },
     );
     assert.equal(r.code, EXIT.FAIL, r.all);
     assert.match(r.out, /^ALERT critical agent_event_completion 50\.0% < 85% \(window 2\)$/m);
-    assert.match(r.out, /^ROLLBACK RECOMMENDED: degraded or worse for 2s \(since window 2, /m);
+    assert.match(r.out, /^ROLLBACK RECOMMENDED: degraded or worse for \ds \(since window 2, /m);
     assert.match(r.out, /^wsgate: FAIL monitoring \(env local\) — .* \(1 critical: agent_event_completion\), 0 resolved; ROLLBACK RECOMMENDED — /m);
     const texts = got.map((g) => g.text);
     assert.ok(texts.includes('wsgate monitor: ALERT critical agent_event_completion 50.0% < 85% (window 2)'), texts.join('\n'));
