@@ -16,6 +16,7 @@ import type { Io } from './io.ts';
 import { EXIT, argumentError, loadBuilder, packageRoot, say } from './io.ts';
 import { ensureK6 } from './k6-runtime.ts';
 import { MATRIX_USAGE, matrix } from './matrix.ts';
+import { MULTI_USER_USAGE, multiUser } from './multi-user.ts';
 import { MONITOR_USAGE, monitor } from './monitor/command.ts';
 import { REGRESSION_USAGE, regression } from './regression.ts';
 import { VALIDATE_USAGE, validate } from './validate.ts';
@@ -30,6 +31,7 @@ Gates deployments of JWT-authenticated WebSocket chat services with k6.
 Commands:
   validate     run the deployment-validation scenario against an environment and exit with its verdict
   regression   run the regression-prevention suite (seven named regressions, or a selection)
+  multi-user   many authenticated users at once (chat, agents, mixed, or a connection stress test)
   monitor      monitor an environment for a duration: rolling windows, alerts (console, webhook), rollback trigger
   target       run the reference chat service (for local runs and demos)
   drop-relay   run the drop relay the connection-leak regression needs, for plain k6 run users
@@ -57,7 +59,7 @@ cache ($WSGATE_K6_CACHE, else $XDG_CACHE_HOME/wsgate or ~/.cache/wsgate), a k6 o
 builds k6 with Go >= 1.25 (xk6 if the module proxy has it, else plain \`go build\` of go.k6.io/k6/v2).
 `;
 
-const COMMANDS = 'validate, regression, monitor, target, drop-relay, matrix, build, install-k6 and help';
+const COMMANDS = 'validate, regression, multi-user, monitor, target, drop-relay, matrix, build, install-k6 and help';
 
 const TARGET_HELP_NOTE = 'Run wsgate target --help for its options.\n';
 
@@ -92,6 +94,7 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       const help: Record<string, string> = {
         validate: VALIDATE_USAGE,
         regression: REGRESSION_USAGE,
+        'multi-user': MULTI_USER_USAGE,
         monitor: MONITOR_USAGE,
         target: TARGET_HELP_NOTE,
         'drop-relay': DROP_RELAY_USAGE,
@@ -112,6 +115,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       return validate(rest, env, io);
     case 'regression':
       return regression(rest, env, io);
+    case 'multi-user':
+      return multiUser(rest, env, io);
     case 'monitor':
       return monitor(rest, env, io);
     case 'drop-relay':
