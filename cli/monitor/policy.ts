@@ -10,6 +10,7 @@
 import { ConfigError } from '../../lib/errors.ts';
 import { K6_METRICS } from '../../lib/vocabulary.ts';
 import POLICY_FILE from '../../thresholds/monitoring.json';
+import { K6_BUILTIN } from './samples.ts';
 
 export const SENSITIVITIES = ['low', 'medium', 'high'] as const;
 export type Sensitivity = (typeof SENSITIVITIES)[number];
@@ -187,8 +188,8 @@ export function alertRules(l: AlertLimits): AlertRule[] {
     { metric: 'connection_success', level: 'warning', op: '<', threshold: l.connection_success.warning_below, source: K6_METRICS.connectionSuccess },
     { metric: 'agent_event_completion', level: 'critical', op: '<', threshold: l.agent_event_completion.critical_below, source: K6_METRICS.agentEventCompletion },
     { metric: 'agent_event_completion', level: 'warning', op: '<', threshold: l.agent_event_completion.warning_below, source: K6_METRICS.agentEventCompletion },
-    { metric: 'auth_failure_rate', level: 'warning', op: '>', threshold: l.auth_failure_rate.warning_above, source: 'ws_connecting{status=401|403} / ws_connecting' },
-    { metric: 'error_rate', level: 'warning', op: '>', threshold: l.error_rate.warning_above, source: '1 - checks' },
+    { metric: 'auth_failure_rate', level: 'warning', op: '>', threshold: l.auth_failure_rate.warning_above, source: `${K6_BUILTIN.wsConnecting}{status=401|403} / ${K6_BUILTIN.wsConnecting}` },
+    { metric: 'error_rate', level: 'warning', op: '>', threshold: l.error_rate.warning_above, source: `1 - ${K6_BUILTIN.checks}` },
     { metric: 'isolation_violations', level: 'critical', op: '>', threshold: l.isolation_violations.critical_above, source: K6_METRICS.isolationViolations },
   ];
 }
