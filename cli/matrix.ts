@@ -171,7 +171,8 @@ async function runSetup(setup: MatrixSetup, dir: string, env: NodeJS.ProcessEnv)
   const args = ['--env', 'local', '--embedded-target', '--lb', setup.lb, '--results-dir', dir, ...setup.faults.flatMap((f) => ['--fault', f])];
   let exit: number;
   try {
-    exit = await regression(args, env, { stdout: out.stream, stderr: out.stream });
+    // Built once by matrix(): every row runs the same bundles, and rows never rebuild side by side.
+    exit = await regression(args, env, { stdout: out.stream, stderr: out.stream }, { rebuild: false });
   } catch (err) {
     // main() would turn this into one sentence; here the row records it and the matrix goes on.
     out.stream.write(`wsgate: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -308,7 +309,8 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
     return EXIT.INTERRUPTED;
   }
   const exit = matrixExit(finished);
-  if (doc) {
+  // A matrix without a verdict (exit 4) never replaces a document that has one.
+  if (doc && exit !== EXIT.ERROR) {
     const machine = `${cpus().length} cores, Node ${process.version}, k6 ${k6.version}, ${await nginxVersion(runEnv)}`;
     const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     mkdirSync(dirname(doc), { recursive: true });
@@ -321,6 +323,6 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
     [EXIT.FAIL]: 'FAIL fault matrix: a fault went unnoticed or the healthy service failed a test (cells marked ! above)',
     [EXIT.ERROR]: `ERROR fault matrix: a setup gave no verdict (see its wsgate.log under ${show(root)})`,
   };
-  say(io.stdout, `${summary[exit]} — ${SETUPS.length} setups in ${seconds.toFixed(0)} s${doc ? `; written to ${show(doc)}` : ''}`);
+  say(io.stdout, `${summary[exit]} — ${SETUPS.length} setups in ${seconds.toFixed(0)} s${doc && exit !== EXIT.ERROR ? `; written to ${show(doc)}` : ''}`);
   return exit;
 }

@@ -22,7 +22,7 @@ import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, argumentError, say } from './io.ts';
 import { preflight } from './preflight.ts';
-import type { PreparedRun, RunScope, Vars } from './suite-run.ts';
+import type { PreparedRun, RunOptions, RunScope, Vars } from './suite-run.ts';
 import {
   SUITE_OPTIONS,
   SUITE_OPTIONS_USAGE,
@@ -221,8 +221,11 @@ function describeRun(selected: readonly Regression[], embedded: boolean, faults:
   return `testing env ${config.env}: ${tests} against ${what} at ${redactUrl(config.wsUrl)} with k6 ${run.k6.version} (${run.k6.source}: ${run.k6.path})`;
 }
 
-/** Runs `wsgate regression <argv...>`; resolves with the exit code (EXIT in io.ts). */
-export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+/**
+ * Runs `wsgate regression <argv...>`; resolves with the exit code (EXIT in io.ts). `options` is for
+ * callers that run it many times (wsgate matrix).
+ */
+export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io, options: RunOptions = {}): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
@@ -264,7 +267,7 @@ export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io)
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }
 
-  const run = await prepareRun(SUITE, config.env, plan, env, io);
+  const run = await prepareRun(SUITE, config.env, plan, env, io, options);
   return withRunScope(run, io, async (scope) => {
     if (embedded && secret) {
       const target = scope.own('reference service', await startReferenceService(config, secret, faults));

@@ -139,14 +139,20 @@ export interface PreparedRun {
   label: string;
 }
 
+/** How a suite command is run by another command rather than by a user. */
+export interface RunOptions {
+  /** Rebuild stale bundles first (default true); false when the caller built once for many runs. */
+  rebuild?: boolean;
+}
+
 /**
  * The heavy preparation, after every cheap check: rebuilds stale bundles, finds (or builds) k6, and
  * creates the directories k6 will write into (k6 creates none).
  */
-export async function prepareRun(suite: string, configEnv: string, plan: OutputPlan, env: NodeJS.ProcessEnv, io: Io): Promise<PreparedRun> {
+export async function prepareRun(suite: string, configEnv: string, plan: OutputPlan, env: NodeJS.ProcessEnv, io: Io, options: RunOptions = {}): Promise<PreparedRun> {
   const root = packageRoot();
   const builder = await loadBuilder(root);
-  if (builder.isStale()) {
+  if (options.rebuild !== false && builder.isStale()) {
     say(io.stderr, 'sources changed since the last build; rebuilding the bundles');
     await builder.build();
   }
