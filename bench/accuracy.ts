@@ -1,0 +1,84 @@
+/**
+ * Benchmark 5, accuracy: the reference service sends a run's five agent events one step delay apart
+ * (stepDelayMs, the first one delay after the user_message), so agent_started is due at 1x the delay
+ * and agent_completed at 5x. wsgate reports wsgate_event_latency per event type; its median must be
+ * within 1 ms of the known value, with 1,000 connections running agents.
+ *
+ * A reference clock runs beside the generator: 20 connections from this Node process, timed with
+ * performance.now() (bench/lib/observer.ts). Its medians are what the service really delivered
+ * under the same load (Node's timer drift and loopback included), which separates the service's
+ * share of any gap from the generator's.
+ *
+ *   npm run bench:accuracy [-- --users 1000 --step-delay-ms 10 --runs 3]
+ */
+import { parseArgs } from 'node:util';
+import { bundle, newSecret, prepare, scratch, startService } from './lib/harness.ts';
+import { AGENT_EVENTS, median, observeAgents } from './lib/observer.ts';
+import { fixed, header, machine, rows, standalone, verdict } from './lib/report.ts';
+import type { Outcome } from './lib/report.ts';
+import { MS_PER_MESSAGE, connectedRate, measure, timelineFor } from './lib/workloads.ts';
+import type { Workload } from './lib/workloads.ts';
+
+const TOLERANCE_MS = 1;
+
+export async function main(argv: string[]): Promise<Outcome> {
+  const { values } = parseArgs({ args: argv, options: { users: { type: 'string' }, 'step-delay-ms': { type: 'string' }, runs: { type: 'string' }, context: { type: 'string' } } });
+  const delay = Number(values['step-delay-ms'] ?? 10);
+  const runs = Number(values.runs ?? 3);
+  const goalUsers = Number(values.users ?? 1000);
+  // A lighter second run shows how much of any gap is load.
+  const contextUsers = Number(values.context ?? 100);
+  const k6 = await prepare();
+  const m = machine(k6);
+  header(
+    'accuracy: wsgate_event_latency medians against the service\'s known step delay',
+    `service step delay ${delay} ms; wsgate multi-user agent_execution, ${runs} runs per user (one per ${MS_PER_MESSAGE} ms), 100 users per VU; reference clock: 20 Node connections`,
+    m,
+  );
+  const figures: Record<string, unknown> = { machine: m, stepDelayMs: delay };
+  let goalMet = false;
+  let worst = '';
+  for (const users of [goalUsers, contextUsers]) {
+    const secret = newSecret();
+    const service = await startService({ secret, stepDelayMs: delay });
+    try {
+      const w: Workload = { kind: 'agents', users, perVu: 100, rampPerS: 1000, runs, holdS: 3 };
+      const lead = 4000;
+      const t = timelineFor(w, Date.now() + lead);
+      const [r, obs] = await Promise.all([
+        measure('wsgate', w, { k6, service, secret, outDir: scratch(`accuracy-${users}`), script: bundle('bench/multi-user-by-event'), leadMs: lead }),
+        observeAgents({ wsUrl: service.wsUrls[0] ?? '', secret, connections: 20, startAt: t.startAt, runs, stepMs: MS_PER_MESSAGE }),
+      ]);
+      console.log(`${users} connections (${connectedRate(r).passes} connected, ${r.metrics['wsgate_event_latency']?.['count'] ?? 0} events):`);
+      const table: [string, ...string[]][] = [['event', 'known', 'wsgate median', 'wsgate - known', 'reference clock median', 'wsgate - reference', 'wsgate p95']];
+      const perEvent: Record<string, unknown> = {};
+      let maxGap = 0;
+      AGENT_EVENTS.forEach((e, i) => {
+        const known = (i + 1) * delay;
+        const v = r.metrics[`wsgate_event_latency{event:${e}}`] ?? {};
+        const med = v['med'] ?? NaN;
+        const ref = median(obs[e] ?? []);
+        maxGap = Math.max(maxGap, Math.abs(med - known));
+        perEvent[e] = { known, wsgateMedian: med, referenceMedian: ref, wsgateP95: v['p(95)'], samples: v['count'] };
+        table.push([e, String(known), fixed(med, 1), fixed(med - known, 1), fixed(ref, 2), fixed(med - ref, 2), fixed(v['p(95)'], 0)]);
+      });
+      rows(table);
+      figures[`users_${users}`] = { events: perEvent, maxGapMs: maxGap, codes: r.codes };
+      if (users === goalUsers) {
+        goalMet = maxGap <= TOLERANCE_MS;
+        worst = `largest median gap ${maxGap.toFixed(1)} ms at ${users} connections`;
+      }
+    } finally {
+      await service.stop();
+    }
+  }
+  console.log('  known = n x step delay; reference clock = the service as a lightly loaded Node client saw it (sub-ms timer)');
+  return verdict({
+    bench: 'accuracy',
+    status: goalMet ? 'met' : 'not met',
+    verdict: `goal: every event type's median within ${TOLERANCE_MS} ms of the known delay at ${goalUsers} connections; ${worst}${goalMet ? '' : ` (${(Number(/gap ([\d.]+)/.exec(worst)?.[1]) - TOLERANCE_MS).toFixed(1)} ms over)`}`,
+    figures,
+  });
+}
+
+await standalone(import.meta.url, main);

@@ -1,0 +1,15 @@
+/**
+ * wsgate's multi-user scenario unchanged, plus one always-true threshold per agent event type: k6
+ * keeps a sub-metric (and so a median) only for tagged metrics that a threshold names. The accuracy
+ * benchmark reads wsgate_event_latency{event:...} from this bundle's summary.
+ */
+import '../../lib/polyfills.ts';
+import { AGENT_EVENTS } from '../../lib/protocol/chat.ts';
+import { options as base } from '../../scenarios/multi-user.ts';
+
+export { handleSummary, setup, users } from '../../scenarios/multi-user.ts';
+
+export const options = {
+  ...base,
+  thresholds: { ...base.thresholds, ...Object.fromEntries(AGENT_EVENTS.map((e) => [`wsgate_event_latency{event:${e}}`, ['max>=0']])) },
+};

@@ -1,0 +1,218 @@
+/**
+ * One workload, two generators: wsgate's multi-user scenario (dist/multi-user.js) and the minimal
+ * hand-written scripts (dist/bench/minimal-*.js) get the same users, users per VU, ramp, agent runs
+ * and hold, on the same timeline, against a fresh reference service. `measure` runs one of them and
+ * samples every k6 and service process from /proc while it runs.
+ */
+import { join } from 'node:path';
+import { AUDIENCE, ISSUER, bundle, mergeMetrics, readJson, sleep, startK6, tail } from './harness.ts';
+import type { BenchService, MetricValues } from './harness.ts';
+import { Sampler } from './proc.ts';
+
+/** Fixed by scenarios/multi-user.ts: one send every 400 ms per user, judged 2 s after the window. */
+export const MS_PER_MESSAGE = 400;
+export const SETTLE_MS = 2000;
+
+export interface Workload {
+  /** hold: connect and hold (stress_concurrent_connections); agents: agent runs (agent_execution). */
+  kind: 'hold' | 'agents';
+  users: number;
+  perVu: number;
+  rampPerS: number;
+  /** Agent runs per user (wsgate's WSGATE_MULTI_MESSAGES); at least 1. */
+  runs: number;
+  /** Seconds connections are held after the ramp (WSGATE_MULTI_DURATION). */
+  holdS: number;
+}
+
+export interface Timeline {
+  rampStart: number;
+  rampEnd: number;
+  startAt: number;
+  windowMs: number;
+  holdUntil: number;
+}
+
+/** The same timeline scenarios/multi-user.ts computes (timingFor). */
+export function timelineFor(w: Workload, rampStart: number): Timeline {
+  const rampMs = (w.users / w.rampPerS) * 1000;
+  const startAt = rampStart + rampMs + 2000;
+  const windowMs = w.runs * MS_PER_MESSAGE;
+  const holdUntil = Math.max(startAt + windowMs + SETTLE_MS, rampStart + rampMs + w.holdS * 1000);
+  return { rampStart, rampEnd: rampStart + rampMs, startAt, windowMs, holdUntil };
+}
+
+export type Generator = 'wsgate' | 'minimal';
+
+export interface Check {
+  name: string;
+  passes: number;
+  fails: number;
+}
+
+export interface Measured {
+  generator: Generator;
+  workload: Workload;
+  timeline: Timeline;
+  instances: number;
+  codes: number[];
+  metrics: MetricValues;
+  checks: Check[];
+  /** Exact CPU seconds of all k6 processes. */
+  k6CpuS: number;
+  /** k6 CPU seconds from the first send to the end of the settle time (agents), sampled. */
+  k6CpuWindowS: number;
+  /** Summed VmRSS of the k6 processes: highest tick, median during the hold, just before the ramp. */
+  k6PeakKb: number;
+  k6SteadyKb: number;
+  k6BaselineKb: number;
+  /** Sum of each k6 process's own VmHWM. */
+  k6HwmKb: number;
+  servicePeakKb: number;
+  serviceSteadyKb: number;
+  serviceBaselineKb: number;
+  serviceCpuS: number;
+  /** active_connections the service reported in the middle of the hold. */
+  serviceActive: number | undefined;
+  wallS: number;
+  /** The end of k6's output of the first failed instance, when one failed. */
+  failure: string | undefined;
+}
+
+export interface MeasureOptions {
+  k6: string;
+  service: BenchService;
+  secret: string;
+  outDir: string;
+  instances?: number;
+  /** Another bundle than the generator's default (experiments). */
+  script?: string;
+  env?: Record<string, string>;
+  /** ms between now and the first connection: k6 start-up and VU init. */
+  leadMs?: number;
+  /** Sampling period. */
+  periodMs?: number;
+  /** Extra k6 arguments of instance i. */
+  args?: (instance: number) => string[];
+}
+
+export async function measure(generator: Generator, w: Workload, o: MeasureOptions): Promise<Measured> {
+  const instances = o.instances ?? 1;
+  const t = timelineFor(w, Date.now() + (o.leadMs ?? 4000));
+  const svc = o.service;
+  const summaryOf = (i: number): string => join(o.outDir, `${generator}-summary-${i}.json`);
+  const envOf = (i: number): Record<string, string> => {
+    const ws = svc.wsUrls[i % svc.wsUrls.length] ?? '';
+    const http = svc.httpUrls[i % svc.httpUrls.length] ?? '';
+    const auth = svc.authUrls[i % svc.authUrls.length] ?? '';
+    if (generator === 'minimal') {
+      return {
+        BENCH_WS_URL: ws,
+        BENCH_JWT_SECRET: o.secret,
+        BENCH_ISSUER: ISSUER,
+        BENCH_AUDIENCE: AUDIENCE,
+        BENCH_USERS: String(w.users),
+        BENCH_CONNECTIONS_PER_VU: String(w.perVu),
+        BENCH_RAMP_START: String(t.rampStart),
+        BENCH_RAMP_PER_S: String(w.rampPerS),
+        BENCH_HOLD_UNTIL: String(t.holdUntil),
+        BENCH_START_AT: String(t.startAt),
+        BENCH_RUNS: String(w.runs),
+        BENCH_MS_PER_RUN: String(MS_PER_MESSAGE),
+        BENCH_SETTLE_MS: String(SETTLE_MS),
+        BENCH_SUMMARY_FILE: summaryOf(i),
+        ...o.env,
+      };
+    }
+    return {
+      WSGATE_ENV: 'local',
+      WSGATE_WS_URL: ws,
+      WSGATE_HTTP_URL: http,
+      WSGATE_AUTH_URL: auth,
+      WSGATE_TOKEN_SOURCE: 'mint',
+      WSGATE_JWT_SECRET: o.secret,
+      WSGATE_ISSUER: ISSUER,
+      WSGATE_AUDIENCE: AUDIENCE,
+      WSGATE_MULTI_SCENARIO: w.kind === 'hold' ? 'stress_concurrent_connections' : 'agent_execution',
+      WSGATE_MULTI_USERS: String(w.users),
+      WSGATE_MULTI_DURATION: `${w.holdS}s`,
+      WSGATE_MULTI_MESSAGES: String(w.runs),
+      WSGATE_MULTI_CONNECTIONS_PER_VU: String(w.perVu),
+      WSGATE_MULTI_RAMP_PER_S: String(w.rampPerS),
+      WSGATE_MULTI_RAMP_START: String(t.rampStart),
+      WSGATE_MULTI_NONCE: `b${t.rampStart.toString(36)}`,
+      WSGATE_RESULTS_DIR: o.outDir,
+      WSGATE_RUN_STAMP: `bench-${i}`,
+      WSGATE_OUTPUT_FILE: summaryOf(i),
+      ...o.env,
+    };
+  };
+  const script = o.script ?? (generator === 'wsgate' ? bundle('multi-user') : bundle(`bench/minimal-${w.kind}`));
+  const started = Date.now();
+  const run = startK6({ k6: o.k6, script, env: envOf, instances, outDir: o.outDir, timeoutMs: t.holdUntil - Date.now() + 120_000, ...(o.args ? { args: o.args } : {}) });
+  const sampler = new Sampler({ k6: run.pids, service: svc.pids }, o.periodMs ?? 200).start();
+  const serviceCpu0 = sampler.cpuS('service');
+  // Steady: the hold after the ramp (hold), or the run window (agents). The service's own count of
+  // open connections is read in its middle.
+  const steadyFrom = w.kind === 'hold' ? t.rampEnd + 3000 : t.startAt + 1000;
+  const steadyTo = w.kind === 'hold' ? t.holdUntil - 1000 : t.startAt + t.windowMs + SETTLE_MS;
+  const active = (async (): Promise<number | undefined> => {
+    await sleep((steadyFrom + steadyTo) / 2 - Date.now());
+    let sum = 0;
+    for (const url of svc.httpUrls) {
+      try {
+        const h = (await (await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) })).json()) as { active_connections?: number };
+        sum += h.active_connections ?? 0;
+      } catch {
+        return undefined;
+      }
+    }
+    return sum;
+  })();
+  const results = await run.done;
+  sampler.stop();
+  const parts = results.map((_, i) => readJson<{ metrics: MetricValues; scenarios?: { checks: Check[] }[] }>(summaryOf(i)));
+  const checks: Check[] = [];
+  for (const p of parts) {
+    for (const c of p?.scenarios?.flatMap((s) => s.checks) ?? []) {
+      const have = checks.find((x) => x.name === c.name);
+      if (have) {
+        have.passes += c.passes;
+        have.fails += c.fails;
+      } else checks.push({ name: c.name, passes: c.passes, fails: c.fails });
+    }
+  }
+  const failed = results.find((r) => r.code !== 0);
+  return {
+    generator,
+    workload: w,
+    timeline: t,
+    instances,
+    codes: results.map((r) => r.code),
+    metrics: mergeMetrics(parts.map((p) => p?.metrics ?? {})),
+    checks,
+    k6CpuS: results.reduce((s, r) => s + r.cpuS, 0),
+    k6CpuWindowS: sampler.cpuAt('k6', t.startAt + t.windowMs + SETTLE_MS) - sampler.cpuAt('k6', t.startAt),
+    k6PeakKb: sampler.peakRssKb('k6'),
+    k6SteadyKb: sampler.steadyRssKb('k6', steadyFrom, steadyTo),
+    k6BaselineKb: sampler.rssAt('k6', t.rampStart),
+    k6HwmKb: sampler.hwmKb('k6'),
+    servicePeakKb: sampler.peakRssKb('service', started),
+    serviceSteadyKb: sampler.steadyRssKb('service', steadyFrom, steadyTo),
+    serviceBaselineKb: sampler.rssAt('service', t.rampStart),
+    serviceCpuS: sampler.cpuS('service') - serviceCpu0,
+    serviceActive: await active,
+    wallS: (Date.now() - started) / 1000,
+    failure: failed ? `k6 exited ${failed.code} (output: ${failed.stdoutFile}):\n${tail(failed.stderrFile, 6)}` : undefined,
+  };
+}
+
+/** How many users connected successfully, from either generator's metrics. */
+export function connectedRate(m: Measured): { rate: number; passes: number; fails: number } {
+  const v = m.metrics[m.generator === 'wsgate' ? 'wsgate_connection_success' : 'bench_connected'] ?? {};
+  const passes = v['passes'] ?? 0;
+  const fails = v['fails'] ?? 0;
+  // Users that never got as far as a verdict (k6 cut off, VU died) count as failures too.
+  const missing = Math.max(0, m.workload.users - passes - fails);
+  return { rate: passes / Math.max(1, m.workload.users), passes, fails: fails + missing };
+}

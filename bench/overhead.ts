@@ -1,0 +1,131 @@
+/**
+ * Benchmark 3, overhead: the same workload driven by wsgate's multi-user scenario and by a minimal
+ * hand-written k6 script (bench/k6/minimal-*.ts), one after the other against a fresh reference
+ * service each. Goal: wsgate within 10% of the minimal script in CPU and in memory.
+ *
+ * Fairness: both use k6/websockets with many users per VU and the same users per VU, the same paced
+ * ramp and hold, the same agent-run schedule, and authenticate every user the same way: a fresh
+ * HS256 token per user, signed in k6 with k6's native HMAC over the same claims, sent as
+ * `Authorization: Bearer`. The minimal scripts record what a hand-written test needs (connected or
+ * not, held or not, event latency by type, run completed or not) and nothing more.
+ *
+ * When wsgate is over, experiments rebuild it with one cost switched off (bench/lib/variants.ts):
+ * custom metric samples, k6 check samples, both. What remains is the session/runner structure.
+ *
+ *   npm run bench:overhead [-- --hold-users 5000 --agent-users 500 --quick]
+ */
+import { parseArgs } from 'node:util';
+import { newSecret, prepare, scratch, startService } from './lib/harness.ts';
+import { header, kbPer, machine, mb, pct, rows, standalone, verdict } from './lib/report.ts';
+import type { Outcome } from './lib/report.ts';
+import { bundleVariant } from './lib/variants.ts';
+import type { Variant } from './lib/variants.ts';
+import { connectedRate, measure } from './lib/workloads.ts';
+import type { Generator, Measured, Workload } from './lib/workloads.ts';
+
+const GOAL = 0.1;
+
+export async function main(argv: string[]): Promise<Outcome> {
+  const { values } = parseArgs({ args: argv, options: { 'hold-users': { type: 'string' }, 'agent-users': { type: 'string' }, 'no-experiments': { type: 'boolean' } } });
+  const k6 = await prepare();
+  const m = machine(k6);
+  const hold: Workload = { kind: 'hold', users: Number(values['hold-users'] ?? 5000), perVu: 500, rampPerS: 1000, runs: 1, holdS: 20 };
+  const agents: Workload = { kind: 'agents', users: Number(values['agent-users'] ?? 500), perVu: 100, rampPerS: 1000, runs: 10, holdS: 5 };
+  header(
+    'overhead: wsgate multi-user vs a minimal k6 script, same workload',
+    `hold: ${hold.users} users, ${hold.perVu} per VU, ramp ${hold.rampPerS}/s, held ${hold.holdS} s; agents: ${agents.users} users x ${agents.runs} runs (one per 400 ms), ${agents.perVu} per VU`,
+    m,
+  );
+
+  const once = async (gen: Generator, w: Workload, script?: string): Promise<Measured> => {
+    const secret = newSecret();
+    const service = await startService({ secret });
+    try {
+      return await measure(gen, w, { k6, service, secret, outDir: scratch(`overhead-${gen}`), ...(script ? { script } : {}) });
+    } finally {
+      await service.stop();
+    }
+  };
+
+  const results: Record<string, { minimal: Measured; wsgate: Measured }> = {};
+  for (const w of [hold, agents]) results[w.kind] = { minimal: await once('minimal', w), wsgate: await once('wsgate', w) };
+
+  const line = (label: string, r: Measured): [string, ...string[]] => {
+    const c = connectedRate(r);
+    const events = r.metrics[r.generator === 'wsgate' ? 'wsgate_event_latency' : 'bench_event_latency']?.['count'] ?? 0;
+    return [label, `${r.k6CpuS.toFixed(2)} CPU-s`, `${mb(r.k6SteadyKb)} steady`, `${mb(r.k6PeakKb)} peak`, `${kbPer(r.k6SteadyKb, r.workload.users)}/conn`, `${c.passes}/${r.workload.users} connected`, `${events} events`, `exit ${r.codes.join(',')}`];
+  };
+  const figures: Record<string, unknown> = { machine: m };
+  const over: string[] = [];
+  for (const [kind, { minimal, wsgate }] of Object.entries(results)) {
+    const cpu = wsgate.k6CpuS / minimal.k6CpuS - 1;
+    const steady = wsgate.k6SteadyKb / minimal.k6SteadyKb - 1;
+    const peak = wsgate.k6PeakKb / minimal.k6PeakKb - 1;
+    console.log(`${kind}:`);
+    rows([line('minimal', minimal), line('wsgate', wsgate), ['wsgate vs minimal', pct(cpu), pct(steady), pct(peak), '', '', '', '']]);
+    for (const r of [minimal, wsgate]) if (r.failure) console.log(`  ${r.generator}: ${r.failure}`);
+    figures[kind] = {
+      minimal: summary(minimal),
+      wsgate: summary(wsgate),
+      ratio: { cpu: 1 + cpu, steadyRss: 1 + steady, peakRss: 1 + peak },
+    };
+    if (cpu > GOAL) over.push(`${kind} CPU ${pct(cpu)}`);
+    if (steady > GOAL) over.push(`${kind} memory ${pct(steady)}`);
+  }
+
+  if (over.length > 0 && !values['no-experiments']) {
+    console.log('experiments (wsgate rebuilt with one cost switched off; same workloads):');
+    const variants: [string, Variant][] = [
+      ['no-metrics', { noMetrics: true }],
+      ['no-checks', { noChecks: true }],
+      ['no-metrics-no-checks', { noMetrics: true, noChecks: true }],
+    ];
+    const exp: Record<string, unknown> = {};
+    const table: [string, ...string[]][] = [['variant', 'workload', 'CPU-s', 'vs wsgate', 'vs minimal', 'steady RSS', 'vs wsgate', 'vs minimal']];
+    for (const [name, v] of variants) {
+      const script = await bundleVariant(name, v);
+      for (const w of [hold, agents]) {
+        const base = results[w.kind];
+        if (!base) continue;
+        const r = await once('wsgate', w, script);
+        exp[`${name}/${w.kind}`] = summary(r);
+        table.push([
+          name,
+          w.kind,
+          r.k6CpuS.toFixed(2),
+          pct(r.k6CpuS / base.wsgate.k6CpuS - 1),
+          pct(r.k6CpuS / base.minimal.k6CpuS - 1),
+          mb(r.k6SteadyKb),
+          pct(r.k6SteadyKb / base.wsgate.k6SteadyKb - 1),
+          pct(r.k6SteadyKb / base.minimal.k6SteadyKb - 1),
+        ]);
+      }
+    }
+    rows(table);
+    figures['experiments'] = exp;
+  }
+  return verdict({
+    bench: 'overhead',
+    status: over.length === 0 ? 'met' : 'not met',
+    verdict:
+      over.length === 0
+        ? `wsgate within ${GOAL * 100}% of the minimal script in CPU and memory on both workloads`
+        : `goal: within ${GOAL * 100}% of the minimal script; over on ${over.join(', ')}`,
+    figures,
+  });
+}
+
+function summary(r: Measured): Record<string, unknown> {
+  return {
+    users: r.workload.users,
+    connected: connectedRate(r).passes,
+    k6CpuS: r.k6CpuS,
+    k6SteadyMb: r.k6SteadyKb / 1024,
+    k6PeakMb: r.k6PeakKb / 1024,
+    k6BaselineMb: r.k6BaselineKb / 1024,
+    serviceCpuS: r.serviceCpuS,
+    codes: r.codes,
+  };
+}
+
+await standalone(import.meta.url, main);

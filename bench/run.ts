@@ -1,0 +1,40 @@
+/**
+ * `npm run bench`: the five benchmarks one after the other (never in parallel: they measure the same
+ * two cores), each printing its figures and verdict, then a summary. Not part of `npm test`: these
+ * print figures, they do not pass or fail a build. About 13 minutes on the 2-core machine.
+ *
+ *   npm run bench [-- --only accuracy,overhead]
+ */
+import { parseArgs } from 'node:util';
+import { main as accuracy } from './accuracy.ts';
+import { main as connections } from './connections.ts';
+import { main as overhead } from './overhead.ts';
+import { main as peer } from './peer.ts';
+import { main as throughput } from './throughput.ts';
+import type { Outcome } from './lib/report.ts';
+
+const BENCHES: [string, (argv: string[]) => Promise<Outcome>][] = [
+  ['connections', connections],
+  ['throughput', throughput],
+  ['overhead', overhead],
+  ['peer', peer],
+  ['accuracy', accuracy],
+];
+
+const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const only = values.only?.split(',');
+const started = Date.now();
+const outcomes: Outcome[] = [];
+for (const [name, run] of BENCHES) {
+  if (only && !only.includes(name)) continue;
+  try {
+    outcomes.push(await run([]));
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    console.error(`bench ${name}: ${reason}`);
+    outcomes.push({ bench: name, status: 'not met', verdict: `did not run to the end: ${reason}`, figures: {} });
+  }
+}
+console.log(`\n== summary (${((Date.now() - started) / 60000).toFixed(1)} min) ==`);
+for (const o of outcomes) console.log(`  ${o.bench.padEnd(12)} ${o.status.toUpperCase().padEnd(8)} ${o.verdict}`);
+console.log('  figures: results/bench-<name>.json; table: docs/benchmarks.md');
