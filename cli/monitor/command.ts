@@ -63,7 +63,8 @@ Options:
   --output-file FILE     the timeline (JSON Lines: header, windows, alerts, summary), written as it
                          goes (default: <results-dir>/monitoring-<env>-<time>.timeline.jsonl)
   --webhook URL          also POST alerts, recoveries and the rollback trigger as Slack-compatible
-                         JSON (retried with backoff; never holds up monitoring)
+                         JSON (retried with backoff; never holds up monitoring). The URL is a
+                         credential: prefer $WSGATE_WEBHOOK_URL, which keeps it out of the process list
   --window D             window length (default: window_s of thresholds/monitoring.json, 30s)
   --rollback-after D     degraded-or-worse time that triggers the rollback recommendation
                          (default: rollback_after_degraded_s of thresholds/monitoring.json, 10m)
@@ -86,6 +87,7 @@ Exit codes:
 
 Environment: as wsgate validate (WSGATE_JWT_SECRET, WSGATE_AUTH_PASSWORD, WSGATE_TOKENS_FILE, WSGATE_*_URL,
 WSGATE_MONITOR_POOL_CONNECTIONS, WSGATE_MONITOR_PROBES_PER_MIN, WSGATE_K6, ...), and
+  WSGATE_WEBHOOK_URL     the webhook, when --webhook is not given
   WSGATE_ADMIN_TOKEN     with --admin: the admin endpoint's bearer token (at least ${MIN_ADMIN_TOKEN_CHARS} characters)
 `;
 
@@ -113,7 +115,7 @@ function durationFlag(flag: string, value: string, minMs: number): number {
   return ms;
 }
 
-function webhookUrl(value: string): string {
+function webhookUrl(value: string, origin: string): string {
   let u: URL | undefined;
   try {
     u = new URL(value);
@@ -122,7 +124,7 @@ function webhookUrl(value: string): string {
   }
   // The value itself is not repeated: a Slack webhook URL is a credential.
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-    throw new UsageError('--webhook is not an http:// or https:// URL; pass the webhook URL, e.g. https://hooks.slack.com/services/...');
+    throw new UsageError(`${origin} is not an http:// or https:// URL; pass the webhook URL, e.g. https://hooks.slack.com/services/...`);
   }
   return u.href;
 }
@@ -174,7 +176,8 @@ function plan(values: ReturnType<typeof parseMonitorArgs>, env: NodeJS.ProcessEn
   limitsFor(policy, config.env, sensitivityArg); // an environment without limits fails here, before anything runs
   const windowMs = values.window === undefined ? policy.windowS * 1000 : durationFlag('--window', values.window, 1000);
   const rollbackAfterMs = values['rollback-after'] === undefined ? policy.rollbackAfterDegradedS * 1000 : durationFlag('--rollback-after', values['rollback-after'], 1000);
-  const webhook = values.webhook === undefined ? undefined : webhookUrl(values.webhook);
+  const webhookArg = values.webhook ?? (env['WSGATE_WEBHOOK_URL'] || undefined);
+  const webhook = webhookArg === undefined ? undefined : webhookUrl(webhookArg, values.webhook === undefined ? 'WSGATE_WEBHOOK_URL' : '--webhook');
 
   const caFile = values['ca-file'] === undefined ? undefined : resolve(values['ca-file']);
   if (caFile) readPem('--ca-file', caFile, 'CERTIFICATE');
@@ -318,6 +321,9 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
     };
     // The k6 side copies its JSON summary to WSGATE_OUTPUT_FILE; the monitor's output file is the timeline.
     delete k6Env['WSGATE_OUTPUT_FILE'];
+    // Credentials k6 has no use for stay with the monitor.
+    delete k6Env['WSGATE_WEBHOOK_URL'];
+    delete k6Env['WSGATE_ADMIN_TOKEN'];
 
     const what = p.embedded ? `the embedded reference service${p.faults.length ? ` (faults: ${p.faults.join(', ')})` : ''}` : 'the deployed service';
     say(

@@ -133,6 +133,9 @@ describe('wsgate monitor: usage and configuration errors are one sentence, exit 
     assert.equal(r.code, EXIT.USAGE);
     assert.equal(r.err, 'wsgate: --webhook is not an http:// or https:// URL; pass the webhook URL, e.g. https://hooks.slack.com/services/...\n');
     assert.doesNotMatch(r.all, /SECRETPART/);
+    const fromEnv = await run(['monitor', '--duration', '1m'], { ...MINT, WSGATE_WEBHOOK_URL: 'ftp://hooks.example/SECRETPART' });
+    assert.equal(fromEnv.code, EXIT.USAGE);
+    assert.equal(fromEnv.err, 'wsgate: WSGATE_WEBHOOK_URL is not an http:// or https:// URL; pass the webhook URL, e.g. https://hooks.slack.com/services/...\n');
   });
 
   test('--help documents the options, the window line and every exit code', async () => {
@@ -195,11 +198,10 @@ describe('wsgate monitor with a fake k6 streaming JSON', { concurrency: false },
     after(() => server.close());
     const port = (server.address() as { port: number }).port;
     const out = join(dir, 'broken.jsonl');
-    const { env } = fakeEnv([...probes(0, 1000), ...probes(1000, 3000, true)], { FAKE_K6_EXIT: '99' });
-    const r = await run(
-      ['monitor', '--embedded-target', '--duration', '3s', '--window', '1s', '--rollback-after', '1s', '--output-file', out, '--results-dir', join(dir, 'r2'), '--webhook', `http://127.0.0.1:${port}/hook`],
-      env,
-    );
+    // The webhook from the environment (it is a credential), which k6 must not be handed.
+    const { env, log } = fakeEnv([...probes(0, 1000), ...probes(1000, 3000, true)], { FAKE_K6_EXIT: '99', WSGATE_WEBHOOK_URL: `http://127.0.0.1:${port}/hook` });
+    const r = await run(['monitor', '--embedded-target', '--duration', '3s', '--window', '1s', '--rollback-after', '1s', '--output-file', out, '--results-dir', join(dir, 'r2')], env);
+    assert.equal((JSON.parse(readFileSync(log, 'utf8')) as { env: Record<string, string> }).env['WSGATE_WEBHOOK_URL'], undefined);
     assert.equal(r.code, EXIT.FAIL, r.all);
     assert.match(r.out, /^ALERT critical agent_event_completion 50\.0% < 85% \(window 2\)$/m);
     assert.match(r.out, /^ROLLBACK RECOMMENDED: degraded or worse for \ds \(since window 2, /m);
