@@ -28,6 +28,8 @@ export const EXIT = {
   UNREACHABLE: 3,
   /** wsgate or k6 could not produce a verdict: no k6, script exception (107), abort (108), anything else. */
   ERROR: 4,
+  /** `wsgate post`: a rollback trigger of the rollback policy fired (thresholds/rollback-policy.json). */
+  ROLLBACK: 5,
   /** Stopped by SIGINT/SIGTERM (k6 105); the summary written so far is partial. */
   INTERRUPTED: 130,
 } as const;

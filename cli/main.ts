@@ -18,6 +18,8 @@ import { ensureK6 } from './k6-runtime.ts';
 import { MATRIX_USAGE, matrix } from './matrix.ts';
 import { MULTI_USER_USAGE, multiUser } from './multi-user.ts';
 import { MONITOR_USAGE, monitor } from './monitor/command.ts';
+import { POST_USAGE, PRE_USAGE, pipeline } from './pipeline/command.ts';
+import { MERGE_USAGE, merge } from './merge/command.ts';
 import { REGRESSION_USAGE, regression } from './regression.ts';
 import { VALIDATE_USAGE, validate } from './validate.ts';
 
@@ -31,6 +33,9 @@ Gates deployments of JWT-authenticated WebSocket chat services with k6.
 Commands:
   validate     run the deployment-validation scenario against an environment and exit with its verdict
   regression   run the regression-prevention suite (seven named regressions, or a selection)
+  pre          before a deploy: validation + regression suite; saves the environment's baseline
+  post         after a deploy: the same, compared with the baseline; report and rollback recommendation
+  merge        judge a run split over several k6 instances (execution segments) from their merged samples
   multi-user   many authenticated users at once (chat, agents, mixed, or a connection stress test)
   monitor      monitor an environment for a duration: rolling windows, alerts (console, webhook), rollback trigger
   target       run the reference chat service (for local runs and demos)
@@ -42,8 +47,9 @@ Commands:
 
 Run wsgate <command> --help for a command's options.
 
-Exit codes: 0 pass, 1 verdict fail, 2 usage or configuration error, 3 target unreachable,
-            4 no verdict (k6 unavailable, script error, aborted), 130 interrupted.
+Exit codes: 0 pass (post: proceed), 1 verdict fail (post: hold), 2 usage or configuration error,
+            3 target unreachable, 4 no verdict (k6 unavailable, script error, aborted),
+            5 rollback recommended (post), 130 interrupted. 2, 3, 4 and 130: could not run.
 `;
 
 const BUILD_USAGE = `Usage: wsgate build
@@ -59,7 +65,7 @@ cache ($WSGATE_K6_CACHE, else $XDG_CACHE_HOME/wsgate or ~/.cache/wsgate), a k6 o
 builds k6 with Go >= 1.25 (xk6 if the module proxy has it, else plain \`go build\` of go.k6.io/k6/v2).
 `;
 
-const COMMANDS = 'validate, regression, multi-user, monitor, target, drop-relay, matrix, build, install-k6 and help';
+const COMMANDS = 'validate, regression, pre, post, merge, multi-user, monitor, target, drop-relay, matrix, build, install-k6 and help';
 
 const TARGET_HELP_NOTE = 'Run wsgate target --help for its options.\n';
 
@@ -94,6 +100,9 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       const help: Record<string, string> = {
         validate: VALIDATE_USAGE,
         regression: REGRESSION_USAGE,
+        pre: PRE_USAGE,
+        post: POST_USAGE,
+        merge: MERGE_USAGE,
         'multi-user': MULTI_USER_USAGE,
         monitor: MONITOR_USAGE,
         target: TARGET_HELP_NOTE,
@@ -115,6 +124,11 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       return validate(rest, env, io);
     case 'regression':
       return regression(rest, env, io);
+    case 'pre':
+    case 'post':
+      return pipeline(command, rest, env, io);
+    case 'merge':
+      return merge(rest, env, io);
     case 'multi-user':
       return multiUser(rest, env, io);
     case 'monitor':

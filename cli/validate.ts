@@ -13,6 +13,7 @@ import { FAULT_NAMES } from '../target/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, argumentError, say } from './io.ts';
+import { planReport, reportDashboardVars, writeRunReport } from './pipeline/single.ts';
 import { preflight } from './preflight.ts';
 import {
   SUITE_OPTIONS,
@@ -46,6 +47,10 @@ ${SUITE_OPTIONS_USAGE}
                          ${FAULT_NAMES.join(', ')}
   --tls-cert FILE        with --embedded-target: serve https/wss with this PEM certificate...
   --tls-key FILE         ...and this PEM private key
+  --report FILE          also write a Markdown deployment report to FILE (verdict, every check, the
+                         rollback policy's triggers, business impact, links) and export k6's HTML
+                         dashboard next to the JSON result; the policy is $WSGATE_ROLLBACK_POLICY, else
+                         thresholds/rollback-policy.json
   -h, --help             print this help
 
 Environment (secrets only ever come from here):
@@ -62,6 +67,7 @@ const OPTIONS = {
   ...SUITE_OPTIONS,
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  report: { type: 'string' },
 } as const;
 
 /** Runs `wsgate validate <argv...>`; resolves with the exit code (EXIT in io.ts). */
@@ -88,6 +94,7 @@ export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): 
   const vars = suiteVars(env, values.env, secret);
   let config: Config = loadConfig(vars);
   const plan = outputPlan(values, env);
+  const report = values.report === undefined ? undefined : planReport(values.report, config.env, env);
   const tls =
     values['tls-cert'] !== undefined && values['tls-key'] !== undefined
       ? { cert: readPem('--tls-cert', values['tls-cert'], 'CERTIFICATE'), key: readPem('--tls-key', values['tls-key'], 'PRIVATE KEY') }
@@ -107,6 +114,9 @@ export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): 
     }
     const what = embedded ? `the embedded reference service${faults.length ? ` (faults: ${faults.join(', ')})` : ''}` : 'the deployed service';
     say(io.stderr, `validating env ${config.env}: ${what} at ${redactUrl(config.wsUrl)} with k6 ${run.k6.version} (${run.k6.source}: ${run.k6.path})`);
-    return verdict(await runSuite(run, vars, env, io), run, io);
+    if (report) Object.assign(vars, reportDashboardVars(run.results.json, env));
+    const code = verdict(await runSuite(run, vars, env, io), run, io);
+    if (report) writeRunReport(report, run.results, code, io);
+    return code;
   });
 }

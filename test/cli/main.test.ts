@@ -40,7 +40,7 @@ async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: n
 
 describe('usage errors: exit 2, one sentence', { concurrency: true }, () => {
   test('unknown command', () =>
-    expectOneSentence(['deploy'], BASE, EXIT.USAGE, 'unknown command "deploy"; the commands are validate, regression, multi-user, monitor, target, drop-relay, matrix, build, install-k6 and help'));
+    expectOneSentence(['deploy'], BASE, EXIT.USAGE, 'unknown command "deploy"; the commands are validate, regression, pre, post, merge, multi-user, monitor, target, drop-relay, matrix, build, install-k6 and help'));
 
   test('an option before any command', () =>
     expectOneSentence(['--env', 'local'], BASE, EXIT.USAGE, /^wsgate: unknown option --env; put options after a command/));
