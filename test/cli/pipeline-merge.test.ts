@@ -1,0 +1,155 @@
+/**
+ * Distributed runs: the same bundle run once as one k6 process and once split over two k6 processes
+ * with execution segments (0:1/2 and 1/2:1), against the same reference service. Judged alone, a
+ * segment can disagree with the whole (a segment without a scenario's only VU fails its count>0); the
+ * instances' samples merged by wsgate merge give the single run's verdict, threshold by threshold.
+ * Once against the healthy service (all pass) and once with handshake_403 (some thresholds fail: the
+ * failing set must be the same).
+ *
+ * Also: merging the single run's own samples reproduces k6's own end-of-test numbers exactly
+ * (percentiles, rates, counts), which pins the aggregation to k6's definitions.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { before, describe, test } from 'node:test';
+import { segments } from '../../cli/instances.ts';
+import { inspectBundle, mergeRuns } from '../../cli/merge/command.ts';
+import type { Merged } from '../../cli/merge/command.ts';
+import type { SuiteResult } from '../../lib/summary.ts';
+import { startTarget } from '../../target/service.ts';
+import type { FaultName } from '../../target/service.ts';
+import { k6Binary, runK6 } from '../helpers/k6.ts';
+import type { K6Run } from '../helpers/k6.ts';
+import { tempDir } from './helpers.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const BUNDLE = join(REPO, 'dist', 'deployment-validation.js');
+const SECRET = 'merge-test-secret-0123456789abcdefghijklmnopqrstuv';
+
+interface Case {
+  single: { run: K6Run; result: SuiteResult; samples: string };
+  parts: { run: K6Run; result: SuiteResult; samples: string }[];
+  env: Record<string, string>;
+}
+
+function k6Result(dir: string): SuiteResult {
+  const f = readdirSync(dir).find((x) => /^deployment-validation-local-.*Z\.json$/.test(x));
+  assert.ok(f, `k6 wrote its result into ${dir}`);
+  return JSON.parse(readFileSync(join(dir, f), 'utf8')) as SuiteResult;
+}
+
+/** Every threshold (suite-wide and per scenario) -> ok. */
+function verdicts(r: SuiteResult): Record<string, boolean> {
+  const all = [...r.thresholds, ...r.scenarios.flatMap((s) => s.thresholds)];
+  return Object.fromEntries(all.map((t) => [`${t.metric} ${t.expression}`, t.ok]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+}
+
+async function runCase(work: string, name: string, faults: FaultName[]): Promise<Case> {
+  const target = await startTarget({ host: '127.0.0.1', authSecret: SECRET, backendSecret: SECRET, faults });
+  try {
+    const env = {
+      WSGATE_ENV: 'local',
+      WSGATE_WS_URL: target.wsUrl,
+      WSGATE_HTTP_URL: target.httpUrl,
+      WSGATE_AUTH_URL: target.authUrl,
+      WSGATE_JWT_SECRET: SECRET,
+      WSGATE_IDLE_HOLD_S: '2',
+      K6_NO_USAGE_REPORT: 'true',
+    };
+    const one = async (label: string, args: string[]) => {
+      const dir = join(work, `${name}-${label}`);
+      const samples = join(dir, 'samples.json');
+      mkdirSync(dir, { recursive: true }); // k6 creates no directory
+      const run = await runK6(BUNDLE, { ...env, WSGATE_RESULTS_DIR: dir }, ['--out', `json=${samples}`, ...args]);
+      return { run, result: k6Result(dir), samples };
+    };
+    const split = segments(2);
+    const [single, ...parts] = await Promise.all([
+      one('single', []),
+      ...split.map((s, i) => one(`segment-${i + 1}`, ['--execution-segment', s.segment, '--execution-segment-sequence', s.sequence])),
+    ]);
+    return { single: single!, parts, env };
+  } finally {
+    await target.close();
+  }
+}
+
+describe('a run split over two k6 processes, merged, has the single run\'s verdict', { timeout: 5 * 60_000 }, () => {
+  const work = tempDir('wsgate-merge-');
+  const cases: Record<string, Case> = {};
+  const merged: Record<string, { parts: Merged; single: Merged }> = {};
+
+  before(async () => {
+    const k6 = await k6Binary();
+    const [healthy, broken] = await Promise.all([runCase(work, 'healthy', []), runCase(work, 'handshake_403', ['handshake_403'])]);
+    cases['healthy'] = healthy;
+    cases['handshake_403'] = broken;
+    for (const [name, c] of Object.entries(cases)) {
+      // The thresholds and scenarios as the bundle defines them under the instances' environment.
+      const opts = await inspectBundle(k6, BUNDLE, { ...process.env, ...c.env });
+      const meta = { suite: 'deployment-validation', env: 'local', target: {} };
+      merged[name] = {
+        parts: await mergeRuns(c.parts.map((p) => p.samples), opts, meta),
+        single: await mergeRuns([c.single.samples], opts, meta),
+      };
+    }
+  });
+
+  test('healthy: one process passes; the two segments alone disagree; merged they pass, threshold by threshold', () => {
+    const c = cases['healthy']!;
+    const m = merged['healthy']!;
+    assert.equal(c.single.run.code, 0, c.single.run.stderr);
+    assert.equal(c.single.result.verdict, 'pass');
+    // Alone, the segment that got none of a one-VU scenario crosses that scenario's count>0 (k6 exit 99).
+    assert.ok(c.parts.some((p) => p.run.code === 99 && p.result.verdict === 'fail'), 'some segment alone fails');
+    assert.equal(m.parts.result.verdict, 'pass');
+    assert.deepEqual(verdicts(m.parts.result), verdicts(c.single.result));
+    assert.ok(Object.keys(verdicts(c.single.result)).length >= 17, 'every threshold compared');
+  });
+
+  test('handshake_403: the same thresholds fail merged as in one process', () => {
+    const c = cases['handshake_403']!;
+    const m = merged['handshake_403']!;
+    assert.equal(c.single.run.code, 99, c.single.run.stderr);
+    assert.equal(c.single.result.verdict, 'fail');
+    assert.equal(m.parts.result.verdict, 'fail');
+    const failing = (r: SuiteResult) => Object.entries(verdicts(r)).filter(([, ok]) => !ok).map(([k]) => k);
+    assert.ok(failing(c.single.result).includes('wsgate_connection_success rate>0.95'), failing(c.single.result).join(', '));
+    assert.deepEqual(failing(m.parts.result), failing(c.single.result));
+    assert.deepEqual(verdicts(m.parts.result), verdicts(c.single.result));
+    // Scenario verdicts too (checks rebuilt from the check samples).
+    const scen = (r: SuiteResult) => Object.fromEntries(r.scenarios.map((s) => [s.name, s.verdict]));
+    assert.deepEqual(scen(m.parts.result), scen(c.single.result));
+  });
+
+  test('merged segments hold every sample: check and rate counts add up to the single run\'s', () => {
+    for (const name of Object.keys(cases)) {
+      const c = cases[name]!;
+      const m = merged[name]!.parts.result;
+      const checks = (r: SuiteResult) => r.scenarios.flatMap((s) => s.checks).reduce((n, x) => n + x.passes + x.fails, 0);
+      assert.equal(checks(m), checks(c.single.result), `${name}: checks`);
+      for (const metric of ['wsgate_connection_success', 'wsgate_agent_event_completion']) {
+        const total = (r: SuiteResult) => (r.metrics[metric]?.['passes'] ?? 0) + (r.metrics[metric]?.['fails'] ?? 0);
+        assert.equal(total(m), total(c.single.result), `${name}: ${metric}`);
+        assert.equal(total(m), c.parts.reduce((n, p) => n + total(p.result), 0), `${name}: ${metric} is the instances' sum`);
+      }
+    }
+  });
+
+  test("merging one process's samples reproduces k6's own end-of-test numbers exactly", () => {
+    for (const name of Object.keys(cases)) {
+      const own = cases[name]!.single.result;
+      const again = merged[name]!.single.result;
+      for (const [metric, values] of Object.entries(own.metrics)) {
+        for (const [stat, v] of Object.entries(values)) {
+          if (stat === 'rate' && 'count' in values) continue; // a counter's per-second rate depends on k6's clock, not the samples
+          const got = again.metrics[metric]?.[stat];
+          assert.ok(got !== undefined && Math.abs(got - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${name}: ${metric} ${stat}: k6 ${v}, merged ${got}`);
+        }
+      }
+      assert.deepEqual(verdicts(again), verdicts(own));
+    }
+  });
+});
