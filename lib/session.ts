@@ -129,7 +129,10 @@ export class Session {
   /** Closes and waits for the close to complete (bounded, so a dead peer cannot hang a VU). */
   async closeAndWait(timeoutMs = 5000): Promise<void> {
     this.close();
-    await Promise.race([this.closed(), new Promise<void>((r) => setTimeout(() => r(), timeoutMs))]);
+    let timer: number | undefined;
+    await Promise.race([this.closed(), new Promise<void>((r) => (timer = setTimeout(() => r(), timeoutMs)))]);
+    // k6 keeps an iteration alive until its last timer fires: a forgotten one costs timeoutMs per iteration.
+    clearTimeout(timer);
   }
 
   private settleReady(m: ServerMessage | undefined): void {

@@ -44,7 +44,12 @@ export interface Suite {
  * @param scenarioNames the scenarios this run has (each gets its checks thresholds), or a function
  *   of the configuration that picks them and may throw ConfigError for suite-specific demands
  */
-export function loadSuite(name: string, thresholdFile: ThresholdFile, scenarioNames: string[] | ((config: Config) => string[])): Suite {
+export function loadSuite(
+  name: string,
+  thresholdFile: ThresholdFile,
+  scenarioNames: string[] | ((config: Config) => string[]),
+  opts: { everyCheckMustPass?: boolean } = {},
+): Suite {
   let config: Config | undefined;
   let tokens: TokenProvider | undefined;
   let thresholds: Record<string, string[]> = {};
@@ -52,7 +57,7 @@ export function loadSuite(name: string, thresholdFile: ThresholdFile, scenarioNa
   try {
     config = loadConfig(__ENV);
     const names = typeof scenarioNames === 'function' ? scenarioNames(config) : scenarioNames;
-    thresholds = thresholdsFor(thresholdFile, name, config.env, names);
+    thresholds = thresholdsFor(thresholdFile, name, config.env, names, opts.everyCheckMustPass ?? true);
     tokens = createTokenProvider(config);
   } catch (e) {
     if (!(e instanceof WsgateError)) throw e;
