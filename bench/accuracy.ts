@@ -16,7 +16,7 @@ import { bundle, newSecret, prepare, scratch, startService } from './lib/harness
 import { AGENT_EVENTS, median, observeAgents } from './lib/observer.ts';
 import { fixed, header, machine, rows, standalone, verdict } from './lib/report.ts';
 import type { Outcome } from './lib/report.ts';
-import { MS_PER_MESSAGE, connectedRate, measure, timelineFor } from './lib/workloads.ts';
+import { MS_PER_MESSAGE, connectedRate, measure, noise, timelineFor } from './lib/workloads.ts';
 import type { Workload } from './lib/workloads.ts';
 
 const TOLERANCE_MS = 1;
@@ -63,7 +63,9 @@ export async function main(argv: string[]): Promise<Outcome> {
         table.push([e, String(known), fixed(med, 1), fixed(med - known, 1), fixed(ref, 2), fixed(med - ref, 2), fixed(v['p(95)'], 0)]);
       });
       rows(table);
-      figures[`users_${users}`] = { events: perEvent, maxGapMs: maxGap, codes: r.codes };
+      const n = noise(r);
+      if (n) console.log(n);
+      figures[`users_${users}`] = { events: perEvent, maxGapMs: maxGap, othersCpuS: r.othersCpuS, codes: r.codes };
       if (users === goalUsers) {
         goalMet = maxGap <= TOLERANCE_MS;
         worst = `largest median gap ${maxGap.toFixed(1)} ms at ${users} connections`;

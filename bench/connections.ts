@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { clusterAvailable, newSecret, prepare, scratch, startService } from './lib/harness.ts';
 import { header, kbPer, machine, mb, rows, standalone, verdict } from './lib/report.ts';
 import type { Outcome } from './lib/report.ts';
-import { connectedRate, measure } from './lib/workloads.ts';
+import { connectedRate, measure, noise } from './lib/workloads.ts';
 import type { Measured, Workload } from './lib/workloads.ts';
 
 const GOAL_CONNECTIONS = 50_000;
@@ -68,6 +68,8 @@ export async function main(argv: string[]): Promise<Outcome> {
       });
       const held = r.checks.find((c) => c.name === 'connection stays open for the whole hold')?.passes ?? 0;
       runs.push({ label, m: r, serviceShape: service.shape, held });
+      const note = noise(r);
+      if (note) console.log(`${note} (${label})`);
     } finally {
       await service.stop();
     }
@@ -137,6 +139,7 @@ export async function main(argv: string[]): Promise<Outcome> {
         serviceSteadyMb: r.m.serviceSteadyKb / 1024,
         serviceKbPerConn: (r.m.serviceSteadyKb - r.m.serviceBaselineKb) / r.m.workload.users,
         serviceActive: r.m.serviceActive,
+        othersCpuS: r.m.othersCpuS,
         codes: r.m.codes,
       })),
     },

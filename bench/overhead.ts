@@ -20,7 +20,7 @@ import { header, kbPer, machine, mb, pct, rows, standalone, verdict } from './li
 import type { Outcome } from './lib/report.ts';
 import { bundleVariant } from './lib/variants.ts';
 import type { Variant } from './lib/variants.ts';
-import { connectedRate, measure } from './lib/workloads.ts';
+import { connectedRate, measure, noise } from './lib/workloads.ts';
 import type { Generator, Measured, Workload } from './lib/workloads.ts';
 
 const GOAL = 0.1;
@@ -41,7 +41,10 @@ export async function main(argv: string[]): Promise<Outcome> {
     const secret = newSecret();
     const service = await startService({ secret });
     try {
-      return await measure(gen, w, { k6, service, secret, outDir: scratch(`overhead-${gen}`), ...(script ? { script } : {}) });
+      const r = await measure(gen, w, { k6, service, secret, outDir: scratch(`overhead-${gen}`), ...(script ? { script } : {}) });
+      const n = noise(r);
+      if (n) console.log(`${n} (${gen} ${w.kind})`);
+      return r;
     } finally {
       await service.stop();
     }
@@ -124,6 +127,7 @@ function summary(r: Measured): Record<string, unknown> {
     k6PeakMb: r.k6PeakKb / 1024,
     k6BaselineMb: r.k6BaselineKb / 1024,
     serviceCpuS: r.serviceCpuS,
+    othersCpuS: r.othersCpuS,
     codes: r.codes,
   };
 }

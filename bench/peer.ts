@@ -25,10 +25,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AUDIENCE, ISSUER, ROOT, newSecret, prepare, readJson, scratch, spawnTimed, startService, tail } from './lib/harness.ts';
 import type { BenchService } from './lib/harness.ts';
-import { Sampler } from './lib/proc.ts';
+import { Sampler, machineBusyS } from './lib/proc.ts';
 import { header, machine, mb, rows, standalone, verdict } from './lib/report.ts';
 import type { Outcome } from './lib/report.ts';
-import { MS_PER_MESSAGE, SETTLE_MS, connectedRate, measure, timelineFor } from './lib/workloads.ts';
+import { MS_PER_MESSAGE, SETTLE_MS, connectedRate, measure, noise, timelineFor } from './lib/workloads.ts';
 import type { Measured, Workload } from './lib/workloads.ts';
 
 const GOAL_RATIO = 2;
@@ -89,7 +89,10 @@ export async function main(argv: string[]): Promise<Outcome> {
   const wsgate: Record<string, Measured> = {};
   const art: Record<string, PeerRun> = {};
   for (const w of [hold, agents]) {
-    wsgate[w.kind] = await withService((service, secret) => measure('wsgate', w, { k6, service, secret, outDir: scratch(`peer-wsgate-${w.kind}`) }));
+    const r = await withService((service, secret) => measure('wsgate', w, { k6, service, secret, outDir: scratch(`peer-wsgate-${w.kind}`) }));
+    wsgate[w.kind] = r;
+    const n = noise(r);
+    if (n) console.log(`${n} (wsgate ${w.kind})`);
     art[w.kind] = await withService((service, secret) => runArtillery(artillery, w, service, secret));
   }
 
@@ -208,9 +211,15 @@ async function runArtillery(artillery: string, w: Workload, service: BenchServic
     name: 'artillery',
     timeoutMs: t.holdUntil - Date.now() + 120_000,
   });
+  const busy0 = machineBusyS();
   const sampler = new Sampler({ gen: run.pids, service: service.pids }, 200).start();
   const result = await run.done;
   sampler.stop();
+  const others = machineBusyS() - busy0 - result.cpuS - sampler.cpuS('service');
+  const wallS = (Date.now() - started) / 1000;
+  if (others / (wallS * 2) > 0.1) {
+    console.log(`  note: other processes used ${others.toFixed(1)} CPU-s (${((100 * others) / (wallS * 2)).toFixed(0)}% of the 2 cores) during this ${wallS.toFixed(0)} s run; its figures are not clean (artillery ${w.kind})`);
+  }
   const agg = readJson<ArtilleryReport>(report)?.aggregate ?? {};
   const c = agg.counters ?? {};
   const lat = agg.summaries?.['bench.event_latency'] ?? {};

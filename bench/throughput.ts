@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { newSecret, prepare, scratch, startService } from './lib/harness.ts';
 import { fixed, header, machine, rows, standalone, verdict } from './lib/report.ts';
 import type { Outcome } from './lib/report.ts';
-import { MS_PER_MESSAGE, connectedRate, measure } from './lib/workloads.ts';
+import { MS_PER_MESSAGE, connectedRate, measure, noise } from './lib/workloads.ts';
 import type { Measured, Workload } from './lib/workloads.ts';
 
 /** The local preset's agent deadline (config/environments.json): a run slower than this fails. */
@@ -42,6 +42,8 @@ export async function main(argv: string[]): Promise<Outcome> {
     } finally {
       await service.stop();
     }
+    const n = noise(r);
+    if (n) console.log(`${n} (${users} users)`);
     const windowS = (runs * MS_PER_MESSAGE) / 1000;
     const done = r.metrics['wsgate_agent_event_completion'] ?? {};
     const lat = r.metrics['wsgate_event_latency'] ?? {};
@@ -64,6 +66,7 @@ export async function main(argv: string[]): Promise<Outcome> {
       k6CpuPer1kEventsTotal: (r.k6CpuS / events) * 1000,
       k6CpuS: r.k6CpuS,
       serviceCpuS: r.serviceCpuS,
+      othersCpuS: r.othersCpuS,
       codes: r.codes,
     };
     figures.push(f);

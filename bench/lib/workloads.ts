@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { AUDIENCE, ISSUER, bundle, mergeMetrics, readJson, sleep, startK6, tail } from './harness.ts';
 import type { BenchService, MetricValues } from './harness.ts';
-import { Sampler } from './proc.ts';
+import { Sampler, machineBusyS } from './proc.ts';
 
 /** Fixed by scenarios/multi-user.ts: one send every 400 ms per user, judged 2 s after the window. */
 export const MS_PER_MESSAGE = 400;
@@ -75,6 +75,12 @@ export interface Measured {
   /** active_connections the service reported in the middle of the hold. */
   serviceActive: number | undefined;
   wallS: number;
+  /**
+   * CPU seconds the rest of the machine spent during the run (everything but k6 and the service:
+   * this harness, and whatever else runs here). Figures taken while others load the 2 cores are
+   * not clean, and the reports say so.
+   */
+  othersCpuS: number;
   /** The end of k6's output of the first failed instance, when one failed. */
   failure: string | undefined;
 }
@@ -149,6 +155,7 @@ export async function measure(generator: Generator, w: Workload, o: MeasureOptio
   };
   const script = o.script ?? (generator === 'wsgate' ? bundle('multi-user') : bundle(`bench/minimal-${w.kind}`));
   const started = Date.now();
+  const busy0 = machineBusyS();
   const run = startK6({ k6: o.k6, script, env: envOf, instances, outDir: o.outDir, timeoutMs: t.holdUntil - Date.now() + 120_000, ...(o.args ? { args: o.args } : {}) });
   const sampler = new Sampler({ k6: run.pids, service: svc.pids }, o.periodMs ?? 200).start();
   const serviceCpu0 = sampler.cpuS('service');
@@ -171,6 +178,7 @@ export async function measure(generator: Generator, w: Workload, o: MeasureOptio
   })();
   const results = await run.done;
   sampler.stop();
+  const busy = machineBusyS() - busy0;
   const parts = results.map((_, i) => readJson<{ metrics: MetricValues; scenarios?: { checks: Check[] }[] }>(summaryOf(i)));
   const checks: Check[] = [];
   for (const p of parts) {
@@ -203,6 +211,7 @@ export async function measure(generator: Generator, w: Workload, o: MeasureOptio
     serviceCpuS: sampler.cpuS('service') - serviceCpu0,
     serviceActive: await active,
     wallS: (Date.now() - started) / 1000,
+    othersCpuS: busy - results.reduce((s, r) => s + r.cpuS, 0) - (sampler.cpuS('service') - serviceCpu0),
     failure: failed ? `k6 exited ${failed.code} (output: ${failed.stdoutFile}):\n${tail(failed.stderrFile, 6)}` : undefined,
   };
 }
@@ -215,4 +224,10 @@ export function connectedRate(m: Measured): { rate: number; passes: number; fail
   // Users that never got as far as a verdict (k6 cut off, VU died) count as failures too.
   const missing = Math.max(0, m.workload.users - passes - fails);
   return { rate: passes / Math.max(1, m.workload.users), passes, fails: fails + missing };
+}
+
+/** A warning line when other processes took more than a tenth of the machine during a run. */
+export function noise(m: Measured): string | undefined {
+  const share = m.othersCpuS / (m.wallS * 2);
+  return share > 0.1 ? `  note: other processes used ${m.othersCpuS.toFixed(1)} CPU-s (${(share * 100).toFixed(0)}% of the 2 cores) during this ${m.wallS.toFixed(0)} s run; its figures are not clean` : undefined;
 }
