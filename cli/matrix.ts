@@ -30,7 +30,10 @@ import { show } from './suite-run.ts';
  */
 export const DEFAULT_CONCURRENCY = 2;
 
-export const MATRIX_USAGE = `Usage: wsgate matrix [--concurrency N] [--results-dir DIR] [--doc FILE]
+/** --repeat's upper bound: ten matrices are about eleven minutes here already. */
+const MAX_REPEAT = 10;
+
+export const MATRIX_USAGE = `Usage: wsgate matrix [--concurrency N] [--repeat N] [--results-dir DIR] [--doc FILE]
 
 Proves the regression suite on this machine: runs wsgate regression --env local --embedded-target
 against nine setups (the healthy service behind a healthy nginx; each of the seven faults behind a
@@ -42,7 +45,9 @@ an error.
 
 Options:
   --concurrency N        setups run at once (default ${DEFAULT_CONCURRENCY}; each uses about one core while k6 runs)
-  --results-dir DIR      each setup's results and log go to DIR/<setup>/ (default: results/matrix-<time>)
+  --repeat N             run every setup N times (default 1); a cell whose runs disagree shows how
+                         many runs gave its worst mark, e.g. pass! 2/3 (a flaky test, made visible)
+  --results-dir DIR      each run's results and log go to DIR/<setup>/[<run>/] (default: results/matrix-<time>)
   --doc FILE             also write the table, legend, command, date and machine as Markdown to FILE
   -h, --help             print this help
 
@@ -52,6 +57,7 @@ WSGATE_K6, WSGATE_K6_CACHE and WSGATE_NGINX.
 
 const OPTIONS = {
   concurrency: { type: 'string' },
+  repeat: { type: 'string' },
   'results-dir': { type: 'string' },
   doc: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -84,6 +90,8 @@ export interface MatrixRow {
   verdicts: Record<string, 'pass' | 'fail' | undefined>;
   /** k6's `FAILED <test>: <check> (observed: ...)` lines, first per test. */
   observed: Record<string, string>;
+  /** Suite-wide thresholds the run failed, e.g. `wsgate_isolation_violations count==0 (observed count 93)`. */
+  suiteFailures: string[];
   /** The run's captured output. */
   log: string;
 }
@@ -106,15 +114,43 @@ export function cellOf(setup: MatrixSetup, test: string, verdict: 'pass' | 'fail
 
 const short = (test: string): string => test.replace(/_regression$/, '');
 
-/** The table as padded Markdown (readable in a terminal and in the docs alike). */
+/** Runs of the same setup, in SETUPS order. */
+function bySetup(rows: readonly MatrixRow[]): MatrixRow[][] {
+  return SETUPS.map((s) => rows.filter((r) => r.setup.name === s.name)).filter((g) => g.length > 0);
+}
+
+/** Worst first: the order in which a cell that differs between runs names its marks. */
+const SEVERITY = ['—', 'pass!', 'FAIL!', 'FAIL*', 'FAIL', 'pass'];
+
+/**
+ * One cell over several runs of a setup: the mark when every run agrees, else the worst mark and how
+ * many runs had it (`pass! 2/3`: two of three runs missed the fault).
+ */
+function groupMark(runs: readonly MatrixRow[], test: string): string {
+  const marks = runs.map((r) => cellOf(r.setup, test, r.verdicts[test]).mark);
+  if (marks.every((m) => m === marks[0])) return marks[0] ?? '—';
+  const worst = SEVERITY.find((m) => marks.includes(m)) ?? '—';
+  return `${worst} ${marks.filter((m) => m === worst).length}/${marks.length}`;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** The table as padded Markdown (readable in a terminal and in the docs alike); one row per setup. */
 export function renderTable(rows: readonly MatrixRow[]): string {
   const header = ['setup', ...REGRESSIONS.map((r) => short(r.name)), 'exit', 'time'];
-  const body = rows.map((row) => [
-    row.setup.name === 'healthy' || row.setup.name === 'nginx:broken' ? row.setup.name : `fault ${row.setup.name}`,
-    ...REGRESSIONS.map((r) => cellOf(row.setup, r.name, row.verdicts[r.name]).mark),
-    String(row.exit),
-    `${row.seconds.toFixed(1)} s`,
-  ]);
+  const body = bySetup(rows).map((runs) => {
+    const setup = (runs[0] as MatrixRow).setup;
+    return [
+      setup.name === 'healthy' || setup.name === 'nginx:broken' ? setup.name : `fault ${setup.name}`,
+      ...REGRESSIONS.map((r) => groupMark(runs, r.name)),
+      [...new Set(runs.map((r) => r.exit))].join('/'),
+      `${median(runs.map((r) => r.seconds)).toFixed(1)} s`,
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n') + '\n';
@@ -127,7 +163,8 @@ export const LEGEND = `- \`pass\`: the test passed, as it should.
 - \`pass!\`: a test passed under its own setup: the fault went unnoticed (an error).
 - \`FAIL!\`: a test failed against the healthy service: a false alarm (an error).
 - \`—\`: the run gave no verdict for the test (an error).
-- Columns are the tests without their \`_regression\` suffix; \`exit\` is wsgate regression's exit code.`;
+- \`MARK k/n\` (with --repeat): the runs of the setup disagreed; k of the n runs gave MARK, the worst of them.
+- Columns are the tests without their \`_regression\` suffix; \`exit\` is wsgate regression's exit code, \`time\` its median wall time.`;
 
 /** The matrix's exit code: 4 when a setup gave no verdict, 1 when a cell is an error, else 0. */
 export function matrixExit(rows: readonly MatrixRow[]): number {
@@ -182,16 +219,21 @@ async function runSetup(setup: MatrixSetup, dir: string, env: NodeJS.ProcessEnv)
   const log = out.text();
   writeFileSync(join(dir, 'wsgate.log'), `$ wsgate regression ${args.join(' ')}\n${log}`);
   const verdicts: MatrixRow['verdicts'] = {};
+  const suiteFailures: string[] = [];
   const json = readdirSync(dir).find((f) => f.startsWith(`${SUITE}-local-`) && f.endsWith('.json'));
   if (json) {
     try {
       const result = JSON.parse(readFileSync(join(dir, json), 'utf8')) as SuiteResult;
       for (const s of result.scenarios) verdicts[s.name] = s.verdict;
+      for (const t of result.thresholds.filter((x) => !x.ok)) {
+        const used = Object.entries(t.observed).filter(([k]) => t.expression.includes(k));
+        suiteFailures.push(`${t.metric} ${t.expression} (observed ${used.map(([k, v]) => `${k} ${v}`).join(', ')})`);
+      }
     } catch {
       // an unreadable result is a row without verdicts
     }
   }
-  return { setup, exit, seconds, verdicts, observed: failedLines(log), log };
+  return { setup, exit, seconds, verdicts, observed: failedLines(log), suiteFailures, log };
 }
 
 function nginxVersion(env: NodeJS.ProcessEnv): Promise<string> {
@@ -206,25 +248,50 @@ function nginxVersion(env: NodeJS.ProcessEnv): Promise<string> {
   });
 }
 
-function renderDoc(rows: readonly MatrixRow[], meta: { date: string; machine: string; concurrency: number; seconds: number; exit: number }): string {
-  const caught = rows
-    .filter((r) => r.setup.name !== 'healthy')
-    .map((r) => {
-      const own = ownTests(r.setup);
-      const seen = own.map((t) => (r.observed[t] ? `\`${t}\`: ${r.observed[t]}` : `\`${t}\`: (no FAILED line)`)).join('; ');
-      return `- **${r.setup.name}** → ${seen}`;
+interface DocMeta {
+  date: string;
+  machine: string;
+  command: string;
+  repeat: number;
+  concurrency: number;
+  seconds: number;
+  exit: number;
+}
+
+function renderDoc(rows: readonly MatrixRow[], meta: DocMeta): string {
+  const caught = bySetup(rows)
+    .filter((runs) => (runs[0] as MatrixRow).setup.name !== 'healthy')
+    .map((runs) => {
+      const setup = (runs[0] as MatrixRow).setup;
+      const seen = ownTests(setup)
+        .map((t) => {
+          const missed = runs.filter((r) => r.verdicts[t] === 'pass');
+          const caughtBy = runs.find((r) => r.verdicts[t] === 'fail');
+          const parts: string[] = [];
+          if (caughtBy) parts.push(caughtBy.observed[t] ?? '(no FAILED line)');
+          if (missed.length) {
+            const also = [...new Set(missed.flatMap((r) => r.suiteFailures))];
+            parts.push(
+              `MISSED in ${missed.length} of ${runs.length} run(s): the test passed${also.length ? `, and the run failed only on the suite-wide ${also.join(', ')}` : ''}`,
+            );
+          }
+          return `\`${t}\`: ${parts.join('; ')}`;
+        })
+        .join('; ');
+      return `- **${setup.name}** → ${seen}`;
     })
     .join('\n');
+  const runsEach = meta.repeat > 1 ? ` Each setup ran ${meta.repeat} times; a cell shows every run's mark when they agree.` : '';
   return `# Fault matrix
 
 Does every regression test catch the breakage it guards against, and pass when nothing is broken?
-Each row is one run of \`wsgate regression --env local --embedded-target\` (all seven tests) against
+Each row is a run of \`wsgate regression --env local --embedded-target\` (all seven tests) against
 one setup: the healthy reference service behind a healthy nginx, each of the seven faults
 (\`--fault NAME\`, nginx healthy in front), and a healthy service behind the broken nginx
-(\`--lb broken\`, idle WebSockets cut after 3 s). Each column is one test.
+(\`--lb broken\`, idle WebSockets cut after 3 s). Each column is one test.${runsEach}
 
 ${renderTable(rows)}
-Verdict: ${meta.exit === EXIT.PASS ? 'sound (exit 0): the healthy row passes everything and every setup is caught by its own test' : `NOT sound (exit ${meta.exit})`}.
+Verdict: ${meta.exit === EXIT.PASS ? 'sound (exit 0): the healthy row passes everything and every setup is caught by its own test' : `NOT sound (exit ${meta.exit}): see the cells marked ! and the MISSED lines below`}.
 
 Legend:
 
@@ -234,9 +301,9 @@ What each setup's own test observed (k6's first \`FAILED\` line for it):
 
 ${caught}
 
-Produced by \`npm run matrix\` (\`node bin/wsgate.mjs matrix --doc docs/fault-matrix.md\`) on
-${meta.date}: ${meta.machine}; ${rows.length} setups, ${meta.concurrency} at a time, ${meta.seconds.toFixed(0)} s in all.
-\`npm test\` runs the same matrix (test/cli/matrix.e2e.test.ts).
+Produced by \`${meta.command}\` on ${meta.date}: ${meta.machine};
+${SETUPS.length} setups${meta.repeat > 1 ? ` × ${meta.repeat} runs` : ''}, ${meta.concurrency} at a time, ${meta.seconds.toFixed(0)} s in all.
+\`npm test\` runs the matrix once (test/cli/matrix.e2e.test.ts); \`npm run matrix\` rewrites this file.
 `;
 }
 
@@ -256,6 +323,10 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > SETUPS.length) {
     throw new UsageError(`--concurrency is "${values.concurrency}"; it must be a whole number from 1 to ${SETUPS.length}`);
   }
+  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) {
+    throw new UsageError(`--repeat is "${values.repeat}"; it must be a whole number from 1 to ${MAX_REPEAT}`);
+  }
   const root = resolve(values['results-dir'] ?? join(env['WSGATE_RESULTS_DIR'] || 'results', `matrix-${runStamp()}`));
   const doc = values.doc === undefined ? undefined : resolve(values.doc);
   const runEnv = matrixEnv(env);
@@ -267,7 +338,9 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
     await builder.build();
   }
   const k6 = await ensureK6({ env: runEnv, log: (line) => say(io.stderr, line) });
-  say(io.stderr, `matrix: ${SETUPS.length} setups, ${concurrency} at a time, with k6 ${k6.version}; logs and results in ${show(root)}/<setup>/`);
+  const jobs = Array.from({ length: repeat }, (_, run) => SETUPS.map((setup) => ({ setup, run: run + 1 }))).flat();
+  const times = repeat > 1 ? ` × ${repeat} runs` : '';
+  say(io.stderr, `matrix: ${SETUPS.length} setups${times}, ${concurrency} at a time, with k6 ${k6.version}; logs and results in ${show(root)}/<setup>/${repeat > 1 ? '<run>/' : ''}`);
 
   let stopped = false;
   const onSignal = (): void => {
@@ -276,22 +349,23 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const started = performance.now();
-  const rows: (MatrixRow | undefined)[] = new Array(SETUPS.length).fill(undefined);
+  const rows: (MatrixRow | undefined)[] = new Array(jobs.length).fill(undefined);
   let next = 0;
   let done = 0;
   try {
     const worker = async (): Promise<void> => {
-      while (!stopped && next < SETUPS.length) {
+      while (!stopped && next < jobs.length) {
         const i = next++;
-        const setup = SETUPS[i] as MatrixSetup;
-        const row = await runSetup(setup, join(root, setup.name.replace(':', '-')), runEnv);
+        const { setup, run } = jobs[i] as { setup: MatrixSetup; run: number };
+        const dir = join(root, setup.name.replace(':', '-'), repeat > 1 ? String(run) : '');
+        const row = await runSetup(setup, dir, runEnv);
         rows[i] = row;
         done++;
         const failed = REGRESSIONS.filter((r) => row.verdicts[r.name] === 'fail').map((r) => r.name);
         const wrong = REGRESSIONS.filter((r) => cellOf(setup, r.name, row.verdicts[r.name]).error).map((r) => r.name);
         say(
           io.stderr,
-          `matrix ${done}/${SETUPS.length} ${setup.name}: exit ${row.exit} in ${row.seconds.toFixed(1)} s, failed: ${failed.join(', ') || 'none'}${wrong.length ? ` — WRONG: ${wrong.join(', ')}` : ''}`,
+          `matrix ${done}/${jobs.length} ${setup.name}${repeat > 1 ? ` (run ${run})` : ''}: exit ${row.exit} in ${row.seconds.toFixed(1)} s, failed: ${failed.join(', ') || 'none'}${wrong.length ? ` — WRONG: ${wrong.join(', ')}` : ''}`,
         );
         if (row.exit === EXIT.INTERRUPTED) stopped = true;
       }
@@ -305,7 +379,7 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
   const finished = rows.filter((r): r is MatrixRow => r !== undefined);
   io.stdout.write(renderTable(finished));
   if (stopped) {
-    say(io.stdout, `INTERRUPTED fault matrix after ${finished.length} of ${SETUPS.length} setups; no verdict`);
+    say(io.stdout, `INTERRUPTED fault matrix after ${finished.length} of ${jobs.length} runs; no verdict`);
     return EXIT.INTERRUPTED;
   }
   const exit = matrixExit(finished);
@@ -314,15 +388,19 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
     const machine = `${cpus().length} cores, Node ${process.version}, k6 ${k6.version}, ${await nginxVersion(runEnv)}`;
     const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     mkdirSync(dirname(doc), { recursive: true });
-    writeFileSync(doc, renderDoc(finished, { date, machine, concurrency, seconds, exit }));
+    const flags = [values.concurrency === undefined ? '' : `--concurrency ${concurrency}`, repeat > 1 ? `--repeat ${repeat}` : '', `--doc ${values.doc}`];
+    const command = `node bin/wsgate.mjs matrix ${flags.filter(Boolean).join(' ')}`;
+    writeFileSync(doc, renderDoc(finished, { date, machine, command, repeat, concurrency, seconds, exit }));
   }
-  const crossTalk = finished.flatMap((row) => REGRESSIONS.filter((r) => cellOf(row.setup, r.name, row.verdicts[r.name]).crossTalk).map((r) => `${row.setup.name}→${short(r.name)}`));
+  const crossTalk = [
+    ...new Set(finished.flatMap((row) => REGRESSIONS.filter((r) => cellOf(row.setup, r.name, row.verdicts[r.name]).crossTalk).map((r) => `${row.setup.name}→${short(r.name)}`))),
+  ];
   if (crossTalk.length) say(io.stdout, `cross-talk (marked FAIL*, not an error): ${crossTalk.join(', ')}`);
   const summary: Record<number, string> = {
     [EXIT.PASS]: 'PASS fault matrix: the healthy service passes every test and every setup is caught by its own test',
     [EXIT.FAIL]: 'FAIL fault matrix: a fault went unnoticed or the healthy service failed a test (cells marked ! above)',
     [EXIT.ERROR]: `ERROR fault matrix: a setup gave no verdict (see its wsgate.log under ${show(root)})`,
   };
-  say(io.stdout, `${summary[exit]} — ${SETUPS.length} setups in ${seconds.toFixed(0)} s${doc && exit !== EXIT.ERROR ? `; written to ${show(doc)}` : ''}`);
+  say(io.stdout, `${summary[exit]} — ${SETUPS.length} setups${times} in ${seconds.toFixed(0)} s${doc && exit !== EXIT.ERROR ? `; written to ${show(doc)}` : ''}`);
   return exit;
 }

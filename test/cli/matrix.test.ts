@@ -17,7 +17,7 @@ const setup = (name: string): MatrixSetup => SETUPS.find((s) => s.name === name)
 function row(name: string, failing: string[], exit: number = failing.length ? EXIT.FAIL : EXIT.PASS): MatrixRow {
   const verdicts: MatrixRow['verdicts'] = {};
   for (const t of REGRESSION_NAMES) verdicts[t] = failing.includes(t) ? 'fail' : 'pass';
-  return { setup: setup(name), exit, seconds: 1, verdicts, observed: {}, log: '' };
+  return { setup: setup(name), exit, seconds: 1, verdicts, observed: {}, suiteFailures: [], log: '' };
 }
 
 /** The matrix every sound suite produces: each setup fails exactly its own tests. */
@@ -77,10 +77,22 @@ test('the table: one row per setup, one column per test, padded Markdown', () =>
   assert.match(lines.at(-1) ?? '', /^\| nginx:broken +\| pass +\| pass +\| FAIL +\|/);
 });
 
+test('--repeat: runs of a setup that disagree show the worst mark and how many runs had it', () => {
+  const i = SETUPS.findIndex((s) => s.name === 'isolation_leak');
+  const rows = [...sound(), row('isolation_leak', [], EXIT.FAIL), row('isolation_leak', ['multi_user_isolation_regression'])];
+  const lines = renderTable(rows).trimEnd().split('\n');
+  assert.equal(lines.length, 2 + SETUPS.length, 'still one line per setup');
+  assert.match(lines[2 + i] ?? '', /^\| fault isolation_leak +\| pass +\| pass +\| pass +\| pass! 1\/3 +\| pass +\|/);
+  assert.equal(matrixExit(rows), EXIT.FAIL, 'one missed run is enough to fail the matrix');
+});
+
 test('usage: --concurrency out of range is exit 2 in one sentence; --help', async () => {
   const c = capture();
   assert.equal(await main(['matrix', '--concurrency', '0'], {}, c.io), EXIT.USAGE);
   assert.equal(c.err(), 'wsgate: --concurrency is "0"; it must be a whole number from 1 to 9\n');
+  const r = capture();
+  assert.equal(await main(['matrix', '--repeat', '11'], {}, r.io), EXIT.USAGE);
+  assert.equal(r.err(), 'wsgate: --repeat is "11"; it must be a whole number from 1 to 10\n');
   assert.doesNotMatch(c.all(), STACK_FRAME);
   const h = capture();
   assert.equal(await main(['matrix', '--help'], {}, h.io), EXIT.PASS);
