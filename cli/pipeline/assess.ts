@@ -30,6 +30,8 @@ export interface Measures {
   connectionSuccess: RateReading | null;
   agentEventCompletion: RateReading | null;
   isolationViolations: number;
+  /** Isolation violations by suite, for the report. */
+  isolationBySuite: Record<string, number>;
   criticalRegressionsRun: string[];
   criticalRegressionsFailed: string[];
   /** wsgate_event_latency statistics (ms) of the deployment validation (null: no samples). */
@@ -132,6 +134,7 @@ export function measure(validation: SuiteResult | null, regression: SuiteResult 
     connectionSuccess: rateOf(both, 'wsgate_connection_success'),
     agentEventCompletion: rateOf(both, 'wsgate_agent_event_completion'),
     isolationViolations: both.reduce((n, r) => n + (r?.metrics['wsgate_isolation_violations']?.['count'] ?? 0), 0),
+    isolationBySuite: Object.fromEntries(both.filter((r): r is SuiteResult => r !== null).map((r) => [r.suite, r.metrics['wsgate_isolation_violations']?.['count'] ?? 0])),
     criticalRegressionsRun: run.map((s) => s.name),
     criticalRegressionsFailed: run.filter((s) => s.verdict === 'fail').map((s) => s.name),
     eventLatency: latency && (latency['count'] ?? 0) > 0 ? latency : null,
@@ -161,7 +164,7 @@ function triggers(m: Measures, policy: Policy, monitor: MonitorEvidence | undefi
     {
       id: 'isolation_violations',
       rule: p.isolation_violations_above === 0 ? 'any user isolation violation' : `more than ${p.isolation_violations_above} user isolation violations`,
-      observed: `${m.isolationViolations} seen`,
+      observed: `${m.isolationViolations} seen${m.isolationViolations > 0 ? ` (${Object.entries(m.isolationBySuite).map(([s, n]) => `${s} ${n}`).join(', ')})` : ''}`,
       fired: m.isolationViolations > p.isolation_violations_above,
       assessed: true,
     },
