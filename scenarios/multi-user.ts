@@ -41,7 +41,7 @@ export const options: Options = suite.options(
         [scenario]: {
           executor: 'per-vu-iterations',
           exec: 'users',
-          vus: Math.ceil(config.multi.users / config.multi.connectionsPerVu),
+          vus: Math.ceil(config.multi.users / config.multi.connectionsPerVu), // and users are striped over them
           iterations: 1,
           maxDuration: `${Math.ceil(timingFor(config, Date.now()).holdUntil / 1000 - Date.now() / 1000) + 120}s`,
         },
@@ -65,9 +65,12 @@ export function setup(): MultiSetup {
 export const users = suite.step(async (c, tokens, data) => {
   const { timing, nonce } = data as MultiSetup;
   const plan = new Plan({ ...c.multi }, nonce);
+  // Users are striped over VUs (u mod VUs), so at every moment of the ramp all VUs, and all k6
+  // processes of a segmented run, open connections side by side instead of one VU at a time.
   const vu = exec.scenario.iterationInTest;
-  const first = vu * c.multi.connectionsPerVu;
-  const mine = Array.from({ length: Math.max(0, Math.min(c.multi.users, first + c.multi.connectionsPerVu) - first) }, (_, i) => first + i);
+  const vus = Math.ceil(c.multi.users / c.multi.connectionsPerVu);
+  const mine: number[] = [];
+  for (let u = vu; u < c.multi.users; u += vus) mine.push(u);
   await runUsers(c, tokens, plan, mine, timing);
 });
 
