@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../lib/errors.ts';
+import type { WindowRecord } from '../monitor/timeline.ts';
 
 export interface MonitorEvidence {
   file: string;
@@ -21,12 +22,8 @@ export interface MonitorEvidence {
   complete: boolean;
 }
 
-interface WindowLine {
-  type: 'window';
-  start: string;
-  end: string;
-  status: 'healthy' | 'degraded' | 'unhealthy';
-}
+/** The fields read from the monitor's window records (cli/monitor/timeline.ts writes them). */
+type WindowLine = Pick<WindowRecord, 'type' | 'start' | 'end' | 'status'>;
 
 export function readMonitorTimeline(file: string): MonitorEvidence {
   let text: string;

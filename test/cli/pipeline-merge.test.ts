@@ -22,7 +22,8 @@ import { startTarget } from '../../target/service.ts';
 import type { FaultName } from '../../target/service.ts';
 import { k6Binary, runK6 } from '../helpers/k6.ts';
 import type { K6Run } from '../helpers/k6.ts';
-import { tempDir } from './helpers.ts';
+import { main } from '../../cli/main.ts';
+import { capture, tempDir } from './helpers.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BUNDLE = join(REPO, 'dist', 'deployment-validation.js');
@@ -135,6 +136,22 @@ describe('a run split over two k6 processes, merged, has the single run\'s verdi
         assert.equal(total(m), total(c.single.result), `${name}: ${metric}`);
         assert.equal(total(m), c.parts.reduce((n, p) => n + total(p.result), 0), `${name}: ${metric} is the instances' sum`);
       }
+    }
+  });
+
+  test('wsgate merge (the command) prints each instance alone and the merged verdict, and exits with it', async () => {
+    for (const [name, code] of [['healthy', 0], ['handshake_403', 1]] as const) {
+      const c = cases[name]!;
+      const out = capture();
+      const dir = join(work, `${name}-merged`);
+      const exit = await main(['merge', '--bundle', BUNDLE, '--env', 'local', '--results-dir', dir, ...c.parts.map((p) => p.samples)], { ...process.env, ...c.env }, out.io);
+      assert.equal(exit, code, out.all());
+      assert.match(out.out(), /wsgate: instance 1 \(.*, \d+ samples\) judged alone: (PASS|FAIL)/);
+      assert.match(out.out(), new RegExp(`wsgate: ${code === 0 ? 'PASS' : 'FAIL'} merged deployment-validation \\(env local, 2 instances, \\d+ samples\\)`));
+      const written = readdirSync(dir).filter((f) => f.endsWith('.merged.json'));
+      assert.equal(written.length, 1);
+      assert.deepEqual(verdicts(JSON.parse(readFileSync(join(dir, written[0]!), 'utf8')) as SuiteResult), verdicts(c.single.result));
+      assert.doesNotMatch(out.all(), new RegExp(SECRET));
     }
   });
 
