@@ -83,8 +83,8 @@ WSGATE_MULTI_* variable the flags above set (WSGATE_MULTI_USERS, ...).
 
 Example, 50,000 connections on one machine:
   wsgate multi-user --embedded-target --workers 4 --scenario stress_concurrent_connections \\
-    --users 50000 --connections-per-vu 500 --ramp-per-s 1500 --duration 60s \\
-    --instances 3 --local-ips 127.0.0.1-127.0.0.3
+    --users 50000 --connections-per-vu 500 --ramp-per-s 700 --duration 60s \\
+    --instances 4 --local-ips 127.0.0.1-127.0.0.4
 `;
 
 const OPTIONS = {
