@@ -52,7 +52,8 @@ test('wsgate matrix: exit 0, the healthy row passes every test, every fault caug
   assert.equal(rows.length, 1 + 9, r.out);
   const healthy = rows.find((l) => l.startsWith('| healthy '))?.split('|').map((c) => c.trim()).slice(2, 2 + REGRESSION_NAMES.length);
   assert.deepEqual(healthy, REGRESSION_NAMES.map(() => 'pass'), r.out);
-  assert.doesNotMatch(r.out, /pass!|FAIL!|—/);
+  // no missed fault, no false alarm, no run without a verdict, in any cell
+  assert.doesNotMatch(rows.join('\n'), /pass!|FAIL!|\| — /, r.out);
   assert.match(r.out.trimEnd().split('\n').at(-1) ?? '', /^wsgate: PASS fault matrix: /);
   // The healthy row as the JSON result says it, not only as printed.
   const healthyDir = join(dir, 'healthy');
