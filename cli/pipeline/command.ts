@@ -160,6 +160,24 @@ function writeOut(path: string, text: string): void {
   }
 }
 
+/** A fresh directory for one run; a second run in the same second gets -2, -3, ... */
+function makeRunDir(resultsDir: string, name: string): string {
+  try {
+    mkdirSync(resultsDir, { recursive: true });
+    for (let i = 1; ; i++) {
+      const dir = join(resultsDir, i === 1 ? name : `${name}-${i}`);
+      try {
+        mkdirSync(dir);
+        return dir;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 100) throw err;
+      }
+    }
+  } catch (err) {
+    throw new ConfigError(`a run directory cannot be created in ${resultsDir} (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable --results-dir`);
+  }
+}
+
 /** Runs `wsgate pre` or `wsgate post`; resolves with the exit code. */
 export async function pipeline(command: Command, argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   let values;
@@ -194,14 +212,12 @@ export async function pipeline(command: Command, argv: string[], env: NodeJS.Pro
     );
   }
   const monitor: MonitorEvidence | undefined = values['monitor-timeline'] ? readMonitorTimeline(resolve(values['monitor-timeline'])) : undefined;
+  if (monitor?.env && monitor.env !== envName) {
+    throw new ConfigError(`--monitor-timeline ${values['monitor-timeline']} monitored env ${monitor.env}, not ${envName}; pass the timeline of this environment`);
+  }
   const reportCopy = values.report === undefined ? undefined : resolve(values.report);
   const startedAt = new Date();
-  const runDir = join(resultsDir, `${command}-${envName}-${runStamp(startedAt)}`);
-  try {
-    mkdirSync(runDir, { recursive: true });
-  } catch (err) {
-    throw new ConfigError(`the results directory ${runDir} cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable --results-dir`);
-  }
+  const runDir = makeRunDir(resultsDir, `${command}-${envName}-${runStamp(startedAt)}`);
 
   // The suites, one after the other, through the same commands a person would run.
   const shared = ['--env', envName, '--results-dir', runDir];

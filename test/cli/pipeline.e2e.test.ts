@@ -194,6 +194,7 @@ describe('wsgate pre/post against the embedded service, with a fault switched on
     assert.match(dom.stdout, /<title>k6 report<\/title>/);
     for (const metric of ['wsgate_connection_success', 'wsgate_agent_event_completion', 'wsgate_event_latency']) assert.match(dom.stdout, new RegExp(metric), `rendered ${metric}`);
     assert.ok((dom.stdout.match(/<canvas/g) ?? []).length >= 5, 'charts drawn');
+    assert.doesNotMatch(dom.stdout, JWT, 'no token in the rendered dashboard');
     const png = join(profile, 'shot.png');
     const shot = spawnSync(bin, [...flags, '--window-size=1280,900', `--screenshot=${png}`, `file://${html}`], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(shot.status, 0, shot.stderr);
