@@ -164,7 +164,7 @@ function triggers(m: Measures, policy: Policy, monitor: MonitorEvidence | undefi
     {
       id: 'isolation_violations',
       rule: p.isolation_violations_above === 0 ? 'any user isolation violation' : `more than ${p.isolation_violations_above} user isolation violations`,
-      observed: `${m.isolationViolations} seen${m.isolationViolations > 0 ? ` (${Object.entries(m.isolationBySuite).map(([s, n]) => `${s} ${n}`).join(', ')})` : ''}`,
+      observed: `${m.isolationViolations} seen${m.isolationViolations > 0 ? `: ${Object.entries(m.isolationBySuite).map(([s, n]) => `${s} ${n}`).join(', ')}` : ''}`,
       fired: m.isolationViolations > p.isolation_violations_above,
       assessed: true,
     },

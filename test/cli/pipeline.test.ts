@@ -120,7 +120,7 @@ describe('rollback triggers, at their boundaries', () => {
 
   test('any isolation violation, named per suite', () => {
     const a = assess(input({ regression: result('regression-prevention', { scenarios: CRITICAL, isolation: 1 }) }));
-    assert.deepEqual(a.triggers.filter((t) => t.fired).map((t) => t.observed), ['1 seen (deployment-validation 0, regression-prevention 1)']);
+    assert.deepEqual(a.triggers.filter((t) => t.fired).map((t) => t.observed), ['1 seen: deployment-validation 0, regression-prevention 1']);
     assert.equal(a.decision, 'rollback');
   });
 
