@@ -1,6 +1,6 @@
 /**
  * The fault matrix end to end (`node bin/wsgate.mjs matrix`): nine real regression runs with the real
- * k6 against the embedded service behind nginx, two at a time (about 65 s on 2 cores). The suite is
+ * k6 against the embedded service behind nginx, two at a time (about 50 s on 2 cores). The suite is
  * sound only if the healthy service passes every test and every fault is caught by its own test.
  */
 import assert from 'node:assert/strict';
