@@ -196,17 +196,23 @@ export function startK6(o: K6Options): K6Run {
     );
   }
   const k6Pids = (): number[] => shells.flatMap((s) => (s.pid ? descendants(s.pid).filter((d) => d.comm === 'k6').map((d) => d.pid) : []));
-  const interrupt = (): void => {
+  const signal = (sig: NodeJS.Signals): void => {
     for (const pid of k6Pids()) {
       try {
-        process.kill(pid, 'SIGINT');
+        process.kill(pid, sig);
       } catch {
         // already gone
       }
     }
   };
-  const bound = setTimeout(interrupt, o.timeoutMs);
-  const done = Promise.all(results).finally(() => clearTimeout(bound));
+  const interrupt = (): void => signal('SIGINT');
+  // Past the bound: a graceful stop (SIGINT), a second SIGINT (k6 then exits at once), then SIGKILL.
+  const stops = [
+    setTimeout(interrupt, o.timeoutMs),
+    setTimeout(interrupt, o.timeoutMs + 20_000),
+    setTimeout(() => signal('SIGKILL'), o.timeoutMs + 40_000),
+  ];
+  const done = Promise.all(results).finally(() => stops.forEach((b) => clearTimeout(b)));
   return { pids: k6Pids, done, interrupt };
 }
 
