@@ -8,14 +8,20 @@ import { redactUrl } from './config.ts';
 import { buildResult, renderJUnit, renderText } from './summary.ts';
 import type { K6SummaryData } from './summary.ts';
 
-export function writeSummary(suite: string, config: Config | undefined, scenarios: string[], data: K6SummaryData): Record<string, string> {
+export function writeSummary(
+  suite: string,
+  config: Config | undefined,
+  scenarios: string[],
+  data: K6SummaryData,
+  owners?: Record<string, string>,
+): Record<string, string> {
   const finishedAt = new Date();
   const env = config?.env ?? __ENV['WSGATE_ENV'] ?? 'unknown';
   const stamp = __ENV['WSGATE_RUN_STAMP'] || finishedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const dir = (__ENV['WSGATE_RESULTS_DIR'] || 'results').replace(/\/+$/, '');
   const base = `${dir}/${suite}-${env}-${stamp}`;
   const target: Record<string, string> = config ? { ws_url: redactUrl(config.wsUrl), http_url: redactUrl(config.httpUrl), auth_url: redactUrl(config.authUrl) } : {};
-  const result = buildResult(data, { suite, env, target, scenarios, finishedAt });
+  const result = buildResult(data, { suite, env, target, scenarios, finishedAt, owners });
   const json = JSON.stringify(result, null, 2) + '\n';
   const files: Record<string, string> = {
     [`${base}.json`]: json,

@@ -60,6 +60,12 @@ export interface ResultMeta {
   target: Record<string, string>;
   scenarios: string[];
   finishedAt: Date;
+  /**
+   * Suite-wide metrics whose thresholds a scenario answers for: a violation seen by any session of
+   * the run fails that scenario too (isolation violations belong to the isolation test wherever the
+   * leaked event landed).
+   */
+  owners?: Record<string, string>;
 }
 
 /** checks{scenario:agent_events} -> agent_events */
@@ -75,7 +81,7 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
   }
   const scenarios: ScenarioResult[] = meta.scenarios.map((name) => {
     const own = checks.filter((c) => c.name.startsWith(name + ': '));
-    const ownThresholds = thresholds.filter((t) => SCENARIO_SUBMETRIC.exec(t.metric)?.[1] === name);
+    const ownThresholds = thresholds.filter((t) => SCENARIO_SUBMETRIC.exec(t.metric)?.[1] === name || meta.owners?.[t.metric] === name);
     // A scenario passes when its thresholds hold (suites that want every check to pass say so with
     // checks{scenario:NAME}: rate==1) and it checked something: k6 reports thresholds as holding
     // when a run is aborted before they are evaluated.
@@ -87,7 +93,7 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
       thresholds: ownThresholds,
     };
   });
-  const suiteThresholds = thresholds.filter((t) => !SCENARIO_SUBMETRIC.test(t.metric));
+  const suiteThresholds = thresholds.filter((t) => !SCENARIO_SUBMETRIC.test(t.metric) && !(meta.owners?.[t.metric] && meta.scenarios.includes(meta.owners[t.metric] ?? '')));
   const metrics: Record<string, Record<string, number>> = {};
   for (const [name, m] of Object.entries(data.metrics)) {
     if ((name.startsWith('wsgate_') || name.startsWith('ws_') || name === 'checks') && m.values) metrics[name] = m.values;

@@ -26,6 +26,7 @@ import { selectRegressions } from '../lib/regressions.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
 import type { SetupData } from '../lib/suite.ts';
 import type { K6SummaryData } from '../lib/summary.ts';
+import { K6_METRICS } from '../lib/vocabulary.ts';
 import THRESHOLDS from '../thresholds/regression-prevention.json';
 
 const SUITE = 'regression-prevention';
@@ -61,7 +62,9 @@ export const connection_leak_regression = suite.step((c, tokens) => checkConnect
 export const auth_token_refresh_regression = suite.step((c) => checkTokenRefresh(c));
 
 export function handleSummary(data: K6SummaryData): Record<string, string> {
-  return writeSummary(SUITE, config, selected, data);
+  // Every session in the run guards isolation, and a leaked event lands on whichever user the
+  // service picks, often one of another test: any violation is this regression's failure.
+  return writeSummary(SUITE, config, selected, data, { [K6_METRICS.isolationViolations]: 'multi_user_isolation_regression' });
 }
 
 /** One scenario per selected regression, each running its export of the same name. */

@@ -71,3 +71,16 @@ test('an aborted run, where no scenario checked anything, is a failure in every 
   assert.match(renderJUnit(r), /name="scenario ran its checks">\s*<failure message="no checks ran/);
   assert.match(renderText(r), /FAIL in/);
 });
+
+test('a suite-wide metric owned by a scenario fails that scenario and leaves the suite list', () => {
+  const d = data(true);
+  d.metrics['wsgate_isolation_violations'] = { values: { count: 3, rate: 0.1 }, thresholds: { 'count==0': { ok: false } } };
+  const r = buildResult(d, { ...meta, owners: { wsgate_isolation_violations: 'agent_events' } });
+  assert.equal(r.verdict, 'fail');
+  assert.equal(r.scenarios.find((s) => s.name === 'agent_events')?.verdict, 'fail');
+  assert.equal(r.scenarios.find((s) => s.name === 'websocket_connection')?.verdict, 'pass');
+  assert.deepEqual(r.thresholds.map((t) => t.metric), ['wsgate_connection_success']);
+  const unowned = buildResult(d, meta);
+  assert.equal(unowned.scenarios.find((s) => s.name === 'agent_events')?.verdict, 'pass');
+  assert.ok(unowned.thresholds.some((t) => t.metric === 'wsgate_isolation_violations'));
+});
