@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../lib/config.ts';
 import { loadConfig, parseUrl, redactUrl } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { REGRESSIONS, selectRegressions } from '../lib/regressions.ts';
+import { REGRESSIONS, requireRefreshSecret, selectRegressions } from '../lib/regressions.ts';
 import type { Regression } from '../lib/regressions.ts';
 import type { SuiteResult, ThresholdResult } from '../lib/summary.ts';
 import { startDropRelay } from '../target/drop-relay.ts';
@@ -42,7 +42,6 @@ import {
 export const SUITE = 'regression-prevention';
 
 const LEAK = 'connection_leak_regression';
-const REFRESH = 'auth_token_refresh_regression';
 const IDLE = 'load_balancer_timeout_regression';
 
 /** --lb values: an nginx configuration, or none for the service without a load balancer. */
@@ -152,13 +151,6 @@ function relayNeeded(config: Config, vars: Vars, selected: readonly string[]): b
   return true;
 }
 
-/** The scenario refuses to run the refresh test without the secret; say so before k6 starts. */
-function requireRefreshSecret(config: Config, selected: readonly string[]): void {
-  if (selected.includes(REFRESH) && !config.jwtSecret) {
-    throw new ConfigError(`${REFRESH} mints short-lived tokens and needs WSGATE_JWT_SECRET; set it, or leave the test out with --test or --critical-only`);
-  }
-}
-
 /** Starts nginx; a missing nginx also points at --lb none. */
 async function startLb(scope: RunScope, upstream: { httpUrl: string; authUrl: string }, config: NginxConfigName, env: NodeJS.ProcessEnv) {
   try {
@@ -262,7 +254,7 @@ export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io,
   const plan = outputPlan(values, env);
   let relayHere = false;
   if (!embedded) {
-    requireRefreshSecret(config, names);
+    requireRefreshSecret(names, config.jwtSecret);
     relayHere = relayNeeded(config, vars, names);
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }

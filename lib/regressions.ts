@@ -55,3 +55,15 @@ function parseBool(v: string | undefined, name: string): boolean {
   if (v === 'true' || v === '1') return true;
   throw new ConfigError(`${name} is "${v}"; it must be true or false`);
 }
+
+/**
+ * The refresh regression mints short-lived tokens whatever the token source, so it needs the shared
+ * secret. The CLI asks before starting k6; the scenario asks again under plain `k6 run`.
+ */
+export function requireRefreshSecret(selected: readonly string[], jwtSecret: string | undefined): void {
+  if (selected.includes('auth_token_refresh_regression') && !jwtSecret) {
+    throw new ConfigError(
+      'auth_token_refresh_regression mints short-lived tokens and needs WSGATE_JWT_SECRET; set it, or leave the test out with --test or --critical-only',
+    );
+  }
+}

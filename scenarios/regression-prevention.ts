@@ -22,7 +22,7 @@ import { checkTokenRefresh } from '../lib/checks/refresh.ts';
 import type { Config } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
-import { selectRegressions } from '../lib/regressions.ts';
+import { requireRefreshSecret, selectRegressions } from '../lib/regressions.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
 import type { SetupData } from '../lib/suite.ts';
 import type { K6SummaryData } from '../lib/summary.ts';
@@ -91,11 +91,7 @@ function schedule(c: Config | undefined, names: string[]): Record<string, Scenar
 }
 
 function requireWhatSelectedTestsNeed(c: Config, names: string[]): void {
-  if (names.includes('auth_token_refresh_regression') && !c.jwtSecret) {
-    throw new ConfigError(
-      'auth_token_refresh_regression mints short-lived tokens and needs WSGATE_JWT_SECRET; set it, or leave the test out with --test',
-    );
-  }
+  requireRefreshSecret(names, c.jwtSecret);
   if (names.includes('connection_leak_regression') && (!c.dropRelayWsUrl || !c.dropRelayControlUrl)) {
     throw new ConfigError(
       'connection_leak_regression needs a drop relay (WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL); run it through wsgate regression, which starts one, or leave the test out with --test',
