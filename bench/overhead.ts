@@ -10,9 +10,10 @@
  * not, held or not, event latency by type, run completed or not) and nothing more.
  *
  * When wsgate is over, experiments rebuild it with one cost switched off (bench/lib/variants.ts):
- * custom metric samples, k6 check samples, both. What remains is the session/runner structure.
+ * custom metric samples, k6 check samples, both, and (agents) the per-run machinery of
+ * lib/checks/agents.ts replaced by one listener per session (bench/k6/stub-agents.ts).
  *
- *   npm run bench:overhead [-- --hold-users 5000 --agent-users 500 --repeat 2 --no-experiments]
+ *   npm run bench:overhead [-- --hold-users 5000 --agent-users 500 --agent-runs 10 --repeat 2 --no-experiments --only hold|agents]
  */
 import { parseArgs } from 'node:util';
 import { newSecret, prepare, scratch, startService } from './lib/harness.ts';
@@ -26,11 +27,12 @@ import type { Generator, Measured, Workload } from './lib/workloads.ts';
 const GOAL = 0.1;
 
 export async function main(argv: string[]): Promise<Outcome> {
-  const { values } = parseArgs({ args: argv, options: { 'hold-users': { type: 'string' }, 'agent-users': { type: 'string' }, 'no-experiments': { type: 'boolean' }, repeat: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { 'hold-users': { type: 'string' }, 'agent-users': { type: 'string' }, 'no-experiments': { type: 'boolean' }, repeat: { type: 'string' }, 'agent-runs': { type: 'string' }, only: { type: 'string' } } });
   const k6 = await prepare();
   const m = machine(k6);
   const hold: Workload = { kind: 'hold', users: Number(values['hold-users'] ?? 5000), perVu: 500, rampPerS: 1000, runs: 1, holdS: 15 };
-  const agents: Workload = { kind: 'agents', users: Number(values['agent-users'] ?? 500), perVu: 100, rampPerS: 1000, runs: 10, holdS: 5 };
+  const agents: Workload = { kind: 'agents', users: Number(values['agent-users'] ?? 500), perVu: 100, rampPerS: 1000, runs: Number(values['agent-runs'] ?? 10), holdS: 5 };
+  const workloads = [hold, agents].filter((w) => !values.only || values.only === w.kind);
   header(
     'overhead: wsgate multi-user vs a minimal k6 script, same workload',
     `hold: ${hold.users} users, ${hold.perVu} per VU, ramp ${hold.rampPerS}/s, held ${hold.holdS} s; agents: ${agents.users} users x ${agents.runs} runs (one per 400 ms), ${agents.perVu} per VU`,
@@ -54,7 +56,7 @@ export async function main(argv: string[]): Promise<Outcome> {
   // shared 2-core machine anything else running only ever adds, so the minimum is the cleanest reading.
   const repeat = Number(values.repeat ?? 2);
   const results: Record<string, { minimal: Measured; wsgate: Measured }> = {};
-  for (const w of [hold, agents]) {
+  for (const w of workloads) {
     const all: Record<Generator, Measured[]> = { minimal: [], wsgate: [] };
     for (let i = 0; i < repeat; i++) for (const gen of ['minimal', 'wsgate'] as const) all[gen].push(await once(gen, w));
     for (const gen of ['minimal', 'wsgate'] as const) {
@@ -92,12 +94,14 @@ export async function main(argv: string[]): Promise<Outcome> {
       ['no-metrics', { noMetrics: true }],
       ['no-checks', { noChecks: true }],
       ['no-metrics-no-checks', { noMetrics: true, noChecks: true }],
+      ['lean-agents', { leanAgents: true }],
     ];
     const exp: Record<string, unknown> = {};
     const table: [string, ...string[]][] = [['variant', 'workload', 'CPU-s', 'vs wsgate', 'vs minimal', 'steady RSS', 'vs wsgate', 'vs minimal']];
     for (const [name, v] of variants) {
       const script = await bundleVariant(name, v);
-      for (const w of [hold, agents]) {
+      for (const w of workloads) {
+        if (v.leanAgents && w.kind !== 'agents') continue;
         const base = results[w.kind];
         if (!base) continue;
         const r = await once('wsgate', w, script);

@@ -12,6 +12,8 @@ export interface Variant {
   noMetrics?: boolean;
   /** k6 check() samples from expect() not recorded. */
   noChecks?: boolean;
+  /** The runner's agent runs through bench/k6/stub-agents.ts: one listener per session, no per-run tracker, waiter or check. */
+  leanAgents?: boolean;
 }
 
 /** Bundles scenarios/multi-user.ts with the variant's stubs to dist/bench/multi-user-<name>.js. */
@@ -25,6 +27,9 @@ export async function bundleVariant(name: string, v: Variant): Promise<string> {
         if (v.noChecks && args.path === 'k6' && args.importer.endsWith(join('lib', 'observe.ts'))) return { path: join(ROOT, 'bench', 'k6', 'stub-k6.ts') };
         return { path: args.path, external: true };
       });
+      b.onResolve({ filter: /checks\/agents\.ts$/ }, (args) =>
+        v.leanAgents && args.importer.endsWith(join('lib', 'multi', 'runner.ts')) ? { path: join(ROOT, 'bench', 'k6', 'stub-agents.ts') } : undefined,
+      );
     },
   };
   // The same settings as build.mjs's k6 bundles (see its comments), minus the source map.
