@@ -153,10 +153,12 @@ export async function measure(generator: Generator, w: Workload, o: MeasureOptio
       ...o.env,
     };
   };
+  // The bound outlasts k6's own (maxDuration: hold + 120 s, then a 30 s graceful stop), so a run that
+  // overstays still ends by k6's hand and writes its summary.
   const script = o.script ?? (generator === 'wsgate' ? bundle('multi-user') : bundle(`bench/minimal-${w.kind}`));
   const started = Date.now();
   const busy0 = machineBusyS();
-  const run = startK6({ k6: o.k6, script, env: envOf, instances, outDir: o.outDir, timeoutMs: t.holdUntil - Date.now() + 120_000, ...(o.args ? { args: o.args } : {}) });
+  const run = startK6({ k6: o.k6, script, env: envOf, instances, outDir: o.outDir, timeoutMs: t.holdUntil - Date.now() + 200_000, ...(o.args ? { args: o.args } : {}) });
   const sampler = new Sampler({ k6: run.pids, service: svc.pids }, o.periodMs ?? 200).start();
   const serviceCpu0 = sampler.cpuS('service');
   // Steady: the hold after the ramp (hold), or the run window (agents). The service's own count of
