@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the five benchmarks one after the other (never in parallel: they measure the same
  * two cores), each printing its figures and verdict, then a summary. Not part of `npm test`: these
- * print figures, they do not pass or fail a build. About 13 minutes on the 2-core machine.
+ * print figures, they do not pass or fail a build. About 14 minutes on the 2-core machine.
  *
  *   npm run bench [-- --only accuracy,overhead]
  */

@@ -90,7 +90,7 @@ export async function main(argv: string[]): Promise<Outcome> {
   console.log('  window = from the first send to 2 s after the last (sampled); whole run includes connecting and minting');
   return verdict({
     bench: 'throughput',
-    status: best ? 'met' : 'not met',
+    status: 'reported',
     verdict: best
       ? `no numeric goal set; highest load held (>= 99.9% of runs complete, p99 <= ${DEADLINE_MS} ms): ${best.runsPerS.toFixed(0)} runs/s, ${best.eventsPerS.toFixed(0)} events/s (${best.users} users)`
       : `no tested load completed >= 99.9% of runs with p99 <= ${DEADLINE_MS} ms`,

@@ -11,8 +11,8 @@ import { ROOT } from './harness.ts';
 
 export interface Outcome {
   bench: string;
-  /** met, not met, or skipped (with the reason in `verdict`). */
-  status: 'met' | 'not met' | 'skipped';
+  /** met, not met, reported (no numeric goal), or skipped (with the reason in `verdict`). */
+  status: 'met' | 'not met' | 'reported' | 'skipped';
   /** One line: the goal and how far from it. */
   verdict: string;
   figures: Record<string, unknown>;
