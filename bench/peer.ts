@@ -7,9 +7,9 @@
  *
  * Artillery is not a dependency of this project: every artillery 2.x depends on Playwright's
  * Chromium package, whose install script downloads a browser, which this network refuses (and the
- * current 2.0.34 needs Node >= 22.18). Point WSGATE_BENCH_ARTILLERY at an `artillery` binary
- * installed elsewhere (e.g. `PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install artillery@2.0.21` in a
- * scratch directory); without it this benchmark says so and is skipped.
+ * current 2.0.34 needs Node >= 22.18). So this benchmark installs artillery@2.0.21 itself into
+ * wsgate's cache with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1, or uses WSGATE_BENCH_ARTILLERY; if neither
+ * works it says so and is skipped.
  *
  * Fair to Artillery: its default local mode (one worker thread per core but one, which on this
  * machine is one), one VU per connection as its WebSocket engine works, a connect function for the
@@ -20,7 +20,8 @@
  *   WSGATE_BENCH_ARTILLERY=/path/to/artillery npm run bench:peer
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { k6CacheRoot } from '../cli/k6-runtime.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AUDIENCE, ISSUER, ROOT, newSecret, prepare, readJson, scratch, spawnTimed, startService, tail } from './lib/harness.ts';
@@ -46,11 +47,31 @@ interface PeerRun {
   failure: string | undefined;
 }
 
+/** The Artillery this benchmark installs for itself when none is given (the newest that runs on Node 20). */
+const ARTILLERY_VERSION = '2.0.21';
+
+/**
+ * WSGATE_BENCH_ARTILLERY, else a pinned Artillery in wsgate's cache (next to the k6 build), installed
+ * on first use with Playwright's browser download switched off: the one install step this network
+ * refuses, and one the WebSocket engine never uses.
+ */
 function findArtillery(): string | undefined {
   const env = process.env['WSGATE_BENCH_ARTILLERY'];
   if (env) return env;
-  const local = join(ROOT, 'node_modules', '.bin', 'artillery');
-  return existsSync(local) ? local : undefined;
+  const dir = join(k6CacheRoot(process.env), `artillery-${ARTILLERY_VERSION}`);
+  const bin = join(dir, 'node_modules', '.bin', 'artillery');
+  if (existsSync(bin)) return bin;
+  console.log(`installing artillery@${ARTILLERY_VERSION} into ${dir} (first run only)`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('npm', ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', `artillery@${ARTILLERY_VERSION}`], {
+      env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } catch (e) {
+    console.log(`could not install artillery@${ARTILLERY_VERSION}: ${String((e as { stderr?: Buffer }).stderr ?? e).trim().split('\n').at(-1)}`);
+  }
+  return existsSync(bin) ? bin : undefined;
 }
 
 export async function main(argv: string[]): Promise<Outcome> {
@@ -70,7 +91,7 @@ export async function main(argv: string[]): Promise<Outcome> {
       bench: 'peer',
       status: 'skipped',
       verdict:
-        'Artillery is not installed: artillery 2.x cannot be an npm dependency here (its Playwright Chromium install step downloads a browser, refused on this network); set WSGATE_BENCH_ARTILLERY to an artillery binary installed with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1',
+        `Artillery could not be installed (artillery@${ARTILLERY_VERSION} into wsgate's cache, see above); set WSGATE_BENCH_ARTILLERY to an artillery binary installed with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1`,
       figures: { machine: m },
     });
   }
