@@ -5,6 +5,7 @@
  *
  *   npm run bench [-- --only accuracy,overhead]
  */
+import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { main as accuracy } from './accuracy.ts';
 import { main as connections } from './connections.ts';
@@ -37,4 +38,12 @@ for (const [name, run] of BENCHES) {
 }
 console.log(`\n== summary (${((Date.now() - started) / 60000).toFixed(1)} min) ==`);
 for (const o of outcomes) console.log(`  ${o.bench.padEnd(12)} ${o.status.toUpperCase().padEnd(8)} ${o.verdict}`);
-console.log('  figures: results/bench-<name>.json; table: docs/benchmarks.md');
+console.log('  figures: results/bench-<name>.json');
+
+// The same summary as the Markdown rows docs/benchmarks.md keeps, with the command, date and machine.
+const date = new Date().toISOString().slice(0, 10);
+const machine = `${cpus().length} vCPU ${cpus()[0]?.model.trim() ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+console.log(`\n| benchmark | goal met | verdict | command | date | machine |\n| --- | --- | --- | --- | --- | --- |`);
+for (const o of outcomes) {
+  console.log(`| ${o.bench} | ${o.status} | ${o.verdict.replace(/\|/g, '\\|')} | \`npm run bench:${o.bench}\` | ${date} | ${machine} |`);
+}
