@@ -3,11 +3,10 @@
  * command of its own, for whoever runs the bundle with plain `k6 run` instead of `wsgate regression`
  * (which starts one by itself).
  */
-import { parseArgs } from 'node:util';
 import { parseUpstream, startDropRelay } from '../target/drop-relay.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
-import { EXIT, argumentError, say } from './io.ts';
+import { EXIT, parseOptions, say } from './io.ts';
 
 export const DROP_RELAY_USAGE = `Usage: wsgate drop-relay --upstream HOST:PORT|URL
 
@@ -55,12 +54,7 @@ function untilStopped(stop: AbortSignal | undefined): Promise<void> {
 
 /** Runs `wsgate drop-relay <argv...>`; `stop` ends it like SIGTERM (for in-process callers). */
 export async function dropRelay(argv: string[], io: Io, stop?: AbortSignal): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw argumentError(err, 'drop-relay');
-  }
+  const values = parseOptions(argv, OPTIONS, 'drop-relay');
   if (values.help) {
     io.stdout.write(DROP_RELAY_USAGE);
     return EXIT.PASS;

@@ -5,6 +5,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.ts';
 
 /** Where the CLI writes; tests pass PassThrough streams to capture everything, k6's output included. */
@@ -69,6 +71,15 @@ export function runStamp(now: Date = new Date()): string {
 }
 
 /** Turns node:util parseArgs' errors into one sentence that points at the command's help. */
+/** A command's options, parsed strictly (no positionals); a bad flag is one sentence (argumentError). */
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, command: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw argumentError(err, command);
+  }
+}
+
 export function argumentError(err: unknown, command: string): UsageError {
   const e = err as { code?: string; message?: string };
   const subject = /'([^']+)'/.exec(e.message ?? '')?.[1] ?? '';

@@ -6,14 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { WsgateError } from '../lib/errors.ts';
 import { TargetError } from '../target/errors.ts';
 import { runTargetCli } from '../target/main.ts';
 import { DROP_RELAY_USAGE, dropRelay } from './drop-relay.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
-import { EXIT, argumentError, loadBuilder, packageRoot, say } from './io.ts';
+import { EXIT, loadBuilder, packageRoot, parseOptions, say } from './io.ts';
 import { ensureK6 } from './k6-runtime.ts';
 import { MATRIX_USAGE, matrix } from './matrix.ts';
 import { MULTI_USER_USAGE, multiUser } from './multi-user.ts';
@@ -71,12 +70,7 @@ const TARGET_HELP_NOTE = 'Run wsgate target --help for its options.\n';
 
 /** Parses a command that takes no options except --help; true when help was asked for. */
 function noOptions(argv: string[], command: string): boolean {
-  try {
-    const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
-    return values.help === true;
-  } catch (err) {
-    throw argumentError(err, command);
-  }
+  return parseOptions(argv, { help: { type: 'boolean', short: 'h' } }, command).help === true;
 }
 
 function version(): string {

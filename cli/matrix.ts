@@ -11,7 +11,6 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { REGRESSIONS } from '../lib/regressions.ts';
 import type { SuiteResult } from '../lib/summary.ts';
 import { findNginx } from '../target/nginx.ts';
@@ -19,7 +18,7 @@ import { FAULT_NAMES } from '../target/service.ts';
 import type { FaultName } from '../target/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
-import { EXIT, argumentError, loadBuilder, packageRoot, runStamp, say } from './io.ts';
+import { EXIT, loadBuilder, packageRoot, parseOptions, runStamp, say } from './io.ts';
 import { ensureK6 } from './k6-runtime.ts';
 import { SUITE, regression } from './regression.ts';
 import { show } from './suite-run.ts';
@@ -310,12 +309,7 @@ ${SETUPS.length} setups${meta.repeat > 1 ? ` × ${meta.repeat} runs` : ''}, ${me
 
 /** Runs `wsgate matrix <argv...>`; resolves with the exit code. */
 export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw argumentError(err, 'matrix');
-  }
+  const values = parseOptions(argv, OPTIONS, 'matrix');
   if (values.help) {
     io.stdout.write(MATRIX_USAGE);
     return EXIT.PASS;

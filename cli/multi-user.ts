@@ -11,7 +11,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import type { Config } from '../lib/config.ts';
 import { loadConfig, redactUrl } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
@@ -22,7 +21,7 @@ import { UsageError } from './errors.ts';
 import { MAX_INSTANCES, instanceFile, parseLocalIps, shares, worstExit } from './instances.ts';
 import type { InstanceShare } from './instances.ts';
 import type { Io } from './io.ts';
-import { EXIT, argumentError, say } from './io.ts';
+import { EXIT, parseOptions, say } from './io.ts';
 import { preflight } from './preflight.ts';
 import {
   SUITE_OPTIONS,
@@ -168,12 +167,7 @@ function instanceRun(run: PreparedRun, share: InstanceShare): PreparedRun {
 
 /** Runs `wsgate multi-user <argv...>`; resolves with the exit code (EXIT in io.ts). */
 export async function multiUser(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw argumentError(err, 'multi-user');
-  }
+  const values = parseOptions(argv, OPTIONS, 'multi-user');
   if (values.help) {
     io.stdout.write(MULTI_USER_USAGE);
     return EXIT.PASS;

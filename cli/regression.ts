@@ -5,7 +5,6 @@
  * and connection_leak_regression gets a drop relay.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { Config } from '../lib/config.ts';
 import { loadConfig, parseUrl, redactUrl } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
@@ -20,7 +19,7 @@ import { FAULT_NAMES } from '../target/service.ts';
 import type { FaultName } from '../target/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
-import { EXIT, argumentError, say } from './io.ts';
+import { EXIT, parseOptions, say } from './io.ts';
 import { preflight } from './preflight.ts';
 import type { PreparedRun, RunOptions, RunScope, Vars } from './suite-run.ts';
 import {
@@ -218,12 +217,7 @@ function describeRun(selected: readonly Regression[], embedded: boolean, faults:
  * callers that run it many times (wsgate matrix).
  */
 export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io, options: RunOptions = {}): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw argumentError(err, 'regression');
-  }
+  const values = parseOptions(argv, OPTIONS, 'regression');
   if (values.help) {
     io.stdout.write(REGRESSION_USAGE);
     return EXIT.PASS;

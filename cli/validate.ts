@@ -6,13 +6,12 @@
  * Configuration reaches k6 only through its process environment (k6 copies it into __ENV): flags like
  * `-e` would put secrets in the process list.
  */
-import { parseArgs } from 'node:util';
 import type { Config } from '../lib/config.ts';
 import { loadConfig, redactUrl } from '../lib/config.ts';
 import { FAULT_NAMES } from '../target/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
-import { EXIT, argumentError, say } from './io.ts';
+import { EXIT, parseOptions, say } from './io.ts';
 import { planReport, reportDashboardVars, writeRunReport } from './pipeline/single.ts';
 import { preflight } from './preflight.ts';
 import {
@@ -72,12 +71,7 @@ const OPTIONS = {
 
 /** Runs `wsgate validate <argv...>`; resolves with the exit code (EXIT in io.ts). */
 export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw argumentError(err, 'validate');
-  }
+  const values = parseOptions(argv, OPTIONS, 'validate');
   if (values.help) {
     io.stdout.write(VALIDATE_USAGE);
     return EXIT.PASS;

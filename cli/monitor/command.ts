@@ -10,7 +10,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Config } from '../../lib/config.ts';
 import { durationField, durationMs, loadConfig, redactUrl } from '../../lib/config.ts';
 import { ConfigError } from '../../lib/errors.ts';
@@ -19,7 +18,7 @@ import { FAULT_NAMES, startTarget } from '../../target/service.ts';
 import type { FaultName, RunningTarget } from '../../target/service.ts';
 import { K6FailedError, UsageError } from '../errors.ts';
 import type { Io } from '../io.ts';
-import { EXIT, argumentError, say } from '../io.ts';
+import { EXIT, parseOptions, say } from '../io.ts';
 import { preflight } from '../preflight.ts';
 import { runK6 } from '../run-k6.ts';
 import type { K6Exit } from '../run-k6.ts';
@@ -188,11 +187,7 @@ function plan(values: ReturnType<typeof parseMonitorArgs>, env: NodeJS.ProcessEn
 }
 
 function parseMonitorArgs(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    throw argumentError(err, 'monitor');
-  }
+  return parseOptions(argv, OPTIONS, 'monitor');
 }
 
 /**

@@ -13,13 +13,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/errors.ts';
 import type { SuiteResult } from '../../lib/summary.ts';
 import { FAULT_NAMES } from '../../target/service.ts';
 import { UsageError } from '../errors.ts';
 import type { Io } from '../io.ts';
-import { EXIT, argumentError, runStamp, say } from '../io.ts';
+import { EXIT, parseOptions, runStamp, say } from '../io.ts';
 import { regression } from '../regression.ts';
 import { show } from '../suite-run.ts';
 import { validate } from '../validate.ts';
@@ -180,12 +179,7 @@ function makeRunDir(resultsDir: string, name: string): string {
 
 /** Runs `wsgate pre` or `wsgate post`; resolves with the exit code. */
 export async function pipeline(command: Command, argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw argumentError(err, command);
-  }
+  const values = parseOptions(argv, OPTIONS, command);
   if (values.help) {
     io.stdout.write(command === 'pre' ? PRE_USAGE : POST_USAGE);
     return EXIT.PASS;
