@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { TargetConfigError } from '../../target/errors.ts';
 import { parseUpstream, startDropRelay } from '../../target/drop-relay.ts';
 import type { RunningRelay } from '../../target/drop-relay.ts';
 import type { RunningTarget } from '../../target/service.ts';
-import { connect, connectAs, delay, eventually, getJson, signToken, start, tokenFor, within } from './helpers.ts';
+import { connect, connectAs, delay, eventually, getJson, selfSignedCert, signToken, start, tokenFor, within, withoutOpenssl } from './helpers.ts';
 
 async function relayTo(t: { after: (fn: () => Promise<void>) => void }, upstream: string): Promise<RunningRelay> {
   const relay = await startDropRelay({ upstream });
@@ -170,23 +166,10 @@ test('the control listener answers 405 for a wrong method and 404 elsewhere; clo
   await relay.close(); // idempotent
 });
 
-function opensslAvailable(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-test('bytes pass through untouched: wss works through the relay, and a drop cuts it too', { skip: !opensslAvailable() && 'openssl not installed' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-tls-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
-  ], { stdio: 'ignore' });
-  const target = await start(t, { tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+test('bytes pass through untouched: wss works through the relay, and a drop cuts it too', { skip: withoutOpenssl() }, async (t) => {
+  const tls = selfSignedCert(t);
+  const target = await start(t, { tls });
   const relay = await relayTo(t, target.wsUrl);
   const client = await connect(viaRelay(relay, target), { token: await signToken({ sub: 'tls-relayed' }), ws: { rejectUnauthorized: false } });
   assert.match(viaRelay(relay, target), /^wss:\/\//);

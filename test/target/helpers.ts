@@ -2,7 +2,12 @@
  * Test helpers for the reference service: real sockets on port 0, a WebSocket client with a message
  * queue (`next()`), and a handshake probe that returns the refusal's status and body.
  */
+import { execFileSync } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import type { IncomingMessage } from 'node:http';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
@@ -252,4 +257,25 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error('condition not reached in time');
     await delay(10);
   }
+}
+
+/** Skip reason for TLS tests when openssl is missing (CI installs it, so there they always run). */
+export function withoutOpenssl(): string | false {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'openssl not installed';
+  }
+}
+
+/** A throwaway self-signed certificate for 127.0.0.1, removed when the test ends. */
+export function selfSignedCert(t: TestContext): { cert: Buffer; key: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
+  ], { stdio: 'ignore' });
+  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
 }

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { AUDIENCE, ISSUER, connect, connectAs, getJson, postJson, start } from './helpers.ts';
+import { AUDIENCE, ISSUER, connect, connectAs, getJson, postJson, selfSignedCert, start, withoutOpenssl } from './helpers.ts';
 
 test('POST /auth/token: Bearer access token with sub, iss, aud, iat, exp, jti and an opaque refresh token', async (t) => {
   const target = await start(t, { tokenTtlS: 300 });
@@ -136,23 +132,10 @@ test('GET /metrics: Prometheus 0.0.4 text with every protocol metric, HELP and T
   assert.ok(text.endsWith('\n'));
 });
 
-function opensslAvailable(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-test('with tls, both listeners speak https and the backend wss', { skip: !opensslAvailable() && 'openssl not installed' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-tls-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
-  ], { stdio: 'ignore' });
-  const target = await start(t, { tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+test('with tls, both listeners speak https and the backend wss', { skip: withoutOpenssl() }, async (t) => {
+  const tls = selfSignedCert(t);
+  const target = await start(t, { tls });
   assert.match(target.authUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
   assert.match(target.httpUrl, /^https:\/\//);
   assert.match(target.wsUrl, /^wss:\/\/127\.0\.0\.1:\d+\/ws$/);

@@ -3,7 +3,7 @@
  * these tests skip locally, and fail when CI=true.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import type { NginxConfigName, RunningNginx } from '../../target/nginx.ts';
 import { runTargetCli } from '../../target/main.ts';
 import type { RunningTarget } from '../../target/service.ts';
 import { startTarget } from '../../target/service.ts';
-import { Client, SECRET, connect, delay, eventually, getJson, postJson, refusal, signToken, within } from './helpers.ts';
+import { Client, SECRET, connect, delay, eventually, getJson, postJson, refusal, selfSignedCert, signToken, within } from './helpers.ts';
 
 function nginxMissing(): string | undefined {
   try {
@@ -271,13 +271,8 @@ describe('through nginx', { skip }, () => {
 });
 
 test('an https backend works behind nginx, and close() stops nginx and removes its prefix dir', { skip }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-tls-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
-  ], { stdio: 'ignore' });
-  const target = await startTarget({ authSecret: SECRET, backendSecret: SECRET, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+  const tls = selfSignedCert(t);
+  const target = await startTarget({ authSecret: SECRET, backendSecret: SECRET, tls });
   t.after(() => target.close());
   const lb = await startNginx({ upstreamHttp: target.httpUrl, upstreamAuth: target.authUrl, config: 'healthy' });
   t.after(() => lb.close());
