@@ -1,6 +1,10 @@
-// The one build. Two products, one per side of the wire:
-//   scenarios/<name>.ts  -> dist/<name>.js     (runs inside k6; the file name is a contract)
-//   cli/main.ts          -> dist/node/cli.mjs  (runs in Node; embeds the reference service)
+// The one build. Each scenario is bundled twice, once per runtime (lib/runtime/port.ts), and the CLI once:
+//   scenarios/<name>.ts  -> dist/<name>.js          (k6 bundle: `k6 run` it; the file name is a contract)
+//   scenarios/<name>.ts  -> dist/engine/<name>.mjs  (engine bundle: `wsgate run` loads it)
+//   cli/main.ts          -> dist/node/cli.mjs       (the CLI; embeds the engine and the reference service)
+//   engine/main.ts       -> dist/node/engine.mjs    (the engine's coordinator and worker processes)
+// The runtime is picked at bundle time (k6-jslib-testing's habit): package.json "imports" maps
+// `#runtime` to lib/runtime/k6.ts under the `k6` condition and to lib/runtime/engine.ts otherwise.
 // `node build.mjs` builds both; `node build.mjs --if-stale` only when a source is newer than the last build.
 // Type checking is separate (`npm run typecheck`): esbuild strips types without checking them.
 import * as esbuild from 'esbuild';
@@ -12,7 +16,7 @@ const root = dirname(fileURLToPath(import.meta.url));
 const dist = join(root, 'dist');
 const stampFile = join(dist, '.build-stamp.json');
 /** Everything whose change makes the bundles stale (JSON presets and thresholds are bundled in). */
-const SOURCES = ['scenarios', 'lib', 'cli', 'target', 'config', 'thresholds', 'build.mjs', 'package-lock.json'];
+const SOURCES = ['scenarios', 'lib', 'cli', 'engine', 'target', 'config', 'thresholds', 'build.mjs', 'package.json', 'package-lock.json'];
 
 /** Options for k6 bundles; each says why (see ../shared/K6-NOTES.md). */
 const k6Options = {
@@ -23,9 +27,26 @@ const k6Options = {
   // k6's JS runtime has no async generators or for-await: make esbuild fail loudly if anything needs them
   supported: { 'async-generator': false, 'for-await': false },
   external: ['k6', 'k6/*'], // k6's built-in modules are resolved by k6 at run time
+  conditions: ['k6'], // #runtime -> lib/runtime/k6.ts (package.json "imports")
   sourcemap: 'linked', // k6 maps stack traces back to the TypeScript source
   minify: false, // readable bundles make k6's error messages readable
   metafile: true, // bundle sizes for docs/benchmarks.md
+  logLevel: 'warning',
+};
+
+/**
+ * Options for engine bundles: Node ESM, npm packages (ws, jose) loaded from node_modules. The engine
+ * imports one per worker process; the scenario code inside shares the worker's event loop with
+ * thousands of VUs.
+ */
+const engineOptions = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked', // stack traces point at the TypeScript source
+  metafile: true,
   logLevel: 'warning',
 };
 
@@ -61,6 +82,11 @@ export async function bundleK6(entry, outfile) {
   await esbuild.build({ ...k6Options, metafile: false, entryPoints: [entry], outfile });
 }
 
+/** Bundles one extra engine entry (test probes) with exactly the scenarios' settings. */
+export async function bundleEngine(entry, outfile) {
+  await esbuild.build({ ...engineOptions, metafile: false, entryPoints: [entry], outfile });
+}
+
 /** True when no build exists or any source is newer than the last one. */
 export function isStale() {
   if (!existsSync(stampFile)) return true;
@@ -81,9 +107,15 @@ export async function build() {
   const tmp = mkdtempSync(join(root, '.build-'));
   try {
     const k6 = await esbuild.build({ ...k6Options, entryPoints: scenarioEntries(), outdir: tmp });
-    const node = await esbuild.build({ ...nodeOptions, entryPoints: { cli: join(root, 'cli/main.ts') }, outdir: join(tmp, 'node'), outExtension: { '.js': '.mjs' } });
+    const engine = await esbuild.build({ ...engineOptions, entryPoints: scenarioEntries(), outdir: join(tmp, 'engine'), outExtension: { '.js': '.mjs' } });
+    const node = await esbuild.build({
+      ...nodeOptions,
+      entryPoints: { cli: join(root, 'cli/main.ts'), engine: join(root, 'engine/main.ts') },
+      outdir: join(tmp, 'node'),
+      outExtension: { '.js': '.mjs' },
+    });
     const outputs = [];
-    for (const result of [k6, node]) {
+    for (const result of [k6, engine, node]) {
       for (const [file, info] of Object.entries(result.metafile.outputs)) {
         const rel = relative(tmp, join(process.cwd(), file));
         mkdirSync(dirname(join(dist, rel)), { recursive: true });

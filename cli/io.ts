@@ -57,6 +57,8 @@ export function packageRoot(): string {
 export interface Builder {
   isStale(): boolean;
   build(): Promise<{ ms: number; outputs: { file: string; bytes: number }[] }>;
+  /** Bundles one scenario source for the engine (wsgate run my-scenario.ts). */
+  bundleEngine(entry: string, outfile: string): Promise<void>;
 }
 
 /** Loads build.mjs at run time; a computed specifier keeps esbuild from inlining it into the CLI bundle. */
@@ -75,6 +77,15 @@ export function runStamp(now: Date = new Date()): string {
 export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, command: string) {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw argumentError(err, command);
+  }
+}
+
+/** {@link parseOptions} for commands that also take positional arguments. */
+export function parseOptionsAndArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, command: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (err) {
     throw argumentError(err, command);
   }

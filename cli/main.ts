@@ -13,13 +13,13 @@ import { DROP_RELAY_USAGE, dropRelay } from './drop-relay.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, loadBuilder, packageRoot, parseOptions, say } from './io.ts';
-import { ensureK6 } from './k6-runtime.ts';
 import { MATRIX_USAGE, matrix } from './matrix.ts';
 import { MULTI_USER_USAGE, multiUser } from './multi-user.ts';
 import { MONITOR_USAGE, monitor } from './monitor/command.ts';
 import { POST_USAGE, PRE_USAGE, pipeline } from './pipeline/command.ts';
 import { MERGE_USAGE, merge } from './merge/command.ts';
 import { REGRESSION_USAGE, regression } from './regression.ts';
+import { RUN_USAGE, run } from './run.ts';
 import { VALIDATE_USAGE, validate } from './validate.ts';
 
 export { EXIT } from './io.ts';
@@ -27,44 +27,37 @@ export type { Io } from './io.ts';
 
 export const USAGE = `Usage: wsgate <command> [options]
 
-Gates deployments of JWT-authenticated WebSocket chat services with k6.
+Gates deployments of JWT-authenticated WebSocket chat services, on wsgate's own engine (or your k6).
 
 Commands:
   validate     run the deployment-validation scenario against an environment and exit with its verdict
   regression   run the regression-prevention suite (seven named regressions, or a selection)
   pre          before a deploy: validation + regression suite; saves the environment's baseline
   post         after a deploy: the same, compared with the baseline; report and rollback recommendation
-  merge        judge a run split over several k6 instances (execution segments) from their merged samples
+  merge        judge a run split over several instances (execution segments) from their merged samples
   multi-user   many authenticated users at once (chat, agents, mixed, or a connection stress test)
   monitor      monitor an environment for a duration: rolling windows, alerts (console, webhook), rollback trigger
   target       run the reference chat service (for local runs and demos)
-  drop-relay   run the drop relay the connection-leak regression needs, for plain k6 run users
+  drop-relay   run the drop relay the connection-leak regression needs, for plain wsgate run / k6 run users
   matrix       prove the regression suite here: every fault of the reference service against every test
-  build        bundle the k6 scenarios and the CLI into dist/
-  install-k6   find or build the pinned k6 (v2.2.x) and print where it is
+  run          one test on an engine, like k6 run: a suite, an engine bundle or a scenario source
+  build        bundle the scenarios (engine and k6 bundles), the engine and the CLI into dist/
   help [CMD]   print this help, or a command's
 
 Run wsgate <command> --help for a command's options.
 
 Exit codes: 0 pass (post: proceed), 1 verdict fail (post: hold), 2 usage or configuration error,
-            3 target unreachable, 4 no verdict (k6 unavailable, script error, aborted),
+            3 target unreachable, 4 no verdict (script error, aborted, k6 asked for but unavailable),
             5 rollback recommended (post), 130 interrupted. 2, 3, 4 and 130: could not run.
 `;
 
 const BUILD_USAGE = `Usage: wsgate build
 
-Bundles scenarios/*.ts into dist/<name>.js for k6 and cli/main.ts into dist/node/cli.mjs, and prints
-each output with its size. (wsgate rebuilds by itself when a source changed; this forces it.)
+Bundles scenarios/*.ts twice (dist/engine/<name>.mjs for the engine, dist/<name>.js for k6), the
+engine into dist/node/engine.mjs and the CLI into dist/node/cli.mjs, and prints each output with its size. (wsgate rebuilds by itself when a source changed; this forces it.)
 `;
 
-const INSTALL_K6_USAGE = `Usage: wsgate install-k6
-
-Finds the pinned k6 (v2.2.x) or builds it, and prints where it is. Looks in order at $WSGATE_K6, the
-cache ($WSGATE_K6_CACHE, else $XDG_CACHE_HOME/wsgate or ~/.cache/wsgate), a k6 on PATH; otherwise it
-builds k6 with Go >= 1.25 (xk6 if the module proxy has it, else plain \`go build\` of go.k6.io/k6/v2).
-`;
-
-const COMMANDS = 'validate, regression, pre, post, merge, multi-user, monitor, target, drop-relay, matrix, build, install-k6 and help';
+const COMMANDS = 'validate, regression, pre, post, merge, multi-user, monitor, target, drop-relay, matrix, run, build and help';
 
 const TARGET_HELP_NOTE = 'Run wsgate target --help for its options.\n';
 
@@ -103,7 +96,7 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
         'drop-relay': DROP_RELAY_USAGE,
         matrix: MATRIX_USAGE,
         build: BUILD_USAGE,
-        'install-k6': INSTALL_K6_USAGE,
+        run: RUN_USAGE,
       };
       if (topic === undefined) io.stdout.write(USAGE);
       else if (help[topic]) io.stdout.write(help[topic]);
@@ -131,6 +124,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       return dropRelay(rest, io);
     case 'matrix':
       return matrix(rest, env, io);
+    case 'run':
+      return run(rest, env, io);
     case 'target':
       // The reference service's own CLI owns its flags, messages and exit codes.
       return runTargetCli(rest, env, { stdout: (t) => io.stdout.write(t), stderr: (t) => io.stderr.write(t) });
@@ -142,15 +137,6 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       const { ms, outputs } = await (await loadBuilder(packageRoot())).build();
       for (const o of outputs) io.stdout.write(`${o.file.padEnd(34)} ${(o.bytes / 1024).toFixed(1).padStart(8)} KiB\n`);
       io.stdout.write(`built ${outputs.length} bundles in ${ms} ms\n`);
-      return EXIT.PASS;
-    }
-    case 'install-k6': {
-      if (noOptions(rest, 'install-k6')) {
-        io.stdout.write(INSTALL_K6_USAGE);
-        return EXIT.PASS;
-      }
-      const k6 = await ensureK6({ env, log: (line) => say(io.stderr, line) });
-      io.stdout.write(`k6 ${k6.version} at ${k6.path} (${k6.source})\n`);
       return EXIT.PASS;
     }
     default:
@@ -183,7 +169,7 @@ function exitCodeOf(err: unknown): number | undefined {
 
 /**
  * Runs `wsgate <argv...>` and resolves with the exit code (see EXIT). `env` is the environment to read
- * configuration from and to hand to k6; `io` receives everything printed, k6's output included.
+ * configuration from and to hand to the engine; `io` receives everything printed, the engine's output included.
  */
 export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   try {

@@ -19,7 +19,7 @@ import type { FaultName } from '../target/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, loadBuilder, packageRoot, parseOptions, runStamp, say } from './io.ts';
-import { ensureK6 } from './k6-runtime.ts';
+import { engineFor, engineKind } from './engines.ts';
 import { SUITE, regression } from './regression.ts';
 import { show } from './suite-run.ts';
 
@@ -33,7 +33,7 @@ export const DEFAULT_CONCURRENCY = 2;
 /** --repeat's upper bound: ten matrices are about eleven minutes here already. */
 const MAX_REPEAT = 10;
 
-export const MATRIX_USAGE = `Usage: wsgate matrix [--concurrency N] [--repeat N] [--results-dir DIR] [--doc FILE]
+export const MATRIX_USAGE = `Usage: wsgate matrix [--concurrency N] [--repeat N] [--results-dir DIR] [--doc FILE] [--engine wsgate|k6]
 
 Proves the regression suite on this machine: runs wsgate regression --env local --embedded-target
 against nine setups (the healthy service behind a healthy nginx; each of the seven faults behind a
@@ -44,15 +44,16 @@ no verdict; 2 usage; 130 interrupted. A setup also failing other tests (cross-ta
 an error.
 
 Options:
-  --concurrency N        setups run at once (default ${DEFAULT_CONCURRENCY}; each uses about one core while k6 runs)
+  --concurrency N        setups run at once (default ${DEFAULT_CONCURRENCY}; each uses about one core while it runs)
   --repeat N             run every setup N times (default 1); a cell whose runs disagree shows how
                          many runs gave its worst mark, e.g. pass! 2/3 (a flaky test, made visible)
   --results-dir DIR      each run's results and log go to DIR/<setup>/[<run>/] (default: results/matrix-<time>)
   --doc FILE             also write the table, legend, command, date and machine as Markdown to FILE
+  --engine wsgate|k6     the engine every setup runs on (default: $WSGATE_ENGINE, else wsgate's own)
   -h, --help             print this help
 
 Configuration comes from the local preset only: WSGATE_* variables of the shell are ignored, except
-WSGATE_K6, WSGATE_K6_CACHE and WSGATE_NGINX.
+WSGATE_ENGINE, WSGATE_K6 and WSGATE_NGINX.
 `;
 
 const OPTIONS = {
@@ -60,6 +61,7 @@ const OPTIONS = {
   repeat: { type: 'string' },
   'results-dir': { type: 'string' },
   doc: { type: 'string' },
+  engine: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -187,7 +189,7 @@ function sink(): { stream: Writable; text: () => string } {
 
 /** The shell's environment without wsgate configuration (the matrix is defined on the local preset). */
 function matrixEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const keep = new Set(['WSGATE_K6', 'WSGATE_K6_CACHE', 'WSGATE_NGINX', 'WSGATE_DEBUG']);
+  const keep = new Set(['WSGATE_ENGINE', 'WSGATE_K6', 'WSGATE_NGINX', 'WSGATE_DEBUG']);
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('WSGATE_') || keep.has(k)));
 }
 
@@ -201,11 +203,11 @@ function failedLines(log: string): Record<string, string> {
   return out;
 }
 
-async function runSetup(setup: MatrixSetup, dir: string, env: NodeJS.ProcessEnv): Promise<MatrixRow> {
+async function runSetup(setup: MatrixSetup, dir: string, env: NodeJS.ProcessEnv, engine: string): Promise<MatrixRow> {
   mkdirSync(dir, { recursive: true });
   const out = sink();
   const started = performance.now();
-  const args = ['--env', 'local', '--embedded-target', '--lb', setup.lb, '--results-dir', dir, ...setup.faults.flatMap((f) => ['--fault', f])];
+  const args = ['--env', 'local', '--embedded-target', '--engine', engine, '--lb', setup.lb, '--results-dir', dir, ...setup.faults.flatMap((f) => ['--fault', f])];
   let exit: number;
   try {
     // Built once by matrix(): every row runs the same bundles, and rows never rebuild side by side.
@@ -326,16 +328,16 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
   const doc = values.doc === undefined ? undefined : resolve(values.doc);
   const runEnv = matrixEnv(env);
 
-  // Build and k6 once, before the setups run side by side.
+  // Build and pick the engine once, before the setups run side by side.
   const builder = await loadBuilder(packageRoot());
   if (builder.isStale()) {
     say(io.stderr, 'sources changed since the last build; rebuilding the bundles');
     await builder.build();
   }
-  const k6 = await ensureK6({ env: runEnv, log: (line) => say(io.stderr, line) });
+  const engine = await engineFor(engineKind(values.engine, runEnv), packageRoot(), runEnv);
   const jobs = Array.from({ length: repeat }, (_, run) => SETUPS.map((setup) => ({ setup, run: run + 1 }))).flat();
   const times = repeat > 1 ? ` × ${repeat} runs` : '';
-  say(io.stderr, `matrix: ${SETUPS.length} setups${times}, ${concurrency} at a time, with k6 ${k6.version}; logs and results in ${show(root)}/<setup>/${repeat > 1 ? '<run>/' : ''}`);
+  say(io.stderr, `matrix: ${SETUPS.length} setups${times}, ${concurrency} at a time, on the ${engine.label}; logs and results in ${show(root)}/<setup>/${repeat > 1 ? '<run>/' : ''}`);
 
   let stopped = false;
   const onSignal = (): void => {
@@ -353,7 +355,7 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
         const i = next++;
         const { setup, run } = jobs[i] as { setup: MatrixSetup; run: number };
         const dir = join(root, setup.name.replace(':', '-'), repeat > 1 ? String(run) : '');
-        const row = await runSetup(setup, dir, runEnv);
+        const row = await runSetup(setup, dir, runEnv, engine.kind);
         rows[i] = row;
         done++;
         const failed = REGRESSIONS.filter((r) => row.verdicts[r.name] === 'fail').map((r) => r.name);
@@ -380,7 +382,7 @@ export async function matrix(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
   const exit = matrixExit(finished);
   // A matrix without a verdict (exit 4) never replaces a document that has one.
   if (doc && exit !== EXIT.ERROR) {
-    const machine = `${cpus().length} cores, Node ${process.version}, k6 ${k6.version}, ${await nginxVersion(runEnv)}`;
+    const machine = `${cpus().length} cores, Node ${process.version}, ${engine.label}, ${await nginxVersion(runEnv)}`;
     const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     mkdirSync(dirname(doc), { recursive: true });
     const flags = [values.concurrency === undefined ? '' : `--concurrency ${concurrency}`, repeat > 1 ? `--repeat ${repeat}` : '', `--doc ${values.doc}`];

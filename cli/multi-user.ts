@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Config } from '../lib/config.ts';
-import { loadConfig, redactUrl } from '../lib/config.ts';
+import { loadConfig } from '../lib/config.ts';
+import { redactUrl } from '../lib/url.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { BUSINESS_SCENARIOS } from '../lib/multi/plan.ts';
 import { MAX_WORKERS } from '../target/cluster.ts';
@@ -205,7 +206,7 @@ export async function multiUser(argv: string[], env: NodeJS.ProcessEnv, io: Io):
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }
 
-  const run = await prepareRun(SCENARIO, config.env, plan, env, io);
+  const run = await prepareRun(SCENARIO, config.env, plan, env, io, { engine: values.engine });
   return withRunScope(run, io, async (scope) => {
     if (embedded && secret) {
       const target = scope.own('reference service', await startReferenceService(config, secret, faults, undefined, workers));
@@ -220,7 +221,7 @@ export async function multiUser(argv: string[], env: NodeJS.ProcessEnv, io: Io):
     say(
       io.stderr,
       `multi-user ${m.scenario} on env ${config.env}: ${m.users} users (${m.connectionsPerVu} per VU, ${m.rampPerS}/s), held ${m.duration}, ` +
-        `against ${what} at ${redactUrl(config.wsUrl)} with k6 ${run.k6.version}${instances > 1 ? ` in ${instances} instances` : ''}`,
+        `against ${what} at ${redactUrl(config.wsUrl)} on the ${run.engine.label}${instances > 1 ? ` in ${instances} instances` : ''}`,
     );
 
     if (instances === 1) {

@@ -11,7 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Config } from '../lib/config.ts';
-import { parseUrl, redactUrl } from '../lib/config.ts';
+import { parseUrl, redactUrl } from '../lib/url.ts';
 import { UnreachableError } from './errors.ts';
 
 export const PREFLIGHT_TIMEOUT_MS = 5000;

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Config } from '../lib/config.ts';
-import { loadConfig, parseUrl, redactUrl } from '../lib/config.ts';
+import { loadConfig } from '../lib/config.ts';
+import { parseUrl, redactUrl } from '../lib/url.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { REGRESSIONS, requireRefreshSecret, selectRegressions } from '../lib/regressions.ts';
 import type { Regression } from '../lib/regressions.ts';
@@ -209,7 +210,7 @@ function describeRun(selected: readonly Regression[], embedded: boolean, faults:
   const what = embedded
     ? `the embedded reference service${faults.length ? ` (faults: ${faults.join(', ')})` : ''}${lb === 'none' ? '' : ` behind nginx (${lb})`}`
     : 'the deployed service';
-  return `testing env ${config.env}: ${tests} against ${what} at ${redactUrl(config.wsUrl)} with k6 ${run.k6.version} (${run.k6.source}: ${run.k6.path})`;
+  return `testing env ${config.env}: ${tests} against ${what} at ${redactUrl(config.wsUrl)} on the ${run.engine.label}`;
 }
 
 /**
@@ -253,7 +254,7 @@ export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io,
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }
 
-  const run = await prepareRun(SUITE, config.env, plan, env, io, options);
+  const run = await prepareRun(SUITE, config.env, plan, env, io, { engine: values.engine, ...options });
   return withRunScope(run, io, async (scope) => {
     if (embedded && secret) {
       const target = scope.own('reference service', await startReferenceService(config, secret, faults));

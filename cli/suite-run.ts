@@ -1,10 +1,11 @@
 /**
- * What every command that runs a k6 suite shares (`wsgate validate`, `wsgate regression`): the flags
- * they have in common, the cheap checks, the bundle and k6, the reference service, the lifetime of
- * everything started for a run (closed on every path, Ctrl-C included), one k6 run with configuration
- * only in its environment, and the exit code from k6's.
+ * What every command that runs a suite shares (`wsgate validate`, `wsgate regression`, ...): the flags
+ * they have in common, the cheap checks, the bundle and the engine (wsgate's own, or the user's k6),
+ * the reference service, the lifetime of everything started for a run (closed on every path, Ctrl-C
+ * included), one run with configuration only in its environment, and the exit code from the engine's
+ * (both use k6's codes).
  *
- * Configuration reaches k6 only through its process environment (k6 copies it into __ENV): flags like
+ * Configuration reaches the engine only through its process environment (runtime.env): flags like
  * `-e` would put secrets in the process list.
  */
 import { randomBytes } from 'node:crypto';
@@ -18,8 +19,8 @@ import type { FaultName, RunningTarget, TargetTls } from '../target/service.ts';
 import { K6FailedError, UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, loadBuilder, packageRoot, runStamp, say } from './io.ts';
-import { ensureK6 } from './k6-runtime.ts';
-import type { K6Runtime } from './k6-runtime.ts';
+import { engineFor, engineKind } from './engines.ts';
+import type { Engine } from './engines.ts';
 import { runK6 } from './run-k6.ts';
 import type { K6Exit } from './run-k6.ts';
 
@@ -32,6 +33,7 @@ export const SUITE_OPTIONS = {
   'output-file': { type: 'string' },
   'ca-file': { type: 'string' },
   'embedded-target': { type: 'boolean' },
+  engine: { type: 'string' },
   fault: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -40,7 +42,9 @@ export const SUITE_OPTIONS = {
 export const SUITE_OPTIONS_USAGE = `  --env NAME             environment preset (default: $WSGATE_ENV, else local)
   --results-dir DIR      where the JSON and JUnit results go (default: $WSGATE_RESULTS_DIR, else ./results)
   --output-file FILE     also copy the JSON result to FILE
-  --ca-file FILE         PEM CA certificate(s) k6 trusts, for https/wss targets with a private CA`;
+  --ca-file FILE         PEM CA certificate(s) to trust, for https/wss targets with a private CA
+  --engine wsgate|k6     the engine that runs the suite (default: $WSGATE_ENGINE, else wsgate's own);
+                         k6 means your k6 v2.2 at $WSGATE_K6 or on PATH`;
 
 /** --fault values -> fault names; an unknown one is a usage error listing the valid ones. */
 export function parseFaults(names: readonly string[] | undefined): FaultName[] {
@@ -126,12 +130,12 @@ export function outputPlan(values: { 'results-dir'?: string | undefined; 'output
   };
 }
 
-/** One k6 run, ready to start: the bundle, the k6 binary and the result files it will write. */
+/** One run, ready to start: the bundle, the engine and the result files it will write. */
 export interface PreparedRun {
   suite: string;
   env: string;
   script: string;
-  k6: K6Runtime;
+  engine: Engine;
   stamp: string;
   plan: OutputPlan;
   results: { json: string; junit: string };
@@ -143,11 +147,13 @@ export interface PreparedRun {
 export interface RunOptions {
   /** Rebuild stale bundles first (default true); false when the caller built once for many runs. */
   rebuild?: boolean;
+  /** The --engine flag, if given (else WSGATE_ENGINE, else wsgate's engine). */
+  engine?: string | undefined;
 }
 
 /**
- * The heavy preparation, after every cheap check: rebuilds stale bundles, finds (or builds) k6, and
- * creates the directories k6 will write into (k6 creates none).
+ * The heavy preparation, after every cheap check: rebuilds stale bundles, picks the engine (finding
+ * the user's k6 when asked for), and creates the directories the run writes into (k6 creates none).
  */
 export async function prepareRun(suite: string, configEnv: string, plan: OutputPlan, env: NodeJS.ProcessEnv, io: Io, options: RunOptions = {}): Promise<PreparedRun> {
   const root = packageRoot();
@@ -156,16 +162,16 @@ export async function prepareRun(suite: string, configEnv: string, plan: OutputP
     say(io.stderr, 'sources changed since the last build; rebuilding the bundles');
     await builder.build();
   }
-  const script = join(root, 'dist', `${suite}.js`);
+  const engine = await engineFor(engineKind(options.engine, env), root, env);
+  const script = engine.bundle(root, suite);
   if (!existsSync(script)) {
-    throw new K6FailedError(`the k6 bundle ${show(script)} does not exist after the build; check that scenarios/${suite}.ts exists and run npm run build`);
+    throw new K6FailedError(`the bundle ${show(script)} does not exist after the build; check that scenarios/${suite}.ts exists and run npm run build`);
   }
-  const k6 = await ensureK6({ env, log: (line) => say(io.stderr, line) });
   ensureDir(plan.resultsDir, 'results directory');
   if (plan.outputFile) ensureDir(dirname(plan.outputFile), 'directory of --output-file');
   const stamp = runStamp();
   const base = join(plan.resultsDir, `${suite}-${configEnv}-${stamp}`);
-  return { suite, env: configEnv, script, k6, stamp, plan, results: { json: `${base}.json`, junit: `${base}.junit.xml` }, label: `${suite} (env ${configEnv})` };
+  return { suite, env: configEnv, script, engine, stamp, plan, results: { json: `${base}.json`, junit: `${base}.junit.xml` }, label: `${suite} (env ${configEnv})` };
 }
 
 /**
@@ -194,7 +200,7 @@ export function pointAt(vars: Vars, urls: { wsUrl: string; httpUrl: string; auth
   vars['WSGATE_AUTH_URL'] = urls.authUrl;
 }
 
-/** Thrown by {@link RunScope.checkpoint} when a signal arrived before k6 started. */
+/** Thrown by {@link RunScope.checkpoint} when a signal arrived before the engine started. */
 class StoppedBeforeK6 extends Error {
   constructor(readonly signal: NodeJS.Signals) {
     super(`stopped by ${signal}`);
@@ -266,47 +272,46 @@ export async function withRunScope(run: PreparedRun, io: Io, body: (scope: RunSc
   }
 }
 
-/** k6's environment: the configuration plus where to write, never on its command line. */
-function k6Environment(run: PreparedRun, vars: Vars, env: NodeJS.ProcessEnv): Vars {
-  const k6Env: Vars = {
+/** The engine's environment: the configuration plus where to write, never on its command line. */
+export function engineEnvironment(run: PreparedRun, vars: Vars, env: NodeJS.ProcessEnv): Vars {
+  const out: Vars = {
     ...vars,
     WSGATE_RESULTS_DIR: run.plan.resultsDir,
     WSGATE_RUN_STAMP: run.stamp,
     WSGATE_OUTPUT_FILE: run.plan.outputFile,
-    // k6 is Go: Go's TLS reads extra roots from SSL_CERT_FILE (the system's directory of roots stays trusted).
-    ...(run.plan.caFile ? { SSL_CERT_FILE: run.plan.caFile } : {}),
-    // A gate should not phone home; whoever wants k6's usage report can set this to false.
-    K6_NO_USAGE_REPORT: env['K6_NO_USAGE_REPORT'] ?? 'true',
+    ...run.engine.extraEnv(run.plan.caFile, env),
   };
-  if (run.plan.outputFile === undefined) delete k6Env['WSGATE_OUTPUT_FILE'];
-  return k6Env;
+  if (run.plan.outputFile === undefined) delete out['WSGATE_OUTPUT_FILE'];
+  return out;
 }
 
 /**
- * Starts k6 on the prepared bundle with `vars` as its configuration; `k6Args` go before the bundle
- * (e.g. --execution-segment). Resolves when k6 has exited.
+ * Starts the engine on the prepared bundle with `vars` as its configuration; `engineArgs` go before
+ * the bundle (e.g. --execution-segment). Resolves when the engine has exited.
  */
-export async function runSuite(run: PreparedRun, vars: Vars, env: NodeJS.ProcessEnv, io: Io, k6Args: readonly string[] = []): Promise<K6Exit> {
+export async function runSuite(run: PreparedRun, vars: Vars, env: NodeJS.ProcessEnv, io: Io, engineArgs: readonly string[] = []): Promise<K6Exit> {
   try {
-    // k6 redraws its progress every second; on a terminal that is one block in place, in a CI log or a
-    // captured stream it is a block per second, so anything but a terminal gets --quiet.
+    // k6 redraws a progress block every second, which in a CI log or a captured stream is a block per
+    // second: anything but a terminal gets --quiet. The engine's progress is one line either way.
     const tty = io.stdout === process.stdout && process.stdout.isTTY;
-    return await runK6(run.k6.path, ['run', ...(tty ? [] : ['--quiet']), ...k6Args, run.script], k6Environment(run, vars, env), io);
+    const quiet = run.engine.kind === 'k6' && !tty ? ['--quiet'] : [];
+    return await runK6(run.engine.command, [...run.engine.baseArgs, ...quiet, ...engineArgs, run.script], engineEnvironment(run, vars, env), io);
   } catch (err) {
-    throw new K6FailedError(`k6 at ${run.k6.path} could not be started (${(err as NodeJS.ErrnoException).code ?? String(err)}); check it with \`wsgate install-k6\``);
+    throw new K6FailedError(`the ${run.engine.label} could not be started (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
 }
 
 /**
- * k6's exit -> wsgate's exit code and final line (`wsgate: PASS <label> — results: ...`). `explainFail`
- * may print lines before the final one when the verdict is a fail.
+ * The engine's exit (k6's codes on both engines) -> wsgate's exit code and final line (`wsgate: PASS
+ * <label> — results: ...`). `explainFail` may print lines before the final one when the verdict is a fail.
  */
 export function verdict(exit: K6Exit, run: PreparedRun, io: Io, explainFail?: () => void): number {
   const { results, label } = run;
+  const engine = run.engine.kind === 'k6' ? 'k6' : 'the engine';
   const written = [results.json, results.junit].filter((f) => existsSync(f)).map(show);
-  const files = written.length ? `results: ${written.join(', ')}` : `k6 wrote no results (expected ${show(results.json)})`;
+  const files = written.length ? `results: ${written.join(', ')}` : `${engine} wrote no results (expected ${show(results.json)})`;
   if (exit.interrupted || exit.code === 105 || exit.signal) {
-    const how = exit.signal ? `k6 was killed by ${exit.signal}` : 'k6 was interrupted';
+    const how = exit.signal ? `${engine} was killed by ${exit.signal}` : `${engine} was interrupted`;
     say(io.stdout, `INTERRUPTED ${label}: ${how}, so there is no verdict — partial ${files}`);
     return EXIT.INTERRUPTED;
   }
@@ -323,11 +328,11 @@ export function verdict(exit: K6Exit, run: PreparedRun, io: Io, explainFail?: ()
       const why: Record<number, string> = {
         100: 'setup() timed out',
         101: 'teardown() timed out',
-        104: 'k6 rejected the test options',
-        107: 'the script threw an exception (see k6 output above)',
-        108: 'the test aborted (its reason is in the k6 output above)',
+        104: `${engine} rejected the test options`,
+        107: `the script threw an exception (see the output above)`,
+        108: 'the test aborted (its reason is in the output above)',
       };
-      say(io.stdout, `ERROR ${label}: k6 exited with code ${exit.code}, ${why[exit.code ?? -1] ?? 'an unexpected code'}; no verdict — ${files}`);
+      say(io.stdout, `ERROR ${label}: ${engine} exited with code ${exit.code}, ${why[exit.code ?? -1] ?? 'an unexpected code'}; no verdict — ${files}`);
       return EXIT.ERROR;
     }
   }

@@ -7,7 +7,8 @@
  * `-e` would put secrets in the process list.
  */
 import type { Config } from '../lib/config.ts';
-import { loadConfig, redactUrl } from '../lib/config.ts';
+import { loadConfig } from '../lib/config.ts';
+import { redactUrl } from '../lib/url.ts';
 import { FAULT_NAMES } from '../target/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
@@ -98,7 +99,7 @@ export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): 
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }
 
-  const run = await prepareRun(SCENARIO, config.env, plan, env, io);
+  const run = await prepareRun(SCENARIO, config.env, plan, env, io, { engine: values.engine });
   return withRunScope(run, io, async (scope) => {
     if (embedded && secret) {
       const target = scope.own('reference service', await startReferenceService(config, secret, faults, tls));
@@ -107,7 +108,7 @@ export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): 
       config = loadConfig(vars);
     }
     const what = embedded ? `the embedded reference service${faults.length ? ` (faults: ${faults.join(', ')})` : ''}` : 'the deployed service';
-    say(io.stderr, `validating env ${config.env}: ${what} at ${redactUrl(config.wsUrl)} with k6 ${run.k6.version} (${run.k6.source}: ${run.k6.path})`);
+    say(io.stderr, `validating env ${config.env}: ${what} at ${redactUrl(config.wsUrl)} on the ${run.engine.label}`);
     if (report) Object.assign(vars, reportDashboardVars(run.results.json, env));
     const code = verdict(await runSuite(run, vars, env, io), run, io);
     if (report) writeRunReport(report, run.results, code, io);

@@ -7,6 +7,7 @@
  * CLI reports a bad value before any k6 process exists.
  */
 import { ConfigError } from './errors.ts';
+import { parseUrl, redactUrl } from './url.ts';
 import ENVIRONMENTS from '../config/environments.json';
 import { BUSINESS_SCENARIOS } from './multi/plan.ts';
 import type { BusinessScenario } from './multi/plan.ts';
@@ -244,44 +245,6 @@ function urlField(f: { value: unknown; origin: string }, schemes: string[]): str
     );
   }
   return raw.replace(/\/+$/, '');
-}
-
-export interface ParsedUrl {
-  scheme: string;
-  userinfo: string | undefined;
-  host: string;
-  port: number | undefined;
-  path: string;
-  query: string;
-}
-
-/** A small URL parser: k6 has no URL global, and this one must behave the same on both sides. */
-export function parseUrl(raw: string): ParsedUrl | undefined {
-  const m = /^([a-z][a-z0-9+.-]*:)\/\/(?:([^@/?#]*)@)?(\[[0-9a-fA-F:.]+\]|[^:/?#\s]+)(?::(\d{1,5}))?(\/[^?#\s]*)?(\?[^#\s]*)?(#\S*)?$/i.exec(
-    raw.trim(),
-  );
-  if (!m) return undefined;
-  const port = m[4] === undefined ? undefined : Number(m[4]);
-  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
-  return {
-    scheme: (m[1] ?? '').toLowerCase(),
-    userinfo: m[2],
-    host: m[3] ?? '',
-    port,
-    path: m[5] ?? '/',
-    query: m[6] ?? '',
-  };
-}
-
-/**
- * Removes anything secret-shaped from a URL before it is printed or used as a metric tag: user info,
- * and the values of query parameters (tokens are often passed as ?token=).
- */
-export function redactUrl(raw: string): string {
-  const u = parseUrl(raw);
-  if (!u) return '<unparseable URL>';
-  const query = u.query ? '?' + u.query.slice(1).split('&').map((kv) => kv.split('=')[0] + '=REDACTED').join('&') : '';
-  return `${u.scheme}//${u.userinfo !== undefined ? 'REDACTED@' : ''}${u.host}${u.port ? ':' + u.port : ''}${u.path}${query}`;
 }
 
 function describe(value: unknown): string {

@@ -1,12 +1,10 @@
 /**
- * The handshake as a status code. k6/websockets hides the HTTP status of a refused upgrade, so
- * assertions like "refused with exactly 403" use the legacy k6/ws, whose connect() returns the
- * response. It blocks the VU until the socket closes, so the probe closes as soon as it has the
- * server's first message.
+ * The handshake as a status code: "refused with exactly 403" needs the HTTP status of a refused
+ * upgrade, which the runtime port reports on both engines (SocketHandlers.onRefused). A probe closes
+ * as soon as it has the server's first message.
  */
-import ws from 'k6/ws';
+import { runtime } from '#runtime';
 import type { Config } from './config.ts';
-import { redactUrl } from './config.ts';
 import { authFailures, connectionSuccess } from './metrics.ts';
 import { handshakeParts, isConnectionEstablished, parseFrame } from './protocol/chat.ts';
 import type { ServerMessage, TokenCarrier } from './protocol/chat.ts';
@@ -32,36 +30,48 @@ export interface ProbeOptions {
   firstMessageTimeoutMs?: number;
 }
 
-export function probeHandshake(config: Config, opts: ProbeOptions): HandshakeResult {
+/** How long a probe waits for an HTTP answer at all before giving up on the handshake. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export function probeHandshake(config: Config, opts: ProbeOptions): Promise<HandshakeResult> {
   const origin = opts.origin === null ? undefined : (opts.origin ?? config.origin);
   const parts = handshakeParts(opts.token, opts.carrier ?? 'header', origin);
-  const headers: Record<string, string> = { ...parts.headers };
-  if (parts.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = parts.protocols.join(', ');
-  let first: ServerMessage | undefined;
-  let error: string | undefined;
-  let res: ReturnType<typeof ws.connect> | undefined;
-  try {
-    res = ws.connect(config.wsUrl, { headers, tags: { name: redactUrl(config.wsUrl) } }, (socket) => {
-      socket.on('message', (data) => {
-        first = parseFrame(data);
-        socket.close();
-      });
-      socket.on('error', (e) => {
-        error = String(e.error());
-      });
-      socket.setTimeout(() => socket.close(), opts.firstMessageTimeoutMs ?? 5000);
-    });
-  } catch (e) {
-    // Dial failures (refused, DNS, TLS) throw instead of returning a response.
-    error = String(e instanceof Error ? e.message : e);
-  }
-  const status = res?.status ?? 0;
-  const protocol = res?.headers?.['Sec-Websocket-Protocol'];
-  if (opts.expectSuccess) {
-    connectionSuccess.add(status === 101 && first !== undefined && isConnectionEstablished(first));
-    authFailures.add(status === 401 || status === 403);
-  }
-  return { status, first, protocol, error: error ?? (res?.error || undefined) };
+  return new Promise((resolve) => {
+    let status = 0;
+    let first: ServerMessage | undefined;
+    let protocol: string | undefined;
+    let error: string | undefined;
+    let timer = setTimeout(() => socket.close(), HANDSHAKE_TIMEOUT_MS);
+    const socket = runtime.openSocket(
+      config.wsUrl,
+      { headers: parts.headers, protocols: parts.protocols },
+      {
+        onOpen(info) {
+          status = 101;
+          protocol = info.protocol;
+          clearTimeout(timer);
+          timer = setTimeout(() => socket.close(), opts.firstMessageTimeoutMs ?? 5000);
+        },
+        onMessage(data) {
+          if (first !== undefined) return;
+          first = parseFrame(data);
+          socket.close();
+        },
+        onRefused(refusedStatus, why) {
+          status = refusedStatus;
+          error = why;
+        },
+        onClose() {
+          clearTimeout(timer);
+          if (opts.expectSuccess) {
+            connectionSuccess.add(status === 101 && first !== undefined && isConnectionEstablished(first));
+            authFailures.add(status === 401 || status === 403);
+          }
+          resolve({ status, first, protocol, error });
+        },
+      },
+    );
+  });
 }
 
 /** "101 + connection_established for u1", "403", "no answer (dial tcp: connection refused)". */

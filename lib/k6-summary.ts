@@ -3,8 +3,9 @@
  * (plus WSGATE_OUTPUT_FILE when set) and prints the text summary. k6 does not create directories:
  * the CLI creates WSGATE_RESULTS_DIR; under plain `k6 run` the repo's results/ exists already.
  */
+import { runtime } from '#runtime';
 import type { Config } from './config.ts';
-import { redactUrl } from './config.ts';
+import { redactUrl } from './url.ts';
 import { buildResult, renderJUnit, renderText } from './summary.ts';
 import type { K6SummaryData } from './summary.ts';
 
@@ -16,9 +17,9 @@ export function writeSummary(
   owners?: Record<string, string>,
 ): Record<string, string> {
   const finishedAt = new Date();
-  const env = config?.env ?? __ENV['WSGATE_ENV'] ?? 'unknown';
-  const stamp = __ENV['WSGATE_RUN_STAMP'] || finishedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const dir = (__ENV['WSGATE_RESULTS_DIR'] || 'results').replace(/\/+$/, '');
+  const env = config?.env ?? runtime.env['WSGATE_ENV'] ?? 'unknown';
+  const stamp = runtime.env['WSGATE_RUN_STAMP'] || finishedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const dir = (runtime.env['WSGATE_RESULTS_DIR'] || 'results').replace(/\/+$/, '');
   const base = `${dir}/${suite}-${env}-${stamp}`;
   const target: Record<string, string> = config ? { ws_url: redactUrl(config.wsUrl), http_url: redactUrl(config.httpUrl), auth_url: redactUrl(config.authUrl) } : {};
   const result = buildResult(data, { suite, env, target, scenarios, finishedAt, owners });
@@ -27,7 +28,7 @@ export function writeSummary(
     [`${base}.json`]: json,
     [`${base}.junit.xml`]: renderJUnit(result),
   };
-  const extra = __ENV['WSGATE_OUTPUT_FILE'];
+  const extra = runtime.env['WSGATE_OUTPUT_FILE'];
   if (extra) files[extra] = json;
   files['stdout'] = renderText(result, Object.keys(files));
   return files;

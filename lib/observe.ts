@@ -4,22 +4,26 @@
  * CI run explains itself. Lines are capped per check and VU to keep a broken service from flooding
  * the log.
  */
-import { check } from 'k6';
-import exec from 'k6/execution';
+import { runtime } from '#runtime';
 import { checksRun } from './metrics.ts';
 
 const MAX_LINES_PER_CHECK = 3;
-const logged: Record<string, number> = {};
+/**
+ * Failure lines logged per VU and check. Keyed by VU because on the engine many VUs share this module;
+ * the cap stays per VU as on k6.
+ */
+const logged = new Map<string, number>();
 
 /** Records the check `name` for the current scenario; returns `ok`. */
 export function expect(ok: boolean, name: string, observed: () => string): boolean {
-  const scenario = exec.scenario.name;
-  const full = `${scenario}: ${name}`;
-  check(null, { [full]: () => ok });
+  const vu = runtime.vu();
+  const full = `${vu.scenario}: ${name}`;
+  runtime.check(full, ok);
   checksRun.add(1);
   if (!ok) {
-    const n = (logged[full] ?? 0) + 1;
-    logged[full] = n;
+    const key = `${vu.vuIdInTest} ${full}`;
+    const n = (logged.get(key) ?? 0) + 1;
+    logged.set(key, n);
     if (n <= MAX_LINES_PER_CHECK) console.warn(`FAILED ${full} (observed: ${observed()})`);
     else if (n === MAX_LINES_PER_CHECK + 1) console.warn(`FAILED ${full} (further failures of this check are not logged by this VU)`);
   }
@@ -38,11 +42,12 @@ export async function guarded(body: () => Promise<void>): Promise<void> {
   }
 }
 
-export const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(() => resolve(), ms));
+export const sleepMs = (ms: number): Promise<void> => runtime.sleep(ms);
 
 /** A user id unique to this run, scenario, VU and iteration, so concurrent checks never share users. */
 export function uniqueUser(label: string): string {
-  return `wsgate-${label}-${RUN_NONCE}-${exec.vu.idInTest}-${exec.vu.iterationInScenario}`;
+  const vu = runtime.vu();
+  return `wsgate-${label}-${RUN_NONCE}-${vu.vuIdInTest}-${vu.iterationInScenario}`;
 }
 
 /** Differs per run so repeated runs against one long-lived service never reuse user ids. */

@@ -1,15 +1,15 @@
 /**
- * One chat connection on k6's event loop (k6/websockets), with promises instead of callbacks so
- * checks read as steps. A VU can hold many sessions at once. Every session guards isolation: any
+ * One chat connection on the runtime's event loop, with promises instead of callbacks so checks read
+ * as steps. A VU can hold many sessions at once. Every session guards isolation: any
  * per-user message that names another user counts as a violation, whatever the scenario.
  *
  * A session is held by the thousand in stress runs, so it keeps little per connection: promises and
  * arrays are made only when someone asks for them, and the socket's handlers are the same few
  * functions for every session.
  */
-import { WebSocket } from 'k6/websockets';
+import { runtime } from '#runtime';
+import type { RuntimeSocket } from './runtime/port.ts';
 import type { Config } from './config.ts';
-import { redactUrl } from './config.ts';
 import { connectionSuccess, isolationViolations } from './metrics.ts';
 import { handshakeParts, isConnectionEstablished, ownerOf, parseFrame } from './protocol/chat.ts';
 import type { ClientMessage, ServerMessage, TokenCarrier } from './protocol/chat.ts';
@@ -31,19 +31,15 @@ export interface SessionOptions {
   connectTimeoutMs?: number;
   /** Whether the attempt counts in wsgate_connection_success (negative controls do not). */
   countsTowardSuccess?: boolean;
+  /** Overrides the configured Origin; null sends none. */
+  origin?: string | null;
 }
 
 interface Waiter {
   match: (m: ServerMessage) => boolean;
   resolve: (m: ServerMessage | undefined) => void;
-  timer: number;
+  timer: ReturnType<typeof setTimeout>;
 }
-
-type CloseEvent = { code?: number; reason?: string } | undefined;
-
-/** Tag values are interned per URL, not rebuilt for every connection. */
-const tagsByUrl: Record<string, { name: string }> = {};
-const noop = (): void => undefined;
 
 export class Session {
   state: SessionState = 'connecting';
@@ -51,10 +47,14 @@ export class Session {
   established: ServerMessage | undefined;
   closeInfo: CloseInfo | undefined;
   readonly userId: string;
-  private readonly ws: WebSocket;
+  /** HTTP status of a refused handshake (401, 403, ...), 0 when no HTTP answer came; undefined if not refused. */
+  refusedStatus: number | undefined;
+  /** The subprotocol the server selected; never logged or tagged (a hostile server may echo a token). */
+  protocol = '';
+  private readonly ws: RuntimeSocket;
   private readonly counts: boolean;
   private openedAt = 0;
-  private readyTimer: number | undefined;
+  private readyTimer: ReturnType<typeof setTimeout> | undefined;
   private readyResult: boolean | undefined;
   private readyWaiters: ((ok: boolean) => void)[] | undefined;
   private closeWaiters: ((c: CloseInfo) => void)[] | undefined;
@@ -65,16 +65,18 @@ export class Session {
   constructor(config: Config, opts: SessionOptions) {
     this.userId = opts.userId;
     this.counts = opts.countsTowardSuccess !== false;
-    const parts = handshakeParts(opts.token, opts.carrier ?? 'header', config.origin);
-    // @types/k6 still types `protocols` as reserved; k6 v2.2 sends them (the jwt.<token> carrier).
-    const protocols = (parts.protocols.length > 0 ? parts.protocols : null) as null;
-    const tags = (tagsByUrl[config.wsUrl] ??= { name: redactUrl(config.wsUrl) });
-    this.ws = new WebSocket(config.wsUrl, protocols, { headers: parts.headers, tags });
-    this.ws.onmessage = (e) => this.dispatch(e?.data);
-    // The handshake status is not visible to k6/websockets; the close that follows settles things.
-    this.ws.onerror = noop;
-    // @types/k6 declares onclose without its event; k6 passes {code, reason}.
-    (this.ws as unknown as { onclose: (e: CloseEvent) => void }).onclose = (e) => this.onClose(e);
+    const origin = opts.origin === null ? undefined : (opts.origin ?? config.origin);
+    const parts = handshakeParts(opts.token, opts.carrier ?? 'header', origin);
+    this.ws = runtime.openSocket(
+      config.wsUrl,
+      { headers: parts.headers, protocols: parts.protocols },
+      {
+        onOpen: (info) => (this.protocol = info.protocol),
+        onMessage: (data) => this.dispatch(data),
+        onRefused: (status) => (this.refusedStatus = status),
+        onClose: (code, reason) => this.onClose(code, reason),
+      },
+    );
     this.readyTimer = setTimeout(() => this.settleReady(undefined), opts.connectTimeoutMs ?? 10_000);
   }
 
@@ -129,9 +131,9 @@ export class Session {
   /** Closes and waits for the close to complete (bounded, so a dead peer cannot hang a VU). */
   async closeAndWait(timeoutMs = 5000): Promise<void> {
     this.close();
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.closed(), new Promise<void>((r) => (timer = setTimeout(() => r(), timeoutMs)))]);
-    // k6 keeps an iteration alive until its last timer fires: a forgotten one costs timeoutMs per iteration.
+    // An iteration stays alive until its last timer fires: a forgotten one costs timeoutMs per iteration.
     clearTimeout(timer);
   }
 
@@ -153,9 +155,9 @@ export class Session {
     if (waiting) for (const w of waiting) w(ok);
   }
 
-  private onClose(e: CloseEvent): void {
+  private onClose(code: number, reason: string): void {
     this.state = 'closed';
-    this.closeInfo = { code: e?.code ?? 1006, reason: e?.reason ?? '', afterMs: this.openedAt ? Date.now() - this.openedAt : 0 };
+    this.closeInfo = { code, reason, afterMs: this.openedAt ? Date.now() - this.openedAt : 0 };
     this.settleReady(undefined);
     const waiters = this.waiters;
     this.waiters = undefined;
@@ -170,7 +172,7 @@ export class Session {
     if (closeWaiters) for (const w of closeWaiters) w(this.closeInfo);
   }
 
-  private dispatch(data: unknown): void {
+  private dispatch(data: string): void {
     const m = parseFrame(data);
     if (!m) return;
     if (this.readyResult === undefined && isConnectionEstablished(m)) {

@@ -2,13 +2,13 @@
  * What every suite does at init and setup: parse the configuration once, build the token source and
  * the thresholds, and refuse to start against a bad configuration or an unreachable target.
  *
- * A bad configuration must read as one sentence, not a stack trace, even under plain `k6 run`: init
- * code keeps the error, and setup() aborts the test with it (k6 exit code 108).
+ * A bad configuration must read as one sentence, not a stack trace, on the engine and under plain
+ * `k6 run` alike: init code keeps the error, and setup() aborts the test with it (exit code 108).
  */
-import exec from 'k6/execution';
-import http from 'k6/http';
-import type { Options, Scenario } from 'k6/options';
-import { loadConfig, redactUrl } from './config.ts';
+import { runtime } from '#runtime';
+import type { Options, Scenario } from './runtime/options.ts';
+import { loadConfig } from './config.ts';
+import { redactUrl } from './url.ts';
 import type { Config } from './config.ts';
 import { WsgateError } from './errors.ts';
 import { guarded } from './observe.ts';
@@ -55,7 +55,7 @@ export function loadSuite(
   let thresholds: Record<string, string[]> = {};
   let error: string | undefined;
   try {
-    config = loadConfig(__ENV);
+    config = loadConfig(runtime.env);
     const names = typeof scenarioNames === 'function' ? scenarioNames(config) : scenarioNames;
     thresholds = thresholdsFor(thresholdFile, name, config.env, names, opts.everyCheckMustPass ?? true);
     tokens = createTokenProvider(config);
@@ -89,16 +89,14 @@ export function loadSuite(
  * setup(): aborts the test, before any scenario starts, when it cannot meaningfully run; otherwise
  * returns the data every VU shares.
  */
-export function preflight(suite: Suite): SetupData {
+export async function preflight(suite: Suite): Promise<SetupData> {
   const data: SetupData = { nonce: Date.now().toString(36) + Math.floor(Math.random() * 1e6).toString(36) };
   if (suite.error || !suite.config) {
-    exec.test.abort(`wsgate: ${suite.error ?? 'no configuration'}`);
-    return data;
+    runtime.abort(`wsgate: ${suite.error ?? 'no configuration'}`);
   }
-  const url = suite.config.httpUrl + PATHS.health;
-  const res = http.get(url, { timeout: '5s', tags: { name: redactUrl(url) } });
+  const res = await runtime.http({ method: 'GET', url: suite.config.httpUrl + PATHS.health, timeoutMs: 5000 });
   if (res.status === 0) {
-    exec.test.abort(
+    runtime.abort(
       `wsgate: the chat backend at ${redactUrl(suite.config.httpUrl)} is unreachable (${res.error}); check WSGATE_HTTP_URL and that the service is running`,
     );
   }

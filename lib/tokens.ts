@@ -5,12 +5,10 @@
  *   file - read from a JSON file of pre-issued tokens ({"user id": "token"}).
  * Tokens are never logged; errors name the user and the status, never the token.
  */
-import k6crypto from 'k6/crypto';
-import { b64encode } from 'k6/encoding';
-import http from 'k6/http';
+import { runtime } from '#runtime';
 import { SignJWT, decodeJwt } from 'jose';
 import type { Config } from './config.ts';
-import { redactUrl } from './config.ts';
+import { redactUrl } from './url.ts';
 import { TokenError } from './errors.ts';
 import { PATHS, parseTokenResponse, tokenRequest } from './protocol/chat.ts';
 
@@ -73,18 +71,17 @@ export async function mintToken(config: Config, userId: string, opts: MintOption
     .sign(typeof secret === 'string' ? encoder.encode(secret) : secret);
 }
 
-const NATIVE_HEADER = b64encode(JSON.stringify({ alg: 'HS256', typ: 'JWT' }), 'rawurl');
+const NATIVE_HEADER = runtime.base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
 
 /**
- * The same token signed by k6's native HMAC: 0.015 ms a token against jose's 0.46 ms in k6 (jose's
- * JavaScript path, base64 included), which matters when thousands of users connect. Used for the
- * per-user tokens of the mint source; test/k6 proves jose verifies what it signs.
+ * The same token signed by the runtime's native HMAC (k6: 0.015 ms a token against jose's 0.46 ms in
+ * k6's interpreter), which matters when thousands of users connect. Used for the per-user tokens of
+ * the mint source; test/lib/tokens.test.ts proves jose verifies what it signs.
  */
-export function mintTokenNative(config: Config, userId: string, opts: MintOptions = {}): string {
+export async function mintTokenNative(config: Config, userId: string, opts: MintOptions = {}): Promise<string> {
   const secret = secretFor(config, userId, opts);
-  const body = `${NATIVE_HEADER}.${b64encode(JSON.stringify(claimsFor(config, userId, opts)), 'rawurl')}`;
-  const key = typeof secret === 'string' ? secret : secret.buffer.slice(secret.byteOffset, secret.byteOffset + secret.byteLength);
-  return `${body}.${k6crypto.hmac('sha256', key as string | ArrayBuffer, body, 'base64rawurl')}`;
+  const body = `${NATIVE_HEADER}.${runtime.base64url(JSON.stringify(claimsFor(config, userId, opts)))}`;
+  return `${body}.${await runtime.hmacSha256(secret, body)}`;
 }
 
 /** A fresh random 32-byte key: tokens signed with it must be refused by any honest backend. */
@@ -98,12 +95,14 @@ export interface IssuedToken {
 }
 
 /** Asks the auth service for a token, as a real client would. */
-export function fetchToken(config: Config, userId: string): IssuedToken {
+export async function fetchToken(config: Config, userId: string): Promise<IssuedToken> {
   const url = config.authUrl + PATHS.token;
-  const res = http.post(url, tokenRequest(userId, config.authPassword), {
+  const res = await runtime.http({
+    method: 'POST',
+    url,
+    body: tokenRequest(userId, config.authPassword),
     headers: { 'Content-Type': 'application/json' },
-    tags: { name: redactUrl(url) },
-    timeout: '10s',
+    timeoutMs: 10_000,
   });
   const parsed = res.status === 200 ? parseTokenResponse(res.body) : undefined;
   if (!parsed) {
@@ -115,12 +114,14 @@ export function fetchToken(config: Config, userId: string): IssuedToken {
 }
 
 /** Trades a refresh token for a new access token at /auth/refresh; undefined when refused. */
-export function refreshAtAuthService(config: Config, refreshToken: string): { status: number; token: IssuedToken | undefined } {
+export async function refreshAtAuthService(config: Config, refreshToken: string): Promise<{ status: number; token: IssuedToken | undefined }> {
   const url = config.authUrl + PATHS.refresh;
-  const res = http.post(url, JSON.stringify({ refresh_token: refreshToken }), {
+  const res = await runtime.http({
+    method: 'POST',
+    url,
+    body: JSON.stringify({ refresh_token: refreshToken }),
     headers: { 'Content-Type': 'application/json' },
-    tags: { name: redactUrl(url) },
-    timeout: '10s',
+    timeoutMs: 10_000,
   });
   return { status: res.status, token: res.status === 200 ? parseTokenResponse(res.body) : undefined };
 }
@@ -149,15 +150,15 @@ export interface TokenProvider {
 }
 
 /**
- * Builds the provider. Call it in init code: the file source reads its file with open(), which k6
- * allows only there.
+ * Builds the provider. Call it in init code: the file source reads its file with runtime.readFile(),
+ * which k6 allows only there.
  */
 export function createTokenProvider(config: Config): TokenProvider {
   switch (config.tokenSource) {
     case 'mint':
-      return { credentialFor: async (userId) => ({ userId, token: mintTokenNative(config, userId) }) };
+      return { credentialFor: async (userId) => ({ userId, token: await mintTokenNative(config, userId) }) };
     case 'auth':
-      return { credentialFor: async (userId) => ({ userId, token: fetchToken(config, userId).accessToken }) };
+      return { credentialFor: async (userId) => ({ userId, token: (await fetchToken(config, userId)).accessToken }) };
     case 'file': {
       const tokens = readTokenFile(config.tokensFile ?? '');
       const users = Object.keys(tokens);
@@ -175,7 +176,7 @@ export function createTokenProvider(config: Config): TokenProvider {
 function readTokenFile(path: string): Record<string, string> {
   let text: string;
   try {
-    text = open(path);
+    text = runtime.readFile(path);
   } catch {
     throw new TokenError(`WSGATE_TOKENS_FILE "${path}" cannot be read; give the path of a JSON file of {"user id": "token"}`);
   }

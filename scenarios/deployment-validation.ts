@@ -9,7 +9,7 @@
  *   wsgate validate --env local --embedded-target (the CLI sets them)
  */
 import '../lib/polyfills.ts';
-import type { Options } from 'k6/options';
+import type { Options } from '../lib/runtime/options.ts';
 import { checkAgentEvents } from '../lib/checks/agents.ts';
 import { checkWebsocketConnection } from '../lib/checks/connection.ts';
 import { checkHealth } from '../lib/checks/health.ts';
@@ -47,7 +47,7 @@ export const options: Options = suite.options({
   health_endpoint: once('healthEndpoint'),
 });
 
-export function setup(): SetupData {
+export function setup(): Promise<SetupData> {
   return preflight(suite);
 }
 

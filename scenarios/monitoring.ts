@@ -9,8 +9,8 @@
  *   k6 run --out json=live.json dist/monitoring.js   (WSGATE_MONITOR_DURATION=30m)
  */
 import '../lib/polyfills.ts';
-import exec from 'k6/execution';
-import type { Options, Scenario } from 'k6/options';
+import { runtime } from '#runtime';
+import type { Options, Scenario } from '../lib/runtime/options.ts';
 import { holdPoolConnection, syntheticProbe } from '../lib/checks/monitor.ts';
 import { durationMs } from '../lib/config.ts';
 import type { Config } from '../lib/config.ts';
@@ -33,12 +33,12 @@ const { config } = suite;
 
 export const options: Options = suite.options(schedule(config));
 
-export function setup(): SetupData {
+export function setup(): Promise<SetupData> {
   return preflight(suite);
 }
 
 export const pool = suite.step((c, tokens) => {
-  const left = exec.scenario.startTime + durationMs(c.monitorDuration) - Date.now();
+  const left = runtime.vu().scenarioStartTime + durationMs(c.monitorDuration) - Date.now();
   return holdPoolConnection(c, tokens, Math.max(0, Math.min(POOL_HOLD_MAX_MS, left)));
 });
 

@@ -12,8 +12,8 @@
  *   k6 run dist/multi-user.js      (WSGATE_MULTI_* variables; see README)
  */
 import '../lib/polyfills.ts';
-import exec from 'k6/execution';
-import type { Options } from 'k6/options';
+import { runtime } from '#runtime';
+import type { Options } from '../lib/runtime/options.ts';
 import { durationMs } from '../lib/config.ts';
 import type { Config } from '../lib/config.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
@@ -53,12 +53,12 @@ interface MultiSetup extends SetupData {
   timing: Timing;
 }
 
-export function setup(): MultiSetup {
-  const data = preflight(suite);
+export async function setup(): Promise<MultiSetup> {
+  const data = await preflight(suite);
   // Several k6 processes running one plan (execution segments) must share the nonce and the clock:
   // the CLI passes both; a single process makes its own.
-  const nonce = __ENV['WSGATE_MULTI_NONCE'] || data.nonce;
-  const rampStart = Number(__ENV['WSGATE_MULTI_RAMP_START']) || Date.now() + 1000;
+  const nonce = runtime.env['WSGATE_MULTI_NONCE'] || data.nonce;
+  const rampStart = Number(runtime.env['WSGATE_MULTI_RAMP_START']) || Date.now() + 1000;
   return { nonce, timing: timingFor(config, rampStart) };
 }
 
@@ -67,7 +67,7 @@ export const users = suite.step(async (c, tokens, data) => {
   const plan = new Plan({ ...c.multi }, nonce);
   // Users are striped over VUs (u mod VUs), so at every moment of the ramp all VUs, and all k6
   // processes of a segmented run, open connections side by side instead of one VU at a time.
-  const vu = exec.scenario.iterationInTest;
+  const vu = runtime.vu().iterationInTest;
   const vus = Math.ceil(c.multi.users / c.multi.connectionsPerVu);
   const mine: number[] = [];
   for (let u = vu; u < c.multi.users; u += vus) mine.push(u);

@@ -10,8 +10,8 @@
  * first time slot; every other test starts when that slot ends and runs alongside the rest.
  */
 import '../lib/polyfills.ts';
-import exec from 'k6/execution';
-import type { Options, Scenario } from 'k6/options';
+import { runtime } from '#runtime';
+import type { Options, Scenario } from '../lib/runtime/options.ts';
 import { checkAgentEvents } from '../lib/checks/agents.ts';
 import { checkWebsocketConnection } from '../lib/checks/connection.ts';
 import { checkIdleSurvival } from '../lib/checks/idle.ts';
@@ -33,7 +33,7 @@ const SUITE = 'regression-prevention';
 
 let selected: string[] = [];
 const suite = loadSuite(SUITE, THRESHOLDS, (c) => {
-  selected = selectRegressions(__ENV).map((r) => r.name);
+  selected = selectRegressions(runtime.env).map((r) => r.name);
   requireWhatSelectedTestsNeed(c, selected);
   return selected;
 });
@@ -41,7 +41,7 @@ const { config } = suite;
 
 export const options: Options = suite.options(schedule(config, selected));
 
-export function setup(): SetupData {
+export function setup(): Promise<SetupData> {
   return preflight(suite);
 }
 
@@ -52,7 +52,7 @@ export const websocket_403_handshake_regression = suite.step((c, tokens) => chec
 export const load_balancer_timeout_regression = suite.step((c, tokens) => checkIdleSurvival(c, tokens));
 
 export const multi_user_isolation_regression = suite.step((c, tokens, data) =>
-  checkCohortIsolation(c, tokens, { index: exec.scenario.iterationInTest, size: c.regressionUsers, nonce: data.nonce }, 3),
+  checkCohortIsolation(c, tokens, { index: runtime.vu().iterationInTest, size: c.regressionUsers, nonce: data.nonce }, 3),
 );
 
 export const agent_events_missing_regression = suite.step((c, tokens) => checkAgentEvents(c, tokens, c.agentRegressionRuns));

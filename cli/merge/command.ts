@@ -14,14 +14,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, redactUrl } from '../../lib/config.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { redactUrl } from '../../lib/url.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { buildResult, renderJUnit, renderText } from '../../lib/summary.ts';
 import type { K6SummaryData, SuiteResult } from '../../lib/summary.ts';
 import { K6FailedError, UsageError } from '../errors.ts';
 import type { Io } from '../io.ts';
-import { EXIT, argumentError, runStamp, say } from '../io.ts';
-import { ensureK6 } from '../k6-runtime.ts';
+import { EXIT, argumentError, packageRoot, runStamp, say } from '../io.ts';
+import { findK6 } from '../engines.ts';
 import { show } from '../suite-run.ts';
 import { Aggregation, addFile } from './aggregate.ts';
 import type { MergeInput } from './aggregate.ts';
@@ -35,12 +36,14 @@ re-aggregated over the union (counters summed, rates' passes and fails counted, 
 every value), every threshold of the bundle is judged on that, and checks are rebuilt from the check
 samples. Each instance's own verdict is printed too, for comparison; only the merged one counts.
 
-SAMPLES are the instances' k6 JSON outputs (k6 run --out json=FILE; .gz accepted).
+SAMPLES are the instances' JSON outputs in k6's schema (wsgate run or k6 run with --out json=FILE;
+.gz accepted).
 
 Options:
-  --bundle FILE          the k6 bundle the instances ran (e.g. dist/deployment-validation.js); its
-                         thresholds and scenarios are read with \`k6 inspect --include-system-env-vars\`
-                         under this environment, which must be the one the instances ran with
+  --bundle FILE          the bundle the instances ran: an engine bundle (dist/engine/<suite>.mjs, read
+                         by the engine) or a k6 bundle (dist/<suite>.js, read by your k6's \`k6 inspect
+                         --include-system-env-vars\`), under this environment, which must be the one the
+                         instances ran with
   --options FILE         instead of --bundle: a saved \`k6 inspect --include-system-env-vars\` output
   --suite NAME           the suite name for the results (default: the bundle's file name)
   --env NAME             environment preset (default: $WSGATE_ENV, else local)
@@ -49,7 +52,7 @@ Options:
   -h, --help             print this help
 
 Exit codes: 0 the merged run passes, 1 it fails, 2 usage or configuration error, 4 no verdict
-(unreadable samples, k6 inspect failed, no sample at all).
+(unreadable samples, the bundle could not be inspected, no sample at all).
 `;
 
 const OPTIONS = {
@@ -81,10 +84,16 @@ export function parseInspectOutput(text: string, origin: string): BundleOptions 
   return { thresholds, scenarios, summaryTrendStats: stats };
 }
 
-/** Runs `k6 inspect --include-system-env-vars` on the bundle under `vars`. */
-export async function inspectBundle(k6: string, bundle: string, vars: Record<string, string | undefined>): Promise<BundleOptions> {
+/**
+ * The bundle's options under `vars`: an engine bundle (.mjs) is read by the engine (`engine.mjs
+ * inspect`), a k6 bundle by the user's k6 (`k6 inspect --include-system-env-vars`).
+ */
+export async function inspectBundle(bundle: string, vars: Record<string, string | undefined>): Promise<BundleOptions> {
+  const [cmd, args] = bundle.endsWith('.mjs')
+    ? [process.execPath, [join(packageRoot(), 'dist', 'node', 'engine.mjs'), 'inspect', bundle]]
+    : [findK6(vars), ['inspect', '--include-system-env-vars', bundle]];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(k6, ['inspect', '--include-system-env-vars', bundle], { env: vars as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: vars as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -94,9 +103,9 @@ export async function inspectBundle(k6: string, bundle: string, vars: Record<str
   });
   if (code !== 0) {
     const line = stderr.split('\n').find((l) => /level=error|error/i.test(l)) ?? stderr.split('\n')[0] ?? '';
-    throw new K6FailedError(`k6 inspect ${show(bundle)} exited with ${code}: ${line.trim().slice(0, 300)}`);
+    throw new K6FailedError(`inspecting ${show(bundle)} exited with ${code}: ${line.trim().slice(0, 300)}`);
   }
-  return parseInspectOutput(stdout, `k6 inspect ${show(bundle)}`);
+  return parseInspectOutput(stdout, `the options of ${show(bundle)}`);
 }
 
 export interface Merged {
@@ -152,7 +161,7 @@ export async function merge(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pro
   for (const f of files) if (!existsSync(f)) throw new ConfigError(`the sample file ${f} does not exist`);
   const envName = values.env ?? (env['WSGATE_ENV'] || 'local');
   const vars = { ...env, WSGATE_ENV: envName };
-  const suite = values.suite ?? basename(values.bundle ?? '', '.js');
+  const suite = values.suite ?? basename(values.bundle ?? '').replace(/\.m?js$/, '');
 
   let opts: BundleOptions;
   if (values.options !== undefined) {
@@ -166,8 +175,7 @@ export async function merge(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pro
   } else {
     const bundle = resolve(values.bundle ?? '');
     if (!existsSync(bundle)) throw new ConfigError(`the bundle ${bundle} does not exist; run wsgate build, or pass the bundle the instances ran`);
-    const k6 = await ensureK6({ env, log: (line) => say(io.stderr, line) });
-    opts = await inspectBundle(k6.path, bundle, vars);
+    opts = await inspectBundle(bundle, vars);
   }
   if (Object.keys(opts.thresholds).length === 0) say(io.stderr, `the bundle defines no thresholds under this environment; every merged run passes (was the environment the instances ran with given?)`);
 

@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Config } from '../../lib/config.ts';
-import { durationField, durationMs, loadConfig, redactUrl } from '../../lib/config.ts';
+import { durationField, durationMs, loadConfig } from '../../lib/config.ts';
+import { redactUrl } from '../../lib/url.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { MIN_ADMIN_TOKEN_CHARS } from '../../target/admin.ts';
 import { FAULT_NAMES, startTarget } from '../../target/service.ts';
@@ -22,7 +23,7 @@ import { EXIT, parseOptions, say } from '../io.ts';
 import { preflight } from '../preflight.ts';
 import { runK6 } from '../run-k6.ts';
 import type { K6Exit } from '../run-k6.ts';
-import { embeddedSecret, parseFaults, pointAt, prepareRun, readPem, requireEmbedded, show, suiteVars } from '../suite-run.ts';
+import { embeddedSecret, engineEnvironment, parseFaults, pointAt, prepareRun, readPem, requireEmbedded, show, suiteVars } from '../suite-run.ts';
 import type { Vars } from '../suite-run.ts';
 import { span } from './format.ts';
 import { Monitor } from './monitor.ts';
@@ -92,6 +93,7 @@ WSGATE_MONITOR_POOL_CONNECTIONS, WSGATE_MONITOR_PROBES_PER_MIN, WSGATE_K6, ...),
 
 const OPTIONS = {
   env: { type: 'string' },
+  engine: { type: 'string' },
   duration: { type: 'string' },
   'alert-threshold': { type: 'string' },
   'output-file': { type: 'string' },
@@ -240,8 +242,8 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }
   // Rebuilds stale bundles, finds k6, creates the results directory and the timeline's.
-  const run = await prepareRun(SCENARIO, config.env, { resultsDir: p.resultsDir, outputFile: p.outputFile, caFile: p.caFile }, env, io);
-  const { k6, script } = run;
+  const run = await prepareRun(SCENARIO, config.env, { resultsDir: p.resultsDir, outputFile: p.outputFile, caFile: p.caFile }, env, io, { engine: values.engine });
+  const { engine, script } = run;
   const timelineFile = p.outputFile ?? join(p.resultsDir, `${SCENARIO}-${config.env}-${run.stamp}.timeline.jsonl`);
   let timeline: TimelineWriter;
   try {
@@ -307,13 +309,7 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
       }
       checkpoint();
     }
-    const k6Env: Vars = {
-      ...vars,
-      WSGATE_RESULTS_DIR: p.resultsDir,
-      WSGATE_RUN_STAMP: run.stamp,
-      ...(p.caFile ? { SSL_CERT_FILE: p.caFile } : {}),
-      K6_NO_USAGE_REPORT: env['K6_NO_USAGE_REPORT'] ?? 'true',
-    };
+    const k6Env: Vars = engineEnvironment(run, vars, env);
     // The k6 side copies its JSON summary to WSGATE_OUTPUT_FILE; the monitor's output file is the timeline.
     delete k6Env['WSGATE_OUTPUT_FILE'];
     // Credentials k6 has no use for stay with the monitor.
@@ -323,7 +319,7 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
     const what = p.embedded ? `the embedded reference service${p.faults.length ? ` (faults: ${p.faults.join(', ')})` : ''}` : 'the deployed service';
     say(
       io.stderr,
-      `monitoring env ${config.env} for ${p.duration}: ${what} at ${redactUrl(vars['WSGATE_WS_URL'] ?? config.wsUrl)} with k6 ${k6.version}; windows of ${span(p.windowMs)}, sensitivity ${p.sensitivity}, rollback after ${span(p.rollbackAfterMs)}; timeline: ${show(timelineFile)}${p.webhook ? `; alerts to ${webhookOrigin(p.webhook)}` : ''}`,
+      `monitoring env ${config.env} for ${p.duration}: ${what} at ${redactUrl(vars['WSGATE_WS_URL'] ?? config.wsUrl)} on the ${engine.label}; windows of ${span(p.windowMs)}, sensitivity ${p.sensitivity}, rollback after ${span(p.rollbackAfterMs)}; timeline: ${show(timelineFile)}${p.webhook ? `; alerts to ${webhookOrigin(p.webhook)}` : ''}`,
     );
     const perWindow = (config.monitorProbesPerMin * p.windowMs) / 60_000;
     if (perWindow < FEW_PROBES_PER_WINDOW) {
@@ -346,13 +342,13 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
       () => monitorCore.tick(Date.now() - WALL_CLOCK_SLACK_MS),
     );
     checkpoint();
-    event('k6_started', `k6 ${k6.version} at ${k6.path}`);
+    event('k6_started', engine.label);
     tail.start();
     try {
       // k6's own output (its log lines and text summary) goes to stderr: stdout is the monitor's.
-      k6Exit = await runK6(k6.path, ['run', '--quiet', '--out', `json=${live}`, script], k6Env, { stdout: io.stderr, stderr: io.stderr });
+      k6Exit = await runK6(engine.command, [...engine.baseArgs, '--quiet', '--out', `json=${live}`, script], k6Env, { stdout: io.stderr, stderr: io.stderr });
     } catch (err) {
-      throw new K6FailedError(`k6 at ${k6.path} could not be started (${(err as NodeJS.ErrnoException).code ?? String(err)}); check it with \`wsgate install-k6\``);
+      throw new K6FailedError(`the ${engine.label} could not be started (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     } finally {
       tail.stop();
     }

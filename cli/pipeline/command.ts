@@ -9,7 +9,7 @@
  *   2 usage/config, 3 unreachable, 4 no verdict, 130 interrupted: could not run, no recommendation
  *
  * Everything of one run goes to one directory, results/<pre|post>-<env>-<time>/: each suite's JSON and
- * JUnit, k6's HTML dashboards, pipeline.json, pipeline.junit.xml and deployment_report.md.
+ * JUnit, the HTML reports, pipeline.json, pipeline.junit.xml and deployment_report.md.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -59,7 +59,7 @@ const COMMON_USAGE = `  --env NAME             environment preset (default: $WSG
   --critical-only        run only the critical regression tests
   --lb CONFIG            with --embedded-target: load balancer in front for the regression suite:
                          healthy (default), broken or none
-  --no-dashboard         do not export k6's HTML dashboards
+  --no-dashboard         do not write the HTML reports (the engine's report, or k6's dashboard export)
   --ca-file FILE         PEM CA certificate(s) k6 trusts, for https/wss targets with a private CA
   --embedded-target      run against the reference service started in-process on loopback (one per suite)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
@@ -245,8 +245,8 @@ export async function pipeline(command: Command, argv: string[], env: NodeJS.Pro
     const linked: ReportFile[] = [];
     if (files.json) linked.push({ label: `${s.suite} result (JSON)`, path: files.json });
     if (files.junit) linked.push({ label: `${s.suite} JUnit`, path: files.junit });
-    if (existsSync(dashboard)) linked.push({ label: `${s.suite} k6 dashboard (HTML)`, path: dashboard });
-    else if (!values['no-dashboard']) notes.push(`k6 wrote no HTML dashboard for ${s.suite} (it skips runs shorter than two dashboard periods).`);
+    if (existsSync(dashboard)) linked.push({ label: `${s.suite} report (HTML)`, path: dashboard });
+    else if (!values['no-dashboard']) notes.push(`no HTML report was written for ${s.suite} (k6 skips its dashboard export for runs shorter than two periods).`);
     outcomes.push({ suite: s.suite, code, result, files: linked });
   }
 

@@ -25,7 +25,7 @@ export interface ReportContext {
   validation: SuiteResult | null;
   regression: SuiteResult | null;
   baseline?: { path: string; savedAt: string; source: string; validation: SuiteResult; regression: SuiteResult | null } | undefined;
-  /** Raw results to link (JSON, JUnit, k6's HTML dashboards), absolute paths. */
+  /** Raw results to link (JSON, JUnit, HTML reports), absolute paths. */
   files: ReportFile[];
   /** Lines about things that did not happen as asked (a dashboard k6 skipped, a baseline not saved). */
   notes: string[];

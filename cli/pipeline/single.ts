@@ -1,7 +1,7 @@
 /**
  * `wsgate validate --report FILE`: the deployment report for a single run, without a baseline. The
- * policy is read before k6 starts (a bad policy costs a sentence, not a run); k6's HTML dashboard is
- * exported next to the JSON result; the report is written after the verdict and never changes the exit
+ * policy is read before the run starts (a bad policy costs a sentence, not a run); the HTML report is
+ * written next to the JSON result; the report is written after the verdict and never changes the exit
  * code, which stays validate's own.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -55,11 +55,11 @@ export function writeRunReport(plan: ReportPlan, results: { json: string; junit:
   for (const [label, path] of [
     ['result (JSON)', results.json],
     ['JUnit', results.junit],
-    ['k6 dashboard (HTML)', html],
+    ['report (HTML)', html],
   ] as const) {
     if (existsSync(path)) files.push({ label, path });
   }
-  const notes = existsSync(html) ? [] : ['k6 wrote no HTML dashboard (it skips runs shorter than two dashboard periods, and runs that never started).'];
+  const notes = existsSync(html) ? [] : ['no HTML report was written (k6 skips its dashboard export for runs shorter than two periods; no engine writes one for a run that never started).'];
   const text = renderReport(
     {
       assessment,

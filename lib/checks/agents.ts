@@ -20,36 +20,54 @@ export interface AgentRunOptions {
   label?: string;
 }
 
-/** Runs `opts.runs` agent runs on one session and judges each; returns how many completed. */
+interface RunState {
+  tracker: RunTracker;
+  sentAt: number;
+  /** ms from the start message to the first agent_completed. */
+  tookMs: number | undefined;
+}
+
+/**
+ * Runs `opts.runs` agent runs on one session and judges each; returns how many completed.
+ *
+ * Lean on purpose (thousands of runs per VU in stress runs): one listener per call, runs found by
+ * message id in a map, and one timer for the deadline of them all, never a listener or timer per run.
+ */
 export async function runAgentsOn(session: Session, config: Config, opts: AgentRunOptions): Promise<number> {
-  const trackers: RunTracker[] = [];
-  const sentAt: Record<string, number> = {};
-  const tookMs: Record<string, number> = {};
+  const runs = new Map<string, RunState>();
+  let finished = 0;
+  let allFinished: (() => void) | undefined;
   session.onMessage((m) => {
     if (!isAgentEvent(m)) return;
-    const tracker = trackers.find((t) => t.accepts(m));
-    if (!tracker) return;
-    tracker.add(m);
-    const elapsed = Date.now() - (sentAt[tracker.messageId] ?? Date.now());
+    const run = runs.get(m.message_id);
+    if (!run) return;
+    run.tracker.add(m);
+    const elapsed = Date.now() - run.sentAt;
     eventLatency.add(elapsed, { event: m.type });
-    if (m.type === 'agent_completed') tookMs[tracker.messageId] = elapsed;
+    if (m.type === 'agent_completed' && run.tookMs === undefined) {
+      run.tookMs = elapsed;
+      if (++finished === opts.runs) allFinished?.();
+    }
   });
-  const done: Promise<unknown>[] = [];
+  const everyRunFinished = new Promise<void>((resolve) => (allFinished = resolve));
+  const startedAt = Date.now();
   for (let i = 0; i < opts.runs; i++) {
     const messageId = `${session.userId}-${opts.label ?? 'm'}${i}`;
-    const tracker = new RunTracker(session.userId, messageId);
-    trackers.push(tracker);
-    sentAt[messageId] = Date.now();
+    runs.set(messageId, { tracker: new RunTracker(session.userId, messageId), sentAt: Date.now(), tookMs: undefined });
     session.send(messages.startRun(`${session.userId}-t${i % 2}`, messageId, `wsgate probe run ${i}`));
-    done.push(session.next((m) => m.type === 'agent_completed' && m['message_id'] === messageId, config.agentDeadlineMs));
     if (opts.staggerMs) await sleepMs(opts.staggerMs);
   }
-  await Promise.all(done);
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    everyRunFinished,
+    session.closed(),
+    new Promise<void>((resolve) => (deadline = setTimeout(resolve, Math.max(0, startedAt + config.agentDeadlineMs + (opts.staggerMs ?? 0) * opts.runs - Date.now())))),
+  ]);
+  clearTimeout(deadline);
   if (opts.lingerMs) await sleepMs(opts.lingerMs);
   let completed = 0;
-  for (const t of trackers) {
+  for (const { tracker: t, tookMs: took } of runs.values()) {
     const v = t.verdict();
-    const took = tookMs[t.messageId];
     const inTime = took !== undefined && took <= config.agentDeadlineMs;
     const ok = v.complete && inTime;
     agentEventCompletion.add(ok);

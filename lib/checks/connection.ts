@@ -12,14 +12,14 @@ import type { TokenProvider } from '../tokens.ts';
 export async function checkWebsocketConnection(config: Config, tokens: TokenProvider): Promise<void> {
   const cred = await tokens.credentialFor(uniqueUser('conn'));
 
-  const byHeader = probeHandshake(config, { token: cred.token, carrier: 'header', expectSuccess: true });
+  const byHeader = await probeHandshake(config, { token: cred.token, carrier: 'header', expectSuccess: true });
   expect(
     byHeader.status === 101 && byHeader.first?.type === 'connection_established' && byHeader.first['user_id'] === cred.userId,
     'valid token in Authorization header is accepted (101 + connection_established)',
     () => describeHandshake(byHeader),
   );
 
-  const bySubprotocol = probeHandshake(config, { token: cred.token, carrier: 'subprotocol', expectSuccess: true });
+  const bySubprotocol = await probeHandshake(config, { token: cred.token, carrier: 'subprotocol', expectSuccess: true });
   expect(
     bySubprotocol.status === 101 && bySubprotocol.first?.type === 'connection_established',
     'valid token as jwt.<token> subprotocol is accepted (101 + connection_established)',
@@ -31,12 +31,12 @@ export async function checkWebsocketConnection(config: Config, tokens: TokenProv
     () => `selected ${bySubprotocol.protocol === undefined ? 'none' : bySubprotocol.protocol.startsWith('jwt.') ? 'the jwt.<token> protocol' : bySubprotocol.protocol}`,
   );
 
-  const missing = probeHandshake(config, { token: undefined });
+  const missing = await probeHandshake(config, { token: undefined });
   expect(missing.status === 401, 'missing token is refused with 401', () => describeHandshake(missing));
 
-  const garbage = probeHandshake(config, { token: 'not.a.valid-token' });
+  const garbage = await probeHandshake(config, { token: 'not.a.valid-token' });
   expect(garbage.status === 403, 'malformed token is refused with 403', () => describeHandshake(garbage));
 
-  const foreignOrigin = probeHandshake(config, { token: cred.token, origin: 'https://attacker.invalid' });
+  const foreignOrigin = await probeHandshake(config, { token: cred.token, origin: 'https://attacker.invalid' });
   expect(foreignOrigin.status === 403, 'valid token from a foreign Origin is refused with 403', () => describeHandshake(foreignOrigin));
 }

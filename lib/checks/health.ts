@@ -3,23 +3,21 @@
  * this check holds N connections the service must report at least N (other clients may be
  * connected too, so "at least" is the honest comparison against a shared deployment).
  */
-import http from 'k6/http';
+import { runtime } from '#runtime';
 import type { Config } from '../config.ts';
-import { redactUrl } from '../config.ts';
 import { expect, uniqueUser } from '../observe.ts';
 import { PATHS, parseHealth } from '../protocol/chat.ts';
 import type { Health } from '../protocol/chat.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 
-export function readHealth(config: Config): { status: number; health: Health | undefined; error: string } {
-  const url = config.httpUrl + PATHS.health;
-  const res = http.get(url, { tags: { name: redactUrl(url) }, timeout: '10s' });
-  return { status: res.status, health: res.status === 200 ? parseHealth(res.body) : undefined, error: res.error };
+export async function readHealth(config: Config): Promise<{ status: number; health: Health | undefined; error: string }> {
+  const res = await runtime.http({ method: 'GET', url: config.httpUrl + PATHS.health, timeoutMs: 10_000 });
+  return { status: res.status, health: res.status === 200 ? parseHealth(res.body) : undefined, error: res.error ?? '' };
 }
 
 export async function checkHealth(config: Config, tokens: TokenProvider): Promise<void> {
-  const before = readHealth(config);
+  const before = await readHealth(config);
   expect(before.health?.status === 'healthy', 'GET /health reports status "healthy"', () =>
     before.health ? `status "${before.health.status}"` : `HTTP ${before.status} ${before.error}`.trim(),
   );
@@ -31,7 +29,7 @@ export async function checkHealth(config: Config, tokens: TokenProvider): Promis
     sessions.push(new Session(config, { userId: cred.userId, token: cred.token }));
   }
   const opened = (await Promise.all(sessions.map((s) => s.opened()))).filter(Boolean).length;
-  const during = readHealth(config);
+  const during = await readHealth(config);
   expect(
     during.health !== undefined && opened === sessions.length && during.health.active_connections >= opened && during.health.users >= 1,
     `GET /health counts the ${sessions.length} connections this check holds`,

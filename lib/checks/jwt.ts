@@ -17,13 +17,13 @@ export async function checkJwtSynchronization(config: Config, users = 1): Promis
     let issued: string | undefined;
     let issueError = '';
     try {
-      issued = fetchToken(config, userId).accessToken;
+      issued = (await fetchToken(config, userId)).accessToken;
     } catch (e) {
       issueError = e instanceof Error ? e.message : String(e);
     }
     if (!expect(issued !== undefined, 'auth service issues a token', () => issueError)) continue;
     const token = issued ?? '';
-    const accepted = probeHandshake(config, { token, expectSuccess: true });
+    const accepted = await probeHandshake(config, { token, expectSuccess: true });
     expect(accepted.status === 101 && accepted.first?.['user_id'] === userId, 'backend accepts the auth service token', () => {
       const c = peekClaims(token);
       const hint =
@@ -35,6 +35,6 @@ export async function checkJwtSynchronization(config: Config, users = 1): Promis
   }
 
   const forged = await mintToken(config, userId, { secret: randomSecret() });
-  const refused = probeHandshake(config, { token: forged });
+  const refused = await probeHandshake(config, { token: forged });
   expect(refused.status === 403, 'backend refuses a token signed with another secret (403)', () => describeHandshake(refused));
 }

@@ -5,9 +5,8 @@
  * config.leakSettleMs. The count is global, so this check must run while no other check holds
  * connections (the regression scenario gives it its own time slot).
  */
-import http from 'k6/http';
+import { runtime } from '#runtime';
 import type { Config } from '../config.ts';
-import { redactUrl } from '../config.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
@@ -19,7 +18,7 @@ export async function checkConnectionLeak(config: Config, tokens: TokenProvider)
   const relayWs = config.dropRelayWsUrl;
   const control = config.dropRelayControlUrl;
   if (!relayWs || !control) throw new Error('connection_leak_regression needs WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL');
-  const base = readHealth(config).health;
+  const base = (await readHealth(config)).health;
   expect(base !== undefined, 'GET /health reports a baseline connection count', () => 'no health answer');
   if (!base) return;
 
@@ -32,7 +31,7 @@ export async function checkConnectionLeak(config: Config, tokens: TokenProvider)
     sessions.push(new Session(i < cleanCount ? config : viaRelay, { userId: cred.userId, token: cred.token }));
   }
   const opened = (await Promise.all(sessions.map((s) => s.opened()))).filter(Boolean).length;
-  const peak = readHealth(config).health;
+  const peak = (await readHealth(config)).health;
   expect(
     opened === n && (peak?.active_connections ?? 0) >= base.active_connections + n,
     `service counts the ${n} connections opened`,
@@ -40,17 +39,17 @@ export async function checkConnectionLeak(config: Config, tokens: TokenProvider)
   );
 
   await Promise.all(sessions.slice(0, cleanCount).map((s) => s.closeAndWait()));
-  const res = http.post(`${control}/drop`, null, { tags: { name: redactUrl(control) + '/drop' }, timeout: '5s' });
+  const res = await runtime.http({ method: 'POST', url: `${control}/drop`, timeoutMs: 5000 });
   const dropped = res.status === 200 ? Number((JSON.parse(String(res.body)) as { dropped?: number }).dropped) : -1;
   expect(dropped === n - cleanCount, `drop relay cut ${n - cleanCount} connections without a close frame`, () =>
     res.status === 200 ? `dropped ${dropped}` : `relay control answered HTTP ${res.status} ${res.error}`,
   );
 
   const deadline = Date.now() + config.leakSettleMs;
-  let now = readHealth(config).health;
+  let now = (await readHealth(config)).health;
   while (Date.now() < deadline && (now === undefined || now.active_connections > base.active_connections || now.users > base.users)) {
     await sleepMs(POLL_MS);
-    now = readHealth(config).health;
+    now = (await readHealth(config)).health;
   }
   expect(
     now !== undefined && now.active_connections <= base.active_connections && now.users <= base.users,

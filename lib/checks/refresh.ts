@@ -26,11 +26,11 @@ const CLOSE_GRACE_MS = 3000;
 export async function checkTokenRefresh(config: Config): Promise<void> {
   const user = uniqueUser('refresh');
 
-  const expired = probeHandshake(config, { token: await mintToken(config, user, { ttlS: -120 }) });
+  const expired = await probeHandshake(config, { token: await mintToken(config, user, { ttlS: -120 }) });
   expect(expired.status === 403, 'an expired token is refused at the handshake (403)', () => describeHandshake(expired));
 
   await Promise.all([refreshedConnection(config, `${user}-kept`), unrefreshedConnection(config, `${user}-lapsed`)]);
-  authServiceRefresh(config, `${user}-auth`);
+  await authServiceRefresh(config, `${user}-auth`);
 }
 
 async function refreshedConnection(config: Config, user: string): Promise<void> {
@@ -78,21 +78,21 @@ async function unrefreshedConnection(config: Config, user: string): Promise<void
   await s.closeAndWait();
 }
 
-function authServiceRefresh(config: Config, user: string): void {
+async function authServiceRefresh(config: Config, user: string): Promise<void> {
   let refreshToken: string | undefined;
   try {
-    refreshToken = fetchToken(config, user).refreshToken;
+    refreshToken = (await fetchToken(config, user)).refreshToken;
   } catch (e) {
     expect(false, 'auth service issues a refresh token', () => (e instanceof Error ? e.message : String(e)));
     return;
   }
   if (!expect(refreshToken !== undefined, 'auth service issues a refresh token', () => 'no refresh_token in the answer')) return;
-  const first = refreshAtAuthService(config, refreshToken ?? '');
+  const first = await refreshAtAuthService(config, refreshToken ?? '');
   expect(first.status === 200 && first.token !== undefined, 'auth service trades a refresh token for a new access token (200)', () => `HTTP ${first.status}`);
   if (first.token) {
-    const opened = probeHandshake(config, { token: first.token.accessToken, expectSuccess: true });
+    const opened = await probeHandshake(config, { token: first.token.accessToken, expectSuccess: true });
     expect(opened.status === 101, 'the refreshed access token opens a connection', () => describeHandshake(opened));
   }
-  const again = refreshAtAuthService(config, refreshToken ?? '');
+  const again = await refreshAtAuthService(config, refreshToken ?? '');
   expect(again.status === 401, 'a spent refresh token is refused (401)', () => `HTTP ${again.status}`);
 }

@@ -14,7 +14,7 @@ const SECRET = 'native-mint-probe-secret-of-at-least-32b';
 
 export default async function (): Promise<void> {
   const config = loadConfig({ WSGATE_JWT_SECRET: SECRET });
-  const token = mintTokenNative(config, 'u42', { ttlS: 60 });
+  const token = await mintTokenNative(config, 'u42', { ttlS: 60 });
   let payload: Record<string, unknown> = {};
   const verified = await outcome(async () => {
     payload = (await jwtVerify(token, new TextEncoder().encode(SECRET), { algorithms: ['HS256'], issuer: config.issuer, audience: config.audience })).payload;
@@ -24,9 +24,9 @@ export default async function (): Promise<void> {
     'the native token carries sub, iss, aud, iat, exp (60 s later) and a jti': () =>
       payload['sub'] === 'u42' && Number(payload['exp']) - Number(payload['iat']) === 60 && typeof payload['jti'] === 'string',
   });
-  const bytesKey = mintTokenNative(config, 'u42', { secret: new TextEncoder().encode(SECRET) });
+  const bytesKey = await mintTokenNative(config, 'u42', { secret: new TextEncoder().encode(SECRET) });
   check(null, { 'a byte secret signs like the same string secret': () => bytesKey.split('.').length === 3 });
-  const foreign = mintTokenNative(config, 'u42', { secret: randomSecret() });
+  const foreign = await mintTokenNative(config, 'u42', { secret: randomSecret() });
   const refused = await outcome(() => jwtVerify(foreign, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));
   check(null, { 'a token signed with another secret is refused': () => refused === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
   const verifiedBytes = await outcome(() => jwtVerify(bytesKey, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));

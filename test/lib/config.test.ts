@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig, parseUrl, redactUrl } from '../../lib/config.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { parseUrl, redactUrl } from '../../lib/url.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
 const SECRET = 's'.repeat(40);

@@ -1,0 +1,424 @@
+/**
+ * `wsgate run`: the engine's coordinator. It loads the bundle for its options, runs setup(), starts
+ * one worker process per share of the run (execution segments, k6's semantics), merges what the
+ * workers report, judges thresholds on the merged data (abortOnFail every 2 s, all at the end), runs
+ * teardown() and handleSummary(), and exits with k6's codes:
+ *   0 passed · 99 thresholds crossed · 100 setup timed out · 101 teardown timed out ·
+ *   104 invalid options · 105 stopped by a signal · 107 script exception · 108 aborted by the script.
+ *
+ * First SIGINT/SIGTERM: workers start no new iteration and interrupt running ones after their
+ * gracefulStop; teardown and handleSummary still run (exit 105). Second: workers are killed and the
+ * coordinator exits at once, writing nothing. Nothing is left running either way.
+ */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { FlushPoint, RegistrySnapshot, Tags } from './contracts.ts';
+import { flushPoint } from './flush.ts';
+import { Host, TestAbortedError } from './host.ts';
+import type { VuContext } from './host.ts';
+import type { FromWorker, InitMessage, WorkerStatus } from './ipc.ts';
+import { parseDuration } from './metrics/duration.ts';
+import { Registry, mergeIntervals } from './metrics/registry.ts';
+import type { IntervalSnapshot } from './metrics/registry.ts';
+import { buildSummaryData } from './metrics/summary.ts';
+import { Thresholds } from './metrics/thresholds.ts';
+import type { ThresholdResults } from './metrics/thresholds.ts';
+import { PrometheusOutput } from './output/prometheus.ts';
+import { Progress } from './progress.ts';
+import { renderReport } from './report/html.ts';
+import { loadScript, whereThrown } from './script.ts';
+import type { Script } from './script.ts';
+import { planScenarios, scenarioLengthMs } from './scenarios.ts';
+import { checkSegment, validateScenario } from './schedule.ts';
+import { renderTextSummary } from './text-summary.ts';
+import type { ThresholdVerdict } from './text-summary.ts';
+
+export const EXIT = {
+  OK: 0,
+  THRESHOLDS: 99,
+  SETUP_TIMEOUT: 100,
+  TEARDOWN_TIMEOUT: 101,
+  INVALID_OPTIONS: 104,
+  INTERRUPTED: 105,
+  SCRIPT_EXCEPTION: 107,
+  ABORTED: 108,
+} as const;
+
+export interface RunOptions {
+  script: string;
+  /** Worker processes on this machine (default: one per core). */
+  workers: number;
+  /** This machine's share of a run split across machines (k6 --execution-segment). */
+  segment: string | undefined;
+  sequence: string | undefined;
+  jsonOut: string | undefined;
+  /** Push to Prometheus remote write (k6's --out experimental-prometheus-rw, configured by K6_PROMETHEUS_RW_*). */
+  prometheus: boolean;
+  /** Self-contained HTML report written at the end (WSGATE_REPORT or --report). */
+  report: string | undefined;
+  tags: Tags;
+  quiet: boolean;
+  summary: boolean;
+  env: Record<string, string | undefined>;
+  /** The engine's entry (dist/node/engine.mjs), forked once per worker. */
+  entry: string;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** Invalid options: one sentence, exit 104 (k6's code for the same). */
+export class InvalidOptionsError extends Error {
+  readonly code = 'ERR_INVALID_OPTIONS';
+}
+
+const TICK_MS = 1000;
+const THRESHOLD_EVERY_MS = 2000;
+
+interface WorkerHandle {
+  child: ChildProcess;
+  latest: RegistrySnapshot | undefined;
+  status: WorkerStatus;
+  done: boolean;
+  exited: Promise<number | null>;
+}
+
+export async function runTest(o: RunOptions): Promise<number> {
+  const say = (line: string) => o.stderr.write(`wsgate engine: ${line}\n`);
+  const testTags: Tags = { ...o.tags };
+  let script: Script;
+  const registryOf = (submetrics: string[], series: boolean) => new Registry({ submetrics, series });
+  // The bundle declares its metrics while it loads, into this registry; the run's registry (with the
+  // submetrics the thresholds name) is made after, and takes every declaration over.
+  const init = registryOf([], false);
+  let own = init;
+  let abortReason: string | undefined;
+  let host = new Host({ env: o.env, registry: own, testTags, ca: o.env['WSGATE_CA_PEM'], json: undefined, onAbort: (r) => (abortReason ??= r) });
+  host.install();
+  try {
+    script = await loadScript(resolve(o.script));
+  } catch (err) {
+    say(err instanceof Error ? err.message : String(err));
+    return EXIT.SCRIPT_EXCEPTION;
+  }
+  Object.assign(testTags, script.options.tags ?? {}, o.tags);
+
+  // Options: scenarios and thresholds are checked before anything runs.
+  let thresholds: Thresholds;
+  let plans: ReturnType<typeof planScenarios>;
+  try {
+    plans = planScenarios(script.options);
+    for (const p of plans) {
+      validateScenario(p.name, p.config);
+      const execName = p.config.exec ?? 'default';
+      if (!script.fn(execName)) throw new InvalidOptionsError(`scenario ${p.name} runs "${execName}", which the script does not export as a function; export it or fix the scenario's exec`);
+    }
+    checkSegment(o.segment, o.sequence);
+    thresholds = new Thresholds(script.options.thresholds ?? {});
+  } catch (err) {
+    say(`invalid options: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT.INVALID_OPTIONS;
+  }
+  const submetrics = thresholds.submetricKeys();
+  let prometheus: PrometheusOutput | undefined;
+  try {
+    prometheus = o.prometheus ? PrometheusOutput.fromEnv(o.env, say, testTags) : undefined;
+  } catch (err) {
+    say(err instanceof Error ? err.message : String(err));
+    return EXIT.INVALID_OPTIONS;
+  }
+  own = registryOf(submetrics, prometheus !== undefined);
+  for (const [name, sink] of Object.entries(init.snapshot().sinks)) if (!name.includes('{')) own.declare(name, sink.type, sink.isTime);
+  try {
+    thresholds.validate(own);
+  } catch (err) {
+    say(`invalid options: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT.INVALID_OPTIONS;
+  }
+  host = new Host({ env: o.env, registry: own, testTags, ca: o.env['WSGATE_CA_PEM'], json: undefined, onAbort: (r) => (abortReason ??= r) });
+  host.install();
+
+  // Workers load the bundle while setup() runs here.
+  const workers: WorkerHandle[] = Array.from({ length: o.workers }, (_, i) => startWorker(o, {
+    type: 'init',
+    script: resolve(o.script),
+    env: o.env,
+    testTags,
+    segment: o.segment ?? '',
+    sequence: o.sequence ?? '',
+    workerIndex: i,
+    workerCount: o.workers,
+    submetrics,
+    series: prometheus !== undefined,
+    jsonOut: o.jsonOut ? resolve(o.jsonOut) : undefined,
+    ca: o.env['WSGATE_CA_PEM'],
+  }));
+
+  let signals = 0;
+  let interrupted = false;
+  const stopWorkers = () => {
+    for (const w of workers) if (!w.done && w.child.connected) w.child.send({ type: 'stop' });
+  };
+  const killAll = () => {
+    for (const w of workers) w.child.kill('SIGKILL');
+  };
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      interrupted = true;
+      say('stopping gracefully: no new iterations, running ones get their gracefulStop; teardown and the summary still run (send the signal again to stop at once)');
+      stopWorkers();
+    } else {
+      killAll();
+      o.stderr.write('wsgate engine: stopped at once by a second signal; nothing was written\n');
+      process.exit(EXIT.INTERRUPTED);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', killAll);
+
+  try {
+    const ready = await Promise.all(workers.map((w) => waitReady(w)));
+    const fatal = ready.find((r) => r !== undefined);
+    if (fatal) {
+      killAll();
+      say(fatal.message);
+      return fatal.exitCode;
+    }
+
+    // setup(), with k6's timeout; its data goes to every worker.
+    const setupCtx = contextFor('setup', testTags, o.env);
+    let setupData: unknown;
+    const setupTimeoutMs = parseDuration(script.options.setupTimeout ?? '60s');
+    if (script.setup) {
+      const outcome = await withTimeout(host.als.run(setupCtx, async () => script.setup?.(undefined)), setupTimeoutMs);
+      if (outcome.timedOut) {
+        killAll();
+        say(`setup() did not finish within setupTimeout (${script.options.setupTimeout ?? '60s'}); raise it in the options or make setup faster`);
+        return EXIT.SETUP_TIMEOUT;
+      }
+      if (outcome.error !== undefined) {
+        killAll();
+        if (outcome.error instanceof TestAbortedError) {
+          say(`test aborted in setup(): ${outcome.error.reason}`);
+          return EXIT.ABORTED;
+        }
+        say(`setup() threw: ${errorText(outcome.error)}`);
+        return EXIT.SCRIPT_EXCEPTION;
+      }
+      setupData = JSON.parse(JSON.stringify(outcome.value ?? null)) as unknown;
+    }
+
+    // Start every worker on one clock.
+    const testStart = Date.now() + 50;
+    for (const w of workers) w.child.send({ type: 'start', testStartEpochMs: testStart, setupData });
+    const maxMs = Math.max(0, ...plans.map((p) => scenarioLengthMs(p.config)));
+    const progress = new Progress(o.stderr, !o.quiet);
+    const points: FlushPoint[] = [];
+    let intervals: IntervalSnapshot[] = [];
+    for (const w of workers) {
+      w.child.on('message', (m: FromWorker) => {
+        if (m.type === 'flush' || m.type === 'done') {
+          w.latest = m.snapshot;
+          w.status = m.status;
+          intervals.push(m.interval);
+          if (m.type === 'done') w.done = true;
+        } else if (m.type === 'abort') {
+          if (abortReason === undefined) {
+            abortReason = m.reason;
+            say(`test aborted by the script: ${m.reason}`);
+          }
+          stopWorkers();
+        }
+      });
+    }
+
+    let lastThresholdCheck = 0;
+    let lastTick = testStart;
+    let thresholdAbort: string | undefined;
+    const merged = () => mergeAll(registryOf(submetrics, prometheus !== undefined), own, workers);
+    const tick = () => {
+      const now = Date.now();
+      const elapsed = now - testStart;
+      const view = merged();
+      const snap = view.snapshot();
+      const point = flushPoint(snap, mergeIntervals([own.drainInterval(), ...intervals]), now, elapsed, now - lastTick, prometheus !== undefined);
+      intervals = [];
+      lastTick = now;
+      const openSockets = workers.reduce((n, w) => n + w.status.openSockets, 0);
+      const activeVus = workers.reduce((n, w) => n + w.status.activeVus, 0);
+      point.total['wsgate_connections_open'] = { type: 'gauge', isTime: false, values: { value: openSockets } };
+      point.total['vus'] = { type: 'gauge', isTime: false, values: { value: activeVus } };
+      points.push(point);
+      prometheus?.push(point.series ?? [], now);
+      const checks = snap.sinks['checks'];
+      progress.update({
+        elapsedMs: elapsed,
+        maxMs: maxMs || undefined,
+        vus: activeVus,
+        sockets: openSockets,
+        iterations: workers.reduce((n, w) => n + w.status.iterations, 0),
+        checksFailed: (checks?.total ?? 0) - (checks?.passes ?? 0),
+        checksTotal: checks?.total ?? 0,
+      });
+      if (now - lastThresholdCheck >= THRESHOLD_EVERY_MS && thresholdAbort === undefined) {
+        lastThresholdCheck = now;
+        const failing = thresholds.aborting(thresholds.evaluate(snap, elapsed, { final: false }), elapsed);
+        if (failing.length > 0) {
+          thresholdAbort = failing.map((f) => `${f.metric}: ${f.expression}`).join(', ');
+          say(`thresholds crossed with abortOnFail (${thresholdAbort}); stopping the test early`);
+          stopWorkers();
+        }
+      }
+    };
+    const timer = setInterval(tick, TICK_MS);
+    const codes = await Promise.all(workers.map((w) => w.exited));
+    clearInterval(timer);
+    tick();
+    progress.end();
+    const crashed = workers.filter((w, i) => !w.done && codes[i] !== 0);
+    if (crashed.length > 0 && !interrupted) {
+      say(`${crashed.length} worker process(es) ended without finishing (exit ${crashed.map((w) => w.child.exitCode ?? w.child.signalCode).join(', ')}); the results below cover only what was reported`);
+    }
+
+    // teardown(), unless setup never ran to the end.
+    if (script.teardown) {
+      const outcome = await withTimeout(host.als.run(contextFor('teardown', testTags, o.env), async () => script.teardown?.(setupData)), parseDuration(script.options.teardownTimeout ?? '60s'));
+      if (outcome.timedOut) {
+        say(`teardown() did not finish within teardownTimeout (${script.options.teardownTimeout ?? '60s'})`);
+        return EXIT.TEARDOWN_TIMEOUT;
+      }
+      if (outcome.error !== undefined && !(outcome.error instanceof TestAbortedError)) say(`teardown() threw: ${errorText(outcome.error)}`);
+    }
+
+    const durationMs = Date.now() - testStart;
+    const final = merged().snapshot();
+    const results = thresholds.evaluate(final, durationMs);
+    const verdicts = flatten(results);
+    const crossed = verdicts.filter((v) => v.ok === false);
+    const summaryData = buildSummaryData(final, results, {
+      testRunDurationMs: durationMs,
+      summaryTrendStats: script.options.summaryTrendStats ?? ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)'],
+      isStdOutTTY: Boolean(o.stdout.isTTY),
+      isStdErrTTY: Boolean(o.stderr.isTTY),
+    });
+    if (o.summary) writeSummary(script, summaryData, verdicts, o, say);
+    if (o.report) {
+      const verdictWord = abortReason || interrupted ? 'no verdict' : crossed.length > 0 ? 'fail' : 'pass';
+      writeFileChecked(o.report, renderReport({
+        title: `wsgate run ${o.script}`,
+        suite: String(o.env['WSGATE_SUITE'] ?? o.script),
+        env: String(o.env['WSGATE_ENV'] ?? ''),
+        startedAt: testStart,
+        durationMs,
+        points,
+        summary: summaryData as never,
+        thresholdResults: verdicts.map((v) => ({ metric: v.metric, expression: v.expression, ok: v.ok, noData: v.noData, ...(v.observed === undefined ? {} : { observed: v.observed }) })),
+        verdict: verdictWord,
+      }), say);
+    }
+    await prometheus?.stop(final);
+    if (abortReason !== undefined) return EXIT.ABORTED;
+    if (thresholdAbort !== undefined) return EXIT.THRESHOLDS;
+    if (interrupted) return EXIT.INTERRUPTED;
+    if (crashed.length > 0) return EXIT.SCRIPT_EXCEPTION;
+    return crossed.length > 0 ? EXIT.THRESHOLDS : EXIT.OK;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', killAll);
+    killAll();
+  }
+}
+
+/** Nested threshold results as one list, in the options' order. */
+function flatten(results: ThresholdResults): ThresholdVerdict[] {
+  const out: ThresholdVerdict[] = [];
+  for (const [metric, perExpression] of Object.entries(results)) {
+    for (const [expression, r] of Object.entries(perExpression)) out.push({ metric, expression, ok: r.ok, noData: r.noData, observed: r.observed });
+  }
+  return out;
+}
+
+function startWorker(o: RunOptions, init: InitMessage): WorkerHandle {
+  // Workers share the coordinator's stdio (their script errors print as they happen) and get their
+  // own process group, so a terminal's Ctrl-C reaches only the coordinator, which decides.
+  const child = fork(o.entry, ['__worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: process.env, detached: true });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.send(init);
+  return { child, latest: undefined, status: { openSockets: 0, activeVus: 0, iterations: 0 }, done: false, exited };
+}
+
+function waitReady(w: WorkerHandle): Promise<{ message: string; exitCode: number } | undefined> {
+  return new Promise((resolve) => {
+    const on = (m: FromWorker) => {
+      if (m.type === 'ready') {
+        w.child.off('message', on);
+        resolve(undefined);
+      } else if (m.type === 'fatal') {
+        w.child.off('message', on);
+        resolve({ message: m.message, exitCode: m.exitCode });
+      }
+    };
+    w.child.on('message', on);
+    void w.exited.then((code) => resolve({ message: `a worker process exited (code ${code}) before it was ready`, exitCode: EXIT.SCRIPT_EXCEPTION }));
+  });
+}
+
+function mergeAll(into: Registry, own: Registry, workers: WorkerHandle[]): Registry {
+  into.merge(own.snapshot());
+  for (const w of workers) if (w.latest) into.merge(w.latest);
+  return into;
+}
+
+function contextFor(name: string, tags: Tags, env: Record<string, string | undefined>): VuContext {
+  return { vu: { idInTest: 0, iterationInScenario: 0 }, scenario: '', scenarioStartTime: Date.now(), iterationInTest: 0, tags: { ...tags, group: `::${name}` }, env, resources: new Set() };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown; timedOut: boolean }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<{ timedOut: true }>((r) => (timer = setTimeout(() => r({ timedOut: true }), ms)));
+  try {
+    return await Promise.race([p.then((value) => ({ value, timedOut: false }), (error: unknown) => ({ error, timedOut: false })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function errorText(err: unknown): string {
+  return `${err instanceof Error ? err.message : String(err)}${whereThrown(err)}`;
+}
+
+/** handleSummary()'s {path: content} (k6's contract: "stdout"/"stderr" keys print), or the text summary. */
+function writeSummary(script: Script, data: unknown, verdicts: ThresholdVerdict[], o: RunOptions, say: (l: string) => void): void {
+  if (!script.handleSummary) {
+    o.stdout.write(renderTextSummary(data, verdicts));
+    return;
+  }
+  let files: unknown;
+  try {
+    files = script.handleSummary(data);
+  } catch (err) {
+    say(`handleSummary() threw: ${errorText(err)}; printing the default summary instead`);
+    o.stdout.write(renderTextSummary(data, verdicts));
+    return;
+  }
+  if (typeof files !== 'object' || files === null) return;
+  for (const [path, content] of Object.entries(files as Record<string, unknown>)) {
+    const text = typeof content === 'string' ? content : JSON.stringify(content);
+    if (path === 'stdout') o.stdout.write(text);
+    else if (path === 'stderr') o.stderr.write(text);
+    else writeFileChecked(path, text, say);
+  }
+}
+
+function writeFileChecked(path: string, text: string, say: (l: string) => void): void {
+  try {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+    writeFileSync(path, text);
+  } catch (err) {
+    say(`could not write ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}

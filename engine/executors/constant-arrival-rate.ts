@@ -1,0 +1,49 @@
+/**
+ * constant-arrival-rate: `rate` iterations per `timeUnit` for `duration` (k6's ConstantArrivalRate).
+ * Slot i of the whole test starts at i * timeUnit / rate (the first at 0) and only slots before the end
+ * of `duration` run, so a whole test runs exactly ceil(duration * rate / timeUnit) slots. A segment runs
+ * its striped share of those slots at their whole-test times.
+ */
+import type { ExecutorHost, ExecutorRun } from '../contracts.ts';
+import type { SegmentTuple } from '../segments.ts';
+import { ArrivalRateRun, arrivalRateVus, type Slot } from './arrival-rate.ts';
+import type { ConstantArrivalRatePlan } from './config.ts';
+
+/** This segment's slots of a constant-arrival-rate scenario, in time order (an endless iterator). */
+export function* constantArrivalRateSlots(plan: ConstantArrivalRatePlan, iterationTuple: SegmentTuple): Generator<Slot> {
+  for (let n = 0; ; n++) {
+    const iteration = iterationTuple.globalIndex(n);
+    // Multiply before dividing: integer inputs give the exact offset for whole-ms periods.
+    yield { iteration, atMs: (iteration * plan.timeUnitMs) / plan.rate };
+  }
+}
+
+/** How many slots the whole test has: those starting before `duration` ends. */
+export function constantArrivalRateTotal(plan: ConstantArrivalRatePlan): number {
+  return Math.ceil((plan.durationMs * plan.rate) / plan.timeUnitMs);
+}
+
+class ConstantArrivalRateRun extends ArrivalRateRun {
+  private readonly iterationTuple: SegmentTuple | undefined;
+
+  constructor(
+    host: ExecutorHost,
+    private readonly plan: ConstantArrivalRatePlan,
+    tuple: SegmentTuple,
+    vuIdOffset: number,
+  ) {
+    const vus = arrivalRateVus(tuple, plan.preAllocatedVUs, plan.maxVUs);
+    super(host, { startTimeMs: plan.startTimeMs, regularEndMs: plan.durationMs, hardEndMs: plan.durationMs + plan.gracefulStopMs, gracefulStopMs: plan.gracefulStopMs }, tuple, vuIdOffset, vus.preAllocatedVUs, vus.maxVUs);
+    this.iterationTuple = tuple.forValue(plan.maxVUs);
+    this.setUp(vus.maxVUs > 0 && this.iterationTuple !== undefined);
+  }
+
+  protected slots(): Iterator<Slot> {
+    return this.iterationTuple ? constantArrivalRateSlots(this.plan, this.iterationTuple) : [][Symbol.iterator]();
+  }
+}
+
+/** Starts a constant-arrival-rate scenario on this worker's share. */
+export function startConstantArrivalRate(plan: ConstantArrivalRatePlan, tuple: SegmentTuple, vuIdOffset: number, host: ExecutorHost): ExecutorRun {
+  return new ConstantArrivalRateRun(host, plan, tuple, vuIdOffset);
+}

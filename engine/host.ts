@@ -1,0 +1,167 @@
+/**
+ * The engine side of the runtime port: what lib/runtime/engine.ts (inside a scenario bundle) calls.
+ * Many VUs share one event loop and one copy of the bundle, so "which VU is calling" comes from an
+ * AsyncLocalStorage store set around each iteration: it follows the iteration through awaits, timers
+ * and socket callbacks, the way k6's per-VU runtime makes exec.vu implicit.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Closeable, EngineHost } from '../lib/runtime/engine.ts';
+import { HOST_KEY } from '../lib/runtime/engine.ts';
+import type { Identity, MetricKind, Tags } from '../lib/runtime/port.ts';
+import type { EngineVu } from './contracts.ts';
+import type { Registry } from './metrics/registry.ts';
+import type { JsonOutput } from './output/json.ts';
+
+/** k6's builtin metrics that the engine records, with k6's types. */
+export const BUILTIN_METRICS: readonly { name: string; kind: MetricKind; isTime: boolean }[] = [
+  { name: 'checks', kind: 'rate', isTime: false },
+  { name: 'iterations', kind: 'counter', isTime: false },
+  { name: 'iteration_duration', kind: 'trend', isTime: true },
+  { name: 'dropped_iterations', kind: 'counter', isTime: false },
+  { name: 'vus', kind: 'gauge', isTime: false },
+  { name: 'vus_max', kind: 'gauge', isTime: false },
+  { name: 'ws_sessions', kind: 'counter', isTime: false },
+  { name: 'ws_connecting', kind: 'trend', isTime: true },
+  { name: 'ws_session_duration', kind: 'trend', isTime: true },
+  { name: 'ws_msgs_sent', kind: 'counter', isTime: false },
+  { name: 'ws_msgs_received', kind: 'counter', isTime: false },
+  { name: 'ws_ping', kind: 'trend', isTime: true },
+  { name: 'data_sent', kind: 'counter', isTime: false },
+  { name: 'data_received', kind: 'counter', isTime: false },
+  { name: 'http_reqs', kind: 'counter', isTime: false },
+  { name: 'http_req_duration', kind: 'trend', isTime: true },
+  { name: 'http_req_failed', kind: 'rate', isTime: false },
+];
+
+/** One VU in one scenario: its identity, its tags and the sockets an interruption must close. */
+export interface VuContext {
+  vu: EngineVu;
+  scenario: string;
+  scenarioStartTime: number;
+  iterationInTest: number;
+  /** scenario tag + test tags + scenario tags, built once. */
+  tags: Tags;
+  env: Readonly<Record<string, string | undefined>>;
+  resources: Set<Closeable>;
+}
+
+/** Thrown by runtime.abort(): unwinds the caller; the engine ends the test with exit code 108. */
+export class TestAbortedError extends Error {
+  readonly code = 'ERR_TEST_ABORTED';
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+export interface HostOptions {
+  env: Readonly<Record<string, string | undefined>>;
+  registry: Registry;
+  /** Tags on every sample of the test (options.tags and --tag). */
+  testTags: Tags;
+  ca: string | undefined;
+  json: JsonOutput | undefined;
+  /** Called once, with the reason, when a script calls runtime.abort(). */
+  onAbort(reason: string): void;
+}
+
+export class Host implements EngineHost {
+  readonly als = new AsyncLocalStorage<VuContext>();
+  readonly ca: string | undefined;
+  openSockets = 0;
+  aborted: string | undefined;
+  private readonly registry: Registry;
+  private readonly json: JsonOutput | undefined;
+  private readonly testTags: Tags;
+  private readonly baseEnv: Readonly<Record<string, string | undefined>>;
+  private readonly onAbort: (reason: string) => void;
+
+  constructor(opts: HostOptions) {
+    this.registry = opts.registry;
+    this.json = opts.json;
+    this.testTags = opts.testTags;
+    this.baseEnv = opts.env;
+    this.ca = opts.ca;
+    this.onAbort = opts.onAbort;
+    for (const m of BUILTIN_METRICS) this.registry.declare(m.name, m.kind, m.isTime);
+  }
+
+  /** Makes this host the one every bundle loaded from now on talks to. */
+  install(): void {
+    (globalThis as Record<symbol, unknown>)[HOST_KEY] = this;
+  }
+
+  get env(): Readonly<Record<string, string | undefined>> {
+    return this.als.getStore()?.env ?? this.baseEnv;
+  }
+
+  /** The env a scenario's VUs see: the run's variables with the scenario's `env` on top. */
+  scenarioEnv(extra: Record<string, string> | undefined): Readonly<Record<string, string | undefined>> {
+    return extra ? { ...this.baseEnv, ...extra } : this.baseEnv;
+  }
+
+  /** Tags for a scenario's samples: the test's, then `scenario`, then the scenario's own. */
+  scenarioTags(scenario: string, extra: Record<string, string> | undefined): Tags {
+    return { ...this.testTags, scenario, ...extra };
+  }
+
+  declare(kind: MetricKind, name: string, isTime: boolean): void {
+    this.registry.declare(name, kind, isTime);
+  }
+
+  tags(): Tags {
+    return this.als.getStore()?.tags ?? this.testTags;
+  }
+
+  add(name: string, value: number, extraTags: Tags | undefined): void {
+    const base = this.tags();
+    this.sample(name, value, extraTags ? { ...base, ...extraTags } : base);
+  }
+
+  sample(name: string, value: number, fullTags: Tags): void {
+    this.registry.add(name, value, fullTags);
+    this.json?.sample(name, value, fullTags);
+  }
+
+  check(name: string, ok: boolean, extraTags: Tags | undefined): void {
+    const tags = { ...this.tags(), ...extraTags, check: name };
+    this.registry.check(name, ok, tags);
+    this.json?.sample('checks', ok ? 1 : 0, tags);
+  }
+
+  identity(): Identity {
+    const ctx = this.als.getStore();
+    if (!ctx) return { vuIdInTest: 0, iterationInScenario: 0, iterationInTest: 0, scenario: '', scenarioStartTime: 0 };
+    return {
+      vuIdInTest: ctx.vu.idInTest,
+      iterationInScenario: ctx.vu.iterationInScenario,
+      iterationInTest: ctx.iterationInTest,
+      scenario: ctx.scenario,
+      scenarioStartTime: ctx.scenarioStartTime,
+    };
+  }
+
+  abort(reason: string): never {
+    if (this.aborted === undefined) {
+      this.aborted = reason;
+      this.onAbort(reason);
+    }
+    throw new TestAbortedError(reason);
+  }
+
+  track(resource: Closeable): () => void {
+    const ctx = this.als.getStore();
+    if (!ctx) return noop;
+    ctx.resources.add(resource);
+    return () => ctx.resources.delete(resource);
+  }
+
+  socketOpened(): void {
+    this.openSockets++;
+  }
+
+  socketClosed(): void {
+    this.openSockets--;
+  }
+}
+
+const noop = (): void => undefined;

@@ -1,0 +1,257 @@
+/**
+ * The runtime port on wsgate's own engine: `ws` sockets, Node's fetch and WebCrypto, and the engine's
+ * metric registry. The engine installs its host on globalThis before it loads a bundle: the bundle
+ * carries its own copy of this module, so the host is the one object both sides share.
+ *
+ * Hot path: a socket's handlers are built once per socket, its sample tags once per socket, and a
+ * received frame costs one metric add and one string conversion, nothing else.
+ */
+import { performance } from 'node:perf_hooks';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type {
+  HttpRequest,
+  HttpResponse,
+  Identity,
+  MetricHandle,
+  MetricKind,
+  ReadyState,
+  Runtime,
+  RuntimeSocket,
+  SocketHandlers,
+  SocketOptions,
+  Tags,
+} from './port.ts';
+import { redactText, redactUrl } from '../url.ts';
+
+/** A VU's resources that an interruption must close (its sockets). */
+export interface Closeable {
+  terminate(): void;
+}
+
+/** What the engine provides to the bundle; see engine/host.ts. */
+export interface EngineHost {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  declare(kind: MetricKind, name: string, isTime: boolean): void;
+  /** Adds a sample; the host adds the current VU's tags to `extraTags`. */
+  add(name: string, value: number, extraTags: Tags | undefined): void;
+  /** Adds a sample whose tags already include the VU's (built once from tags()): no merging. */
+  sample(name: string, value: number, fullTags: Tags): void;
+  /** The current VU's tags (scenario, scenario and test tags): one stable object per VU and scenario. */
+  tags(): Tags;
+  check(name: string, ok: boolean, tags: Tags | undefined): void;
+  identity(): Identity;
+  abort(reason: string): never;
+  /** Ties a socket to the current VU so an interrupted iteration can close it; returns the untie. */
+  track(resource: Closeable): () => void;
+  /** Open sockets, for the progress line. */
+  socketOpened(): void;
+  socketClosed(): void;
+  /** Extra CA certificates (PEM) the run trusts, from --ca-file. */
+  readonly ca: string | undefined;
+}
+
+export const HOST_KEY = Symbol.for('wsgate.engine.host');
+
+function host(): EngineHost {
+  const h = (globalThis as Record<symbol, EngineHost | undefined>)[HOST_KEY];
+  if (!h) throw new Error('this bundle runs on the wsgate engine (wsgate run); no engine host is installed');
+  return h;
+}
+
+const noopClose = (): void => undefined;
+
+class EngineSocket implements RuntimeSocket {
+  private readonly ws: WebSocket;
+  private readonly tags: Tags;
+  private readonly startedAt = performance.now();
+  private openedAt = 0;
+  private socket: Socket | undefined;
+  private status = 0;
+  private untrack: () => void = noopClose;
+  private pings: ((rtt: number | undefined) => void)[] | undefined;
+  private pingSentAt = 0;
+  private ended = false;
+
+  constructor(url: string, opts: SocketOptions, private readonly handlers: SocketHandlers) {
+    const h = host();
+    // One tag object per socket: the VU's scenario tags, the redacted URL as `name` and `url`, the caller's.
+    const name = redactUrl(url);
+    this.tags = { ...h.tags(), name, url: name, ...opts.tags };
+    this.ws = new WebSocket(url, opts.protocols ?? [], {
+      headers: opts.headers,
+      handshakeTimeout: 60_000,
+      perMessageDeflate: false,
+      ...(h.ca ? { ca: h.ca } : {}),
+    });
+    this.untrack = h.track({ terminate: () => this.ws.terminate() });
+    this.ws.on('upgrade', (res: IncomingMessage) => {
+      this.status = res.statusCode ?? 101;
+      this.socket = res.socket as Socket;
+    });
+    this.ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
+      this.status = res.statusCode ?? 0;
+      this.recordHandshake();
+      handlers.onRefused?.(this.status, `HTTP ${this.status}`);
+      res.resume();
+      req.destroy();
+      this.ws.terminate();
+    });
+    this.ws.on('open', () => {
+      this.openedAt = performance.now();
+      this.recordHandshake();
+      host().socketOpened();
+      handlers.onOpen?.({ protocol: this.ws.protocol });
+    });
+    this.ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      host().sample('ws_msgs_received', 1, this.tags);
+      handlers.onMessage(isBinary ? '' : String(data));
+    });
+    this.ws.on('pong', () => {
+      const waiting = this.pings;
+      if (!waiting) return;
+      this.pings = undefined;
+      const rtt = performance.now() - this.pingSentAt;
+      host().sample('ws_ping', rtt, this.tags);
+      for (const w of waiting) w(rtt);
+    });
+    this.ws.on('error', (err: Error) => {
+      if (this.openedAt === 0 && this.status === 0) {
+        this.recordHandshake();
+        handlers.onRefused?.(0, redactText(err.message));
+      }
+    });
+    this.ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
+  }
+
+  get readyState(): ReadyState {
+    return this.ws.readyState as ReadyState;
+  }
+
+  send(data: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(data);
+    host().sample('ws_msgs_sent', 1, this.tags);
+  }
+
+  close(code = 1000, reason?: string): void {
+    if (this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    else if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+  }
+
+  ping(timeoutMs: number): Promise<number | undefined> {
+    if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (rtt: number | undefined): void => {
+        clearTimeout(timer);
+        resolve(rtt);
+      };
+      if (!this.pings) {
+        this.pings = [];
+        this.pingSentAt = performance.now();
+        this.ws.ping();
+      }
+      this.pings.push(done);
+      timer = setTimeout(() => {
+        this.pings = this.pings?.filter((p) => p !== done);
+        if (this.pings?.length === 0) this.pings = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+    });
+  }
+
+  /** ws_sessions and ws_connecting, once per socket, tagged with the handshake's status like k6. */
+  private recordHandshake(): void {
+    const h = host();
+    const tags = this.status ? { ...this.tags, status: String(this.status) } : this.tags;
+    h.sample('ws_sessions', 1, tags);
+    h.sample('ws_connecting', performance.now() - this.startedAt, tags);
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.untrack();
+    const h = host();
+    if (this.openedAt) {
+      h.socketClosed();
+      h.sample('ws_session_duration', performance.now() - this.openedAt, this.tags);
+    }
+    if (this.socket) {
+      h.sample('data_received', this.socket.bytesRead, this.tags);
+      h.sample('data_sent', this.socket.bytesWritten, this.tags);
+    }
+    const waiting = this.pings;
+    this.pings = undefined;
+    if (waiting) for (const w of waiting) w(undefined);
+    this.handlers.onClose(code || 1006, reason);
+  }
+}
+
+async function request(req: HttpRequest): Promise<HttpResponse> {
+  const h = host();
+  const name = redactUrl(req.url);
+  const tags = { ...h.tags(), name, url: name, method: req.method, ...req.tags };
+  const started = performance.now();
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), req.timeoutMs ?? 60_000);
+  try {
+    const res = await fetch(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body ?? undefined,
+      signal: controller.signal,
+      redirect: 'manual',
+    });
+    const body = await res.text();
+    const duration = performance.now() - started;
+    const sampleTags = { ...tags, status: String(res.status) };
+    h.sample('http_reqs', 1, sampleTags);
+    h.sample('http_req_duration', duration, sampleTags);
+    h.sample('http_req_failed', res.status >= 400 ? 1 : 0, sampleTags);
+    h.sample('data_received', body.length, sampleTags);
+    const headers: Record<string, string> = {};
+    res.headers.forEach((v, k) => (headers[k] = v));
+    return { status: res.status, body, error: undefined, headers };
+  } catch (err) {
+    h.sample('http_reqs', 1, tags);
+    h.sample('http_req_failed', 1, tags);
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = controller.signal.aborted ? `request timeout after ${req.timeoutMs ?? 60_000} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    return { status: 0, body: '', error: redactText(String(why)), headers: {} };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class EngineMetric implements MetricHandle {
+  constructor(readonly name: string) {}
+  add(value: number | boolean, tags?: Tags): void {
+    host().add(this.name, typeof value === 'boolean' ? (value ? 1 : 0) : value, tags);
+  }
+}
+
+export const runtime: Runtime = {
+  name: 'engine',
+  get env() {
+    return host().env;
+  },
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  metric(kind, name, isTime = false) {
+    host().declare(kind, name, isTime);
+    return new EngineMetric(name);
+  },
+  check: (name, ok, tags) => host().check(name, ok, tags),
+  vu: () => host().identity(),
+  abort: (reason) => host().abort(reason),
+  http: request,
+  openSocket: (url, opts, handlers) => new EngineSocket(url, opts, handlers),
+  hmacSha256: (key, data) => Promise.resolve(createHmac('sha256', key).update(data).digest('base64url')),
+  base64url: (text) => Buffer.from(text, 'utf8').toString('base64url'),
+  readFile: (path) => readFileSync(path, 'utf8'),
+};
