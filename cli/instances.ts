@@ -6,6 +6,9 @@
  * reaches one server address and port from at most the ephemeral port range (~28k ports), so tens of
  * thousands of connections need several k6 processes and several source addresses.
  */
+import { LocalIpsError, formatLocalIps, parseAddresses } from '../engine/local-ips.ts';
+
+export { formatLocalIps };
 import { UsageError } from './errors.ts';
 import { EXIT } from './io.ts';
 
@@ -34,56 +37,14 @@ export function segments(count: number): { segment: string; sequence: string }[]
   return Array.from({ length: count }, (_, i) => ({ segment: `${fraction(i, count)}:${fraction(i + 1, count)}`, sequence }));
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-function ipToInt(ip: string, flag: string): number {
-  const m = IPV4.exec(ip.trim());
-  const parts = m?.slice(1).map(Number);
-  if (!parts || parts.some((p) => p > 255)) {
-    throw new UsageError(`${flag} has "${ip}", which is not an IPv4 address; give addresses and ranges such as 127.0.0.1-127.0.0.4,10.0.0.7`);
-  }
-  return parts.reduce((n, p) => n * 256 + p, 0);
-}
-
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
-}
-
-/** Largest number of addresses --local-ips may list (k6 itself takes CIDRs; we split explicit lists). */
-const MAX_ADDRESSES = 65_536;
-
-/**
- * Parses a k6-style --local-ips value of IPv4 addresses and ranges (`127.0.0.1-127.0.0.4,10.0.0.7`)
- * into the addresses, in order. CIDR blocks are refused: write them as a range.
- */
+/** --local-ips value -> addresses; a bad value is a usage error (the sentence names the flag and the fix). */
 export function parseLocalIps(value: string, flag = '--local-ips'): string[] {
-  const out: string[] = [];
-  for (const part of value.split(',')) {
-    if (part.trim() === '') throw new UsageError(`${flag} "${value}" has an empty entry; separate addresses and ranges with single commas`);
-    if (part.includes('/')) throw new UsageError(`${flag} has the CIDR block "${part}"; write it as a range of addresses, e.g. 127.0.0.1-127.0.0.4`);
-    const [from, to, extra] = part.split('-');
-    if (extra !== undefined) throw new UsageError(`${flag} has "${part}", which is not an address or a range FIRST-LAST`);
-    const first = ipToInt(from ?? '', flag);
-    const last = to === undefined ? first : ipToInt(to, flag);
-    if (last < first) throw new UsageError(`${flag} has the range "${part}", which ends before it starts`);
-    if (out.length + (last - first + 1) > MAX_ADDRESSES) throw new UsageError(`${flag} lists more than ${MAX_ADDRESSES} addresses; give fewer`);
-    for (let n = first; n <= last; n++) out.push(intToIp(n));
+  try {
+    return parseAddresses(value, flag);
+  } catch (err) {
+    if (err instanceof LocalIpsError) throw new UsageError(err.message);
+    throw err;
   }
-  return out;
-}
-
-/** Addresses back into k6's syntax, consecutive ones as ranges. */
-export function formatLocalIps(addresses: readonly string[]): string {
-  const parts: string[] = [];
-  let i = 0;
-  while (i < addresses.length) {
-    const start = ipToInt(addresses[i] ?? '', '--local-ips');
-    let j = i;
-    while (j + 1 < addresses.length && ipToInt(addresses[j + 1] ?? '', '--local-ips') === start + (j - i) + 1) j++;
-    parts.push(j === i ? (addresses[i] ?? '') : `${addresses[i]}-${addresses[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
 }
 
 /**

@@ -19,7 +19,7 @@ import { BUSINESS_SCENARIOS } from '../lib/multi/plan.ts';
 import { MAX_WORKERS } from '../target/cluster.ts';
 import { FAULT_NAMES } from '../target/service.ts';
 import { UsageError } from './errors.ts';
-import { MAX_INSTANCES, instanceFile, parseLocalIps, shares, worstExit } from './instances.ts';
+import { MAX_INSTANCES, formatLocalIps, instanceFile, parseLocalIps, shares, worstExit } from './instances.ts';
 import type { InstanceShare } from './instances.ts';
 import type { Io } from './io.ts';
 import { EXIT, parseOptions, say } from './io.ts';
@@ -60,7 +60,7 @@ ${SUITE_OPTIONS_USAGE}
   --duration D           how long connections are held after the ramp (k6 duration: 90s, 5m)
   --group-size N         users per group (chat patterns and agent runs happen inside groups)
   --messages N           messages per sender per pattern, and agent runs per agent user
-  --connections-per-vu N users one k6 VU holds on its event loop
+  --connections-per-vu N users one VU holds on its event loop
   --ramp-per-s N         connections opened per second over the whole run
   --agent-percent N      with --scenario mixed: percentage of groups that run agents
                          (each of these defaults to the preset in config/environments.json)
@@ -68,14 +68,16 @@ ${SUITE_OPTIONS_USAGE}
   --workers N            with --embedded-target: its backend's worker processes (default 1)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
                          ${FAULT_NAMES.join(', ')}
-  --instances N          split the run over N k6 processes (execution segments; default 1), for
-                         more connections than one process may hold (its open-files limit). They
-                         share the plan and its clock; each writes its own results (<name>-iKofN),
-                         prints its own verdict, and the exit code is the worst of theirs. A
-                         verdict merged over all instances is not computed yet.
-  --local-ips RANGE      source addresses k6 connects from, e.g. 127.0.0.1-127.0.0.4 (k6
+  --instances N          split the run over N processes (execution segments), for more connections
+                         than one process may hold (its open-files limit). On the wsgate engine
+                         they are its worker processes (default: one per core) and the verdict is
+                         judged on their merged data. With --engine k6, N k6 processes share the
+                         plan and its clock; each writes its own results (<name>-iKofN) and prints
+                         its own verdict, the exit code is the worst of theirs (wsgate merge
+                         judges their samples as one run).
+  --local-ips RANGE      source addresses to connect from, e.g. 127.0.0.1-127.0.0.4 (k6's
                          --local-ips): one address reaches one server port from ~28k ports at
-                         most. With --instances each instance gets its own slice.
+                         most. Each process gets its own slice.
   -h, --help             print this help
 
 Environment: as wsgate validate (WSGATE_JWT_SECRET, WSGATE_AUTH_PASSWORD, ...), and every
@@ -224,6 +226,12 @@ export async function multiUser(argv: string[], env: NodeJS.ProcessEnv, io: Io):
         `against ${what} at ${redactUrl(config.wsUrl)} on the ${run.engine.label}${instances > 1 ? ` in ${instances} instances` : ''}`,
     );
 
+    if (run.engine.kind === 'wsgate') {
+      // The engine splits the run over its worker processes itself (execution segments, one
+      // --local-ips slice each) and judges the merged data: one process, one verdict.
+      const args = [...(instances > 1 ? ['--workers', String(instances)] : []), ...(localIps ? ['--local-ips', formatLocalIps(localIps)] : [])];
+      return verdict(await runSuite(run, vars, env, io, args), run, io);
+    }
     if (instances === 1) {
       const args = parts[0]?.localIps === undefined ? [] : ['--local-ips', parts[0].localIps];
       return verdict(await runSuite(run, vars, env, io, args), run, io);

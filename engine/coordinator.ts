@@ -26,6 +26,7 @@ import { buildSummaryData } from './metrics/summary.ts';
 import { Thresholds } from './metrics/thresholds.ts';
 import type { ThresholdResults } from './metrics/thresholds.ts';
 import { PrometheusOutput } from './output/prometheus.ts';
+import { sliceFor } from './local-ips.ts';
 import { Progress } from './progress.ts';
 import { renderReport } from './report/html.ts';
 import { loadScript, whereThrown } from './script.ts';
@@ -59,6 +60,8 @@ export interface RunOptions {
   /** Self-contained HTML report written at the end (WSGATE_REPORT or --report). */
   report: string | undefined;
   tags: Tags;
+  /** Source addresses (k6's --local-ips), split between the workers. */
+  localIps: string[];
   quiet: boolean;
   summary: boolean;
   env: Record<string, string | undefined>;
@@ -94,7 +97,7 @@ export async function runTest(o: RunOptions): Promise<number> {
   const init = registryOf([], false);
   let own = init;
   let abortReason: string | undefined;
-  let host = new Host({ env: o.env, registry: own, testTags, ca: o.env['WSGATE_CA_PEM'], json: undefined, onAbort: (r) => (abortReason ??= r) });
+  let host = new Host({ env: o.env, registry: own, testTags, json: undefined, onAbort: (r) => (abortReason ??= r) });
   host.install();
   try {
     script = await loadScript(resolve(o.script));
@@ -136,7 +139,7 @@ export async function runTest(o: RunOptions): Promise<number> {
     say(`invalid options: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT.INVALID_OPTIONS;
   }
-  host = new Host({ env: o.env, registry: own, testTags, ca: o.env['WSGATE_CA_PEM'], json: undefined, onAbort: (r) => (abortReason ??= r) });
+  host = new Host({ env: o.env, registry: own, testTags, json: undefined, onAbort: (r) => (abortReason ??= r) });
   host.install();
 
   // Workers load the bundle while setup() runs here.
@@ -149,10 +152,10 @@ export async function runTest(o: RunOptions): Promise<number> {
     sequence: o.sequence ?? '',
     workerIndex: i,
     workerCount: o.workers,
+    localIps: sliceFor(o.localIps, i, o.workers),
     submetrics,
     series: prometheus !== undefined,
     jsonOut: o.jsonOut ? resolve(o.jsonOut) : undefined,
-    ca: o.env['WSGATE_CA_PEM'],
   }));
 
   let signals = 0;

@@ -58,7 +58,8 @@ export interface HostOptions {
   registry: Registry;
   /** Tags on every sample of the test (options.tags and --tag). */
   testTags: Tags;
-  ca: string | undefined;
+  /** Source addresses for new sockets, taken in turn (empty: the system's choice). */
+  localIps?: readonly string[];
   json: JsonOutput | undefined;
   /** Called once, with the reason, when a script calls runtime.abort(). */
   onAbort(reason: string): void;
@@ -66,7 +67,6 @@ export interface HostOptions {
 
 export class Host implements EngineHost {
   readonly als = new AsyncLocalStorage<VuContext>();
-  readonly ca: string | undefined;
   openSockets = 0;
   aborted: string | undefined;
   private readonly registry: Registry;
@@ -74,13 +74,15 @@ export class Host implements EngineHost {
   private readonly testTags: Tags;
   private readonly baseEnv: Readonly<Record<string, string | undefined>>;
   private readonly onAbort: (reason: string) => void;
+  private readonly localIps: readonly string[];
+  private nextIp = 0;
 
   constructor(opts: HostOptions) {
     this.registry = opts.registry;
     this.json = opts.json;
     this.testTags = opts.testTags;
     this.baseEnv = opts.env;
-    this.ca = opts.ca;
+    this.localIps = opts.localIps ?? [];
     this.onAbort = opts.onAbort;
     for (const m of BUILTIN_METRICS) this.registry.declare(m.name, m.kind, m.isTime);
   }
@@ -153,6 +155,13 @@ export class Host implements EngineHost {
     if (!ctx) return noop;
     ctx.resources.add(resource);
     return () => ctx.resources.delete(resource);
+  }
+
+  localAddress(): string | undefined {
+    if (this.localIps.length === 0) return undefined;
+    const ip = this.localIps[this.nextIp % this.localIps.length];
+    this.nextIp++;
+    return ip;
   }
 
   socketOpened(): void {

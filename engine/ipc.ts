@@ -20,7 +20,8 @@ export interface InitMessage {
   /** Keep one sink per tag set (an output such as Prometheus needs series). */
   series: boolean;
   jsonOut: string | undefined;
-  ca: string | undefined;
+  /** This worker's source addresses (empty: the system's choice). */
+  localIps: string[];
 }
 
 export interface StartMessage {

@@ -6,7 +6,8 @@
  * Flags follow k6's spelling where the meaning is the same, so the CLI passes one argument list to
  * either engine: --quiet, --out json=FILE, --out experimental-prometheus-rw, --tag NAME=VALUE,
  * --execution-segment, --execution-segment-sequence, --summary-mode=disabled; the engine's own:
- * --workers N (default: one per core; also WSGATE_ENGINE_WORKERS), --report FILE (also WSGATE_REPORT).
+ * --local-ips (split between workers), --workers N (default: one per core; also WSGATE_ENGINE_WORKERS),
+ * --report FILE (also WSGATE_REPORT).
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -14,11 +15,12 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { EXIT, runTest } from './coordinator.ts';
 import { Host } from './host.ts';
+import { parseAddresses } from './local-ips.ts';
 import { Registry } from './metrics/registry.ts';
 import { loadScript } from './script.ts';
 import { workerMain } from './worker.ts';
 
-const USAGE = 'usage: engine.mjs run [--quiet] [--workers N] [--out json=FILE] [--out experimental-prometheus-rw] [--tag NAME=VALUE] [--execution-segment S] [--execution-segment-sequence Q] [--report FILE] [--summary-mode=disabled] <bundle.mjs>';
+const USAGE = 'usage: engine.mjs run [--quiet] [--workers N] [--out json=FILE] [--out experimental-prometheus-rw] [--tag NAME=VALUE] [--execution-segment S] [--execution-segment-sequence Q] [--report FILE] [--local-ips LIST] [--summary-mode=disabled] <bundle.mjs>';
 
 function fail(message: string): never {
   process.stderr.write(`wsgate engine: ${message}\n${USAGE}\n`);
@@ -46,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
         'execution-segment-sequence': { type: 'string' },
         report: { type: 'string' },
         'summary-mode': { type: 'string' },
+        'local-ips': { type: 'string' },
       },
     });
   } catch (err) {
@@ -69,6 +72,12 @@ export async function main(argv: string[]): Promise<number> {
     if (eq <= 0) fail(`--tag ${t} must be NAME=VALUE`);
     tags[t.slice(0, eq)] = t.slice(eq + 1);
   }
+  let localIps: string[] = [];
+  try {
+    localIps = values['local-ips'] === undefined ? [] : parseAddresses(values['local-ips']);
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
   const summaryMode = values['summary-mode'] ?? 'normal';
   if (!['normal', 'compact', 'full', 'disabled'].includes(summaryMode)) fail(`--summary-mode ${summaryMode} is not one of normal, compact, full, disabled`);
   return runTest({
@@ -80,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     prometheus,
     report: values.report ?? (process.env['WSGATE_REPORT'] || undefined),
     tags,
+    localIps,
     quiet: values.quiet ?? false,
     summary: summaryMode !== 'disabled',
     env: { ...process.env },
@@ -93,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
 async function inspect(bundle: string | undefined): Promise<number> {
   if (!bundle) fail('inspect needs the bundle to read');
   const registry = new Registry({ submetrics: [], series: false });
-  new Host({ env: { ...process.env }, registry, testTags: {}, ca: undefined, json: undefined, onAbort: () => undefined }).install();
+  new Host({ env: { ...process.env }, registry, testTags: {}, json: undefined, onAbort: () => undefined }).install();
   try {
     const script = await loadScript(resolve(bundle));
     process.stdout.write(JSON.stringify(script.options, null, 2) + '\n');

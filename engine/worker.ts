@@ -37,7 +37,7 @@ export async function workerMain(): Promise<void> {
     env: init.env,
     registry,
     testTags: init.testTags,
-    ca: init.ca,
+    localIps: init.localIps,
     json: undefined,
     onAbort: (reason) => send({ type: 'abort', reason }),
   });

@@ -50,8 +50,8 @@ export interface EngineHost {
   /** Open sockets, for the progress line. */
   socketOpened(): void;
   socketClosed(): void;
-  /** Extra CA certificates (PEM) the run trusts, from --ca-file. */
-  readonly ca: string | undefined;
+  /** The source address for the next socket (k6's --local-ips), undefined for the system's choice. */
+  localAddress(): string | undefined;
 }
 
 export const HOST_KEY = Symbol.for('wsgate.engine.host');
@@ -81,11 +81,12 @@ class EngineSocket implements RuntimeSocket {
     // One tag object per socket: the VU's scenario tags, the redacted URL as `name` and `url`, the caller's.
     const name = redactUrl(url);
     this.tags = { ...h.tags(), name, url: name, ...opts.tags };
+    const localAddress = h.localAddress();
     this.ws = new WebSocket(url, opts.protocols ?? [], {
       headers: opts.headers,
       handshakeTimeout: 60_000,
       perMessageDeflate: false,
-      ...(h.ca ? { ca: h.ca } : {}),
+      ...(localAddress ? { localAddress } : {}),
     });
     this.untrack = h.track({ terminate: () => this.ws.terminate() });
     this.ws.on('upgrade', (res: IncomingMessage) => {
