@@ -35,8 +35,9 @@ const k6Options = {
 };
 
 /**
- * Options for engine bundles: Node ESM, npm packages (ws, jose) loaded from node_modules. The engine
- * imports one per worker process; the scenario code inside shares the worker's event loop with
+ * Options for engine bundles: Node ESM, self-contained (ws and jose inside), so a bundle runs from any
+ * directory: `wsgate run my-scenario.ts` bundles into a temporary one, far from node_modules. The
+ * engine imports one per worker process; the scenario code inside shares the worker's event loop with
  * thousands of VUs.
  */
 const engineOptions = {
@@ -44,7 +45,10 @@ const engineOptions = {
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  // ws loads these native speed-ups only if installed (in a try/catch); wsgate does not install them.
+  external: ['bufferutil', 'utf-8-validate'],
+  // Bundled CommonJS (ws) calls require() for Node's built-ins; ESM output has no require of its own.
+  banner: { js: "import { createRequire as __wsgateCreateRequire } from 'node:module'; const require = __wsgateCreateRequire(import.meta.url);" },
   sourcemap: 'linked', // stack traces point at the TypeScript source
   metafile: true,
   logLevel: 'warning',

@@ -62,7 +62,7 @@ export function wsgateEngine(root: string): Engine {
 export async function userK6(env: Vars): Promise<Engine> {
   const path = findK6(env);
   const version = await k6Version(path, env);
-  if (!version.startsWith(K6_MINOR)) {
+  if (!version.startsWith(`${K6_MINOR}.`)) {
     throw new K6UnavailableError(`the k6 at ${path} is ${version}, but the k6 bundles are written for k6 ${K6_MINOR}.x; point WSGATE_K6 at a k6 ${K6_MINOR}.x (${K6_INSTALL_DOCS}) or run on the wsgate engine`);
   }
   return {

@@ -61,10 +61,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promi
   const root = packageRoot();
   const builder = await loadBuilder(root);
   if (builder.isStale()) await builder.build();
-  const engine = await engineFor(engineKind(values.engine, env), root, env);
-  if (engine.kind === 'k6' && (values.workers !== undefined || values.report !== undefined)) {
+  const kind = engineKind(values.engine, env);
+  // A flag mistake is a usage error before k6 is looked for.
+  if (kind === 'k6' && (values.workers !== undefined || values.report !== undefined)) {
     throw new UsageError('--workers and --report belong to the wsgate engine; drop them with --engine k6');
   }
+  const engine = await engineFor(kind, root, env);
   let script: string;
   let scratch: string | undefined;
   if (SUITES.includes(what)) script = engine.bundle(root, what);

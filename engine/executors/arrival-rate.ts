@@ -12,7 +12,7 @@
  */
 import type { EngineVu, ExecutorHost } from '../contracts.ts';
 import type { SegmentTuple } from '../segments.ts';
-import { BaseRun, Sleeper, makeVu, monoNow, type RunTimes } from './common.ts';
+import { BaseRun, Sleeper, makeVu, type RunTimes } from './common.ts';
 
 /** One planned start: the global iteration index and its offset from the scenario start, in ms. */
 export interface Slot {
@@ -73,7 +73,7 @@ export abstract class ArrivalRateRun extends BaseRun {
     for (let r = it.next(); !r.done; r = it.next()) {
       this.waiting = r.value;
       if (r.value.atMs >= this.times.regularEndMs) break;
-      if (!(await this.sleeper.until(monoNow() + 5))) return;
+      if (!(await this.sleeper.until(this.t0 + r.value.atMs))) return;
       if (!this.accepting) return;
       this.waiting = undefined;
       this.startSlot(r.value.iteration);

@@ -1,7 +1,8 @@
 /**
- * Helpers for the CLI tests: captured streams, temporary directories, fake k6 and Go binaries, and
- * ports that are certainly closed. Fakes are small Node scripts with this Node's absolute path in the
- * shebang, so they run even with PATH stripped.
+ * Helpers for the CLI tests: captured streams, temporary directories, fake k6 programs (for the CLI's
+ * --engine k6 plumbing: what it starts, with which arguments and environment, and how it reads the
+ * exit), and ports that are certainly closed. Fakes are small Node scripts with this Node's absolute
+ * path in the shebang, so they run even with PATH stripped.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -62,7 +63,8 @@ export function fakeK6Version(path: string, version: string): string {
 }
 
 /**
- * A k6 stand-in for `k6 run`: records its arguments and environment in `<log>.json`, writes the two
+ * A k6 stand-in for `k6 run`, for tests that run the CLI with WSGATE_ENGINE=k6 and WSGATE_K6 pointing
+ * here: records its arguments and environment in `<log>.json`, writes the two
  * result files the real bundle writes (named after the bundle, e.g. regression-prevention-local-...;
  * the JSON is FAKE_K6_RESULT when set), prints a line, and exits with FAKE_K6_EXIT. With
  * FAKE_K6_PROBE=1 it first GETs what it was pointed at and records each answer under `probes`:
@@ -109,37 +111,6 @@ async function get(url) {
     process.exit(Number(e.FAKE_K6_EXIT || 0));
   }
 })();`,
-  );
-}
-
-/**
- * A Go stand-in. Logs each call (args, cwd, build-relevant env) as a JSON line to FAKE_GO_LOG.
- * `version` prints FAKE_GO_VERSION (default go1.26.0); `install` fails like the module proxy's 403;
- * `mod tidy` needs a go.mod; `build -o OUT` takes FAKE_GO_BUILD_MS and writes a fake k6 v2.2.0 to OUT,
- * or fails with a compile error when FAKE_GO_BUILD_FAIL is set.
- */
-export function fakeGo(dir: string): string {
-  return nodeScript(
-    join(dir, 'go'),
-    `const fs = require('fs');
-const args = process.argv.slice(2);
-const e = process.env;
-fs.appendFileSync(e.FAKE_GO_LOG, JSON.stringify({ args, cwd: process.cwd(), GOFLAGS: e.GOFLAGS, CGO_ENABLED: e.CGO_ENABLED, GOBIN: e.GOBIN }) + '\\n');
-if (args[0] === 'version') { console.log('go version ' + (e.FAKE_GO_VERSION || 'go1.26.0') + ' linux/amd64'); process.exit(0); }
-if (args[0] === 'install') {
-  console.error('go: go.k6.io/xk6@v1.4.0: go.k6.io/xk6@v1.4.0: reading https://proxy.golang.org/go.k6.io/xk6/@v/v1.4.0.info: 403 Forbidden');
-  console.error('\\tserver response: This module version is not available.');
-  process.exit(1);
-}
-if (args[0] === 'mod') process.exit(fs.existsSync('go.mod') && fs.existsSync('tools.go') ? 0 : 1);
-if (args[0] === 'build') {
-  if (e.FAKE_GO_BUILD_FAIL) { console.error('go: downloading example.com/x v1.0.0'); console.error('example.com/x/y.go:3:1: syntax error: boom'); process.exit(1); }
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(e.FAKE_GO_BUILD_MS || 0));
-  const out = args[args.indexOf('-o') + 1];
-  fs.writeFileSync(out, '#!/bin/sh\\necho "k6 v2.2.0 (fake built)"\\n');
-  process.exit(0);
-}
-process.exit(2);`,
   );
 }
 

@@ -1,17 +1,22 @@
 /**
  * main() in-process with captured streams: every usage and configuration mistake is one sentence on
- * stderr with the right exit code, no stack trace and no secret; k6's exit codes map through the table
- * in cli/io.ts (checked with a fake k6 that exits as told); signals reach k6 exactly once.
+ * stderr with the right exit code, no stack trace and no secret; the engines' exit codes (k6's codes,
+ * on both) map through the table in cli/io.ts, checked with --engine k6 and a fake k6 that exits as
+ * told; signals reach the engine exactly once. Runs on the wsgate engine are the e2e tests'.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, main } from '../../cli/main.ts';
 import { SECRET, STACK_FRAME, capture, closedPort, fakeK6Runner, fakeK6Version, tempDir } from './helpers.ts';
+
+const REBUILD_NOTICE = 'wsgate: sources changed since the last build; rebuilding the bundles';
+const RUN_SUITES = 'deployment-validation, regression-prevention, multi-user, monitoring';
 
 /** Just enough environment: no WSGATE_* from the developer's shell. */
 const BASE: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'] };
@@ -31,7 +36,9 @@ async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: n
   const r = await run(argv, env);
   assert.equal(r.code, code, r.all);
   assert.equal(r.out, '');
-  const lines = r.err.trimEnd().split('\n');
+  // A rebuild notice comes first when sources changed since the last build (commands that got as far
+  // as the bundles); it is not part of the answer.
+  const lines = r.err.trimEnd().split('\n').filter((l) => l !== REBUILD_NOTICE);
   assert.equal(lines.length, 1, `one line, got:\n${r.err}`);
   if (typeof sentence === 'string') assert.equal(lines[0], `wsgate: ${sentence}`);
   else assert.match(lines[0] ?? '', sentence);
@@ -40,7 +47,10 @@ async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: n
 
 describe('usage errors: exit 2, one sentence', { concurrency: true }, () => {
   test('unknown command', () =>
-    expectOneSentence(['deploy'], BASE, EXIT.USAGE, 'unknown command "deploy"; the commands are validate, regression, pre, post, merge, multi-user, monitor, target, drop-relay, matrix, build, install-k6 and help'));
+    expectOneSentence(['deploy'], BASE, EXIT.USAGE, 'unknown command "deploy"; the commands are validate, regression, pre, post, merge, multi-user, monitor, target, drop-relay, matrix, run, build and help'));
+
+  test('install-k6 is gone: wsgate never builds or downloads k6', () =>
+    expectOneSentence(['install-k6'], BASE, EXIT.USAGE, /^wsgate: unknown command "install-k6"; /));
 
   test('an option before any command', () =>
     expectOneSentence(['--env', 'local'], BASE, EXIT.USAGE, /^wsgate: unknown option --env; put options after a command/));
@@ -82,15 +92,38 @@ describe('usage errors: exit 2, one sentence', { concurrency: true }, () => {
       'unknown fault "slow_network"; choose one of handshake_403, jwt_secret_desync, idle_timeout, isolation_leak, missing_agent_events, connection_leak, token_refresh_broken',
     ));
 
-  test('install-k6 takes no options', () =>
-    expectOneSentence(['install-k6', '--force'], BASE, EXIT.USAGE, 'unknown option --force for wsgate install-k6; run wsgate install-k6 --help for the options'));
+  test('--engine with an unknown engine, on a suite command (embedded: nothing else is checked first)', async () => {
+    const results = join(tempDir(), 'results');
+    await expectOneSentence(['validate', '--embedded-target', '--engine', 'bogus', '--results-dir', results], BASE, EXIT.USAGE, '--engine is "bogus"; use wsgate (the default) or k6');
+    assert.ok(!existsSync(results), 'nothing was run');
+  });
+
+  test('WSGATE_ENGINE with an unknown engine', () =>
+    expectOneSentence(['regression', '--embedded-target', '--lb', 'none'], { ...BASE, WSGATE_ENGINE: 'k7' }, EXIT.USAGE, 'WSGATE_ENGINE is "k7"; use wsgate (the default) or k6'));
+
+  test('--engine k6 without any k6: exit 4, one sentence naming WSGATE_K6 and where to get k6', async () => {
+    const results = join(tempDir(), 'results');
+    const emptyPath = tempDir();
+    await expectOneSentence(
+      ['validate', '--embedded-target', '--engine', 'k6', '--results-dir', results],
+      { PATH: emptyPath, HOME: process.env['HOME'] },
+      EXIT.ERROR,
+      '--engine k6 needs a k6 v2.2.x, and there is none on PATH and WSGATE_K6 is not set; install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/) and set WSGATE_K6 to its path, or drop --engine k6 to run on the wsgate engine',
+    );
+    assert.ok(!existsSync(results), 'nothing was run');
+  });
+
+  test('--engine k6 with a k6 of another version: exit 4, both versions named', async () => {
+    const k6 = fakeK6Version(join(tempDir(), 'k6'), 'v0.50.0');
+    await expectOneSentence(['validate', '--embedded-target', '--engine', 'k6'], { ...BASE, WSGATE_K6: k6 }, EXIT.ERROR, /^wsgate: the k6 at .*\/k6 is v0\.50\.0, but the k6 bundles are written for k6 v2\.2\.x; /);
+  });
 
   test('help for an unknown topic', () =>
     expectOneSentence(['help', 'deploy'], BASE, EXIT.USAGE, /^wsgate: there is no command "deploy"/));
 });
 
 describe('help: exit 0 on stdout', { concurrency: true }, () => {
-  for (const argv of [['help'], ['--help'], ['-h'], ['validate', '--help'], ['validate', '-h'], ['help', 'validate'], ['build', '--help'], ['install-k6', '-h']]) {
+  for (const argv of [['help'], ['--help'], ['-h'], ['validate', '--help'], ['validate', '-h'], ['help', 'validate'], ['build', '--help'], ['run', '--help'], ['run', '-h'], ['help', 'run']]) {
     test(argv.join(' '), async () => {
       const r = await run(argv, BASE);
       assert.equal(r.code, EXIT.PASS);
@@ -150,7 +183,7 @@ describe('configuration errors: exit 2, one sentence, before any network or k6',
   });
 });
 
-describe('pre-flight: an unreachable target is exit 3 in one sentence, and k6 is never looked for', { concurrency: true }, () => {
+describe('pre-flight: an unreachable target is exit 3 in one sentence, and no engine is started or looked for', { concurrency: true }, () => {
   let health: Server;
   let healthUrl = '';
   before(async () => {
@@ -160,8 +193,10 @@ describe('pre-flight: an unreachable target is exit 3 in one sentence, and k6 is
     healthUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   });
   after(() => new Promise<void>((resolve) => health.close(() => resolve())));
-  // A WSGATE_K6 that would fail loudly if the CLI got as far as looking for k6.
-  const NO_K6 = { WSGATE_K6: '/nonexistent/k6' };
+  // With k6 asked for and a WSGATE_K6 that is no program, looking for k6 fails loudly (exit 4): the
+  // proof that the CLI stopped before choosing an engine. The wsgate engine needs no looking for, so
+  // the proof on its path is that no results directory was created.
+  const NO_K6 = { WSGATE_ENGINE: 'k6', WSGATE_K6: '/nonexistent/k6' };
 
   test('chat backend on a closed port: ECONNREFUSED, URL redacted', async () => {
     const port = await closedPort();
@@ -192,29 +227,92 @@ describe('pre-flight: an unreachable target is exit 3 in one sentence, and k6 is
     );
   });
 
-  test('both reachable: the CLI goes on to look for k6 (and says it is missing, exit 4)', async () => {
-    const r = await run(['validate', '--env', 'local'], { ...MINT, ...NO_K6, WSGATE_HTTP_URL: healthUrl, WSGATE_AUTH_URL: healthUrl });
-    assert.equal(r.code, EXIT.ERROR);
+  test('on the wsgate engine too: nothing is run, no results directory is created', async () => {
+    const port = await closedPort();
+    const results = join(tempDir(), 'results');
+    await expectOneSentence(
+      ['validate', '--env', 'local', '--results-dir', results],
+      { ...MINT, WSGATE_HTTP_URL: `http://127.0.0.1:${port}` },
+      EXIT.UNREACHABLE,
+      /^wsgate: the chat backend at http:\/\/127\.0\.0\.1:\d+\/health is unreachable \(ECONNREFUSED\); /,
+    );
+    assert.ok(!existsSync(results), 'nothing was run');
+  });
+
+  test('both reachable: the CLI goes on to look for k6 (and says WSGATE_K6 is no program, exit 4)', async () => {
+    const results = join(tempDir(), 'results');
+    const r = await run(['validate', '--env', 'local', '--results-dir', results], { ...MINT, ...NO_K6, WSGATE_HTTP_URL: healthUrl, WSGATE_AUTH_URL: healthUrl });
+    assert.equal(r.code, EXIT.ERROR, r.all);
     // A rebuild notice may come first when sources changed since the last build.
-    assert.equal(r.err.trimEnd().split('\n').at(-1), 'wsgate: WSGATE_K6 points at /nonexistent/k6, which cannot be run (ENOENT); point it at a k6 v2.2.x binary or unset it');
+    assert.equal(
+      r.err.trimEnd().split('\n').at(-1),
+      'wsgate: WSGATE_K6 is "/nonexistent/k6", which is not an executable file; point it at your k6 binary (https://grafana.com/docs/k6/latest/set-up/install-k6/)',
+    );
+    assert.ok(!existsSync(results), 'nothing was run');
   });
 });
 
-describe('install-k6', { concurrency: true }, () => {
-  test('prints version, path and source', async () => {
+describe('wsgate run', { concurrency: true }, () => {
+  const probe = fileURLToPath(new URL('./fixtures/run-probe.ts', import.meta.url));
+
+  test('no suite or file, or two: exit 2, one sentence', async () => {
+    await expectOneSentence(['run'], BASE, EXIT.USAGE, 'wsgate run takes one suite or file, got 0; e.g. wsgate run deployment-validation');
+    await expectOneSentence(['run', 'multi-user', 'monitoring'], BASE, EXIT.USAGE, 'wsgate run takes one suite or file, got 2; e.g. wsgate run deployment-validation');
+  });
+
+  test('an unknown suite or a file that does not exist: exit 2, one sentence listing the suites', async () => {
+    await expectOneSentence(['run', 'deployment-validaton'], BASE, EXIT.USAGE, `deployment-validaton is neither a suite (${RUN_SUITES}) nor an existing file; name a suite or give the path of a scenario`);
+    await expectOneSentence(['run', 'nope/scenario.ts'], BASE, EXIT.USAGE, /^wsgate: nope\/scenario\.ts is neither a suite \(/);
+  });
+
+  test('unknown option and unknown engine: exit 2', async () => {
+    await expectOneSentence(['run', '--vus', '10', 'multi-user'], BASE, EXIT.USAGE, 'unknown option --vus for wsgate run; run wsgate run --help for the options');
+    await expectOneSentence(['run', '--engine', 'bogus', 'multi-user'], BASE, EXIT.USAGE, '--engine is "bogus"; use wsgate (the default) or k6');
+  });
+
+  test('--engine k6 with --workers or --report: a usage error, whether or not a k6 is there', async () => {
+    const sentence = '--workers and --report belong to the wsgate engine; drop them with --engine k6';
     const k6 = fakeK6Version(join(tempDir(), 'k6'), 'v2.2.0');
-    const r = await run(['install-k6'], { ...BASE, WSGATE_K6: k6 });
-    assert.equal(r.code, EXIT.PASS);
-    assert.equal(r.out, `k6 v2.2.0 at ${k6} (env)\n`);
+    await expectOneSentence(['run', '--engine', 'k6', '--workers', '2', 'deployment-validation'], { ...BASE, WSGATE_K6: k6 }, EXIT.USAGE, sentence);
+    await expectOneSentence(['run', '--report', 'r.html', 'deployment-validation'], { ...BASE, WSGATE_ENGINE: 'k6', WSGATE_K6: k6 }, EXIT.USAGE, sentence);
+    // A flag mistake is reported as one, not as a missing k6.
+    await expectOneSentence(['run', '--engine', 'k6', '--workers', '2', 'deployment-validation'], { PATH: tempDir(), HOME: process.env['HOME'] }, EXIT.USAGE, sentence);
   });
 
-  test('a wrong version is exit 4', async () => {
-    const k6 = fakeK6Version(join(tempDir(), 'k6'), 'v0.50.0');
-    await expectOneSentence(['install-k6'], { ...BASE, WSGATE_K6: k6 }, EXIT.ERROR, /^wsgate: WSGATE_K6 points at k6 v0\.50\.0 /);
+  test('a scenario source is bundled for the engine and run: pass is 0, a crossed threshold 1', async () => {
+    const pass = await run(['run', '--quiet', '--workers', '1', probe], BASE);
+    assert.equal(pass.code, EXIT.PASS, pass.all);
+    assert.match(pass.all, /the probe ran/, "the engine's summary passes through");
+    const fail = await run(['run', '--quiet', '--workers', '1', probe], { ...BASE, PROBE_FAIL: '1' });
+    assert.equal(fail.code, EXIT.FAIL, fail.all);
+    assert.equal(fail.out.trimEnd().split('\n').at(-1), `wsgate: FAIL ${probe}: thresholds were crossed`);
+  });
+
+  test('--engine k6: k6 gets `run`, the flags and dist/<suite>.js; its exit codes map like a suite\'s', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'k6-call');
+    const k6 = fakeK6Runner(join(dir, 'k6'), log);
+    const env = { ...BASE, WSGATE_K6: k6, WSGATE_ENV: 'local', WSGATE_RESULTS_DIR: dir, WSGATE_RUN_STAMP: 'stamp' };
+    const ok = await run(['run', '--engine', 'k6', '--tag', 'env=ci', '--out', `json=${join(dir, 's.json')}`, '--quiet', 'multi-user'], env);
+    assert.equal(ok.code, EXIT.PASS, ok.all);
+    const call = JSON.parse(readFileSync(`${log}.json`, 'utf8')) as { args: string[]; env: Record<string, string> };
+    assert.deepEqual(call.args.slice(0, -1), ['run', '--out', `json=${join(dir, 's.json')}`, '--tag', 'env=ci', '--quiet']);
+    assert.match(call.args.at(-1) ?? '', /\/dist\/multi-user\.js$/);
+    assert.equal(call.env['K6_NO_USAGE_REPORT'], 'true');
+    for (const [k6Exit, code, last] of [
+      ['99', EXIT.FAIL, 'wsgate: FAIL multi-user: thresholds were crossed'],
+      ['108', EXIT.ERROR, /^wsgate: ERROR multi-user: the k6 v2\.2\.0 \(.*\) exited with code 108; no verdict$/],
+      ['105', EXIT.INTERRUPTED, undefined],
+    ] as const) {
+      const r = await run(['run', '--engine', 'k6', 'multi-user'], { ...env, FAKE_K6_EXIT: k6Exit });
+      assert.equal(r.code, code, r.all);
+      if (typeof last === 'string') assert.equal(r.out.trimEnd().split('\n').at(-1), last);
+      else if (last) assert.match(r.out.trimEnd().split('\n').at(-1) ?? '', last);
+    }
   });
 });
 
-describe('k6 exit codes map to wsgate exit codes (fake k6, embedded target)', () => {
+describe('k6 exit codes map to wsgate exit codes (--engine k6 via WSGATE_ENGINE, fake k6, embedded target)', () => {
   const dir = tempDir();
   const log = join(dir, 'k6-call');
   const k6 = fakeK6Runner(join(dir, 'k6'), log);
@@ -222,7 +320,7 @@ describe('k6 exit codes map to wsgate exit codes (fake k6, embedded target)', ()
 
   async function validateWith(k6Exit: number, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
     const c = capture();
-    const code = await main(['validate', '--env', 'local', '--embedded-target', '--results-dir', results, ...extra], { ...BASE, WSGATE_K6: k6, FAKE_K6_EXIT: String(k6Exit), ...env }, c.io);
+    const code = await main(['validate', '--env', 'local', '--embedded-target', '--results-dir', results, ...extra], { ...BASE, WSGATE_ENGINE: 'k6', WSGATE_K6: k6, FAKE_K6_EXIT: String(k6Exit), ...env }, c.io);
     const call = JSON.parse(readFileSync(`${log}.json`, 'utf8')) as { args: string[]; env: Record<string, string> };
     assert.doesNotMatch(c.all(), STACK_FRAME);
     assert.ok(!c.all().includes(call.env['WSGATE_JWT_SECRET'] ?? '<none>'), 'the generated secret is never printed');
@@ -276,6 +374,15 @@ describe('k6 exit codes map to wsgate exit codes (fake k6, embedded target)', ()
     assert.ok(!call.args.join(' ').includes(e['WSGATE_JWT_SECRET'] ?? '<none>'), 'the secret is not on the command line');
   });
 
+  test('the --engine k6 flag picks k6 as WSGATE_ENGINE=k6 does; --engine wsgate wins over WSGATE_ENGINE=k6', async () => {
+    rmSync(`${log}.json`, { force: true });
+    const c = capture();
+    const code = await main(['validate', '--embedded-target', '--engine', 'k6', '--results-dir', results], { ...BASE, WSGATE_K6: k6 }, c.io);
+    assert.equal(code, EXIT.PASS, c.all());
+    assert.ok(existsSync(`${log}.json`), 'the fake k6 ran');
+    assert.match(c.err(), /wsgate: validating env local: .* on the k6 v2\.2\.0 \(.*\/k6\)\n/);
+  });
+
   test('the embedded target answers while k6 runs, and is closed afterwards', async () => {
     const { call } = await validateWith(0);
     const health = `${call.env['WSGATE_HTTP_URL']}/health`;
@@ -292,7 +399,7 @@ describe('k6 exit codes map to wsgate exit codes (fake k6, embedded target)', ()
   test('SIGINT reaches k6 exactly once; k6 105 -> wsgate 130', async () => {
     const c = capture();
     const listenersBefore = process.listenerCount('SIGINT');
-    const running = main(['validate', '--embedded-target', '--results-dir', results], { ...BASE, WSGATE_K6: k6, FAKE_K6_WAIT_SIGNAL: '1' }, c.io);
+    const running = main(['validate', '--embedded-target', '--results-dir', results], { ...BASE, WSGATE_ENGINE: 'k6', WSGATE_K6: k6, FAKE_K6_WAIT_SIGNAL: '1' }, c.io);
     for (let i = 0; i < 200 && !existsSync(`${log}.ready`); i++) await sleep(25);
     assert.ok(existsSync(`${log}.ready`), 'the fake k6 started');
     process.kill(process.pid, 'SIGINT'); // as a terminal's Ctrl-C reaches wsgate
