@@ -40,6 +40,7 @@ import {
   withRunScope,
 } from './suite-run.ts';
 import type { PreparedRun, Vars } from './suite-run.ts';
+import { engineKind } from './engines.ts';
 
 export const SCENARIO = 'multi-user';
 
@@ -204,6 +205,7 @@ export async function multiUser(argv: string[], env: NodeJS.ProcessEnv, io: Io):
   const parts = shares(instances, localIps);
   const plan = outputPlan(values, env);
 
+  engineKind(values.engine, env); // a bad --engine or WSGATE_ENGINE is a usage error before any network
   if (!embedded) {
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }

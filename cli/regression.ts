@@ -38,6 +38,7 @@ import {
   verdict,
   withRunScope,
 } from './suite-run.ts';
+import { engineKind } from './engines.ts';
 
 export const SUITE = 'regression-prevention';
 
@@ -248,6 +249,7 @@ export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io,
   }
   const plan = outputPlan(values, env);
   let relayHere = false;
+  engineKind(values.engine, env); // a bad --engine or WSGATE_ENGINE is a usage error before any network
   if (!embedded) {
     requireRefreshSecret(names, config.jwtSecret);
     relayHere = relayNeeded(config, vars, names);

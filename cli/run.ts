@@ -11,6 +11,7 @@ import { ConfigError } from '../lib/errors.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, loadBuilder, packageRoot, parseOptionsAndArgs, say } from './io.ts';
+import { MAX_INSTANCES, segments } from './instances.ts';
 import { runK6 } from './run-k6.ts';
 
 export const RUN_USAGE = `Usage: wsgate run [options] <suite | bundle.mjs | scenario.ts>
@@ -28,6 +29,8 @@ Options:
   --tag NAME=VALUE                 a tag on every sample (repeatable)
   --execution-segment S            this machine's share of a run split across machines, e.g. 0:1/2
   --execution-segment-sequence Q   the whole split, e.g. 0,1/2,1
+  --instance I/N                   shorthand for both: instance I (0-based) of N equal shares, e.g. a
+                                   Kubernetes Indexed Job's $(JOB_COMPLETION_INDEX)/4
   --report FILE                    a self-contained HTML report (engine; also $WSGATE_REPORT)
   --quiet                          no progress line
   -h, --help                       print this help
@@ -45,10 +48,24 @@ const OPTIONS = {
   tag: { type: 'string', multiple: true },
   'execution-segment': { type: 'string' },
   'execution-segment-sequence': { type: 'string' },
+  instance: { type: 'string' },
   report: { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** `2/4` -> the third of four equal execution segments (k6's syntax), with their sequence. */
+export function instanceShare(value: string): { segment: string; sequence: string } {
+  const m = /^(\d+)\/(\d+)$/.exec(value.trim());
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || count < 1 || count > MAX_INSTANCES || index >= count) {
+    throw new UsageError(`--instance is "${value}"; give INDEX/COUNT with 0 <= INDEX < COUNT <= ${MAX_INSTANCES}, e.g. 0/4 (a Kubernetes Indexed Job passes $(JOB_COMPLETION_INDEX)/4)`);
+  }
+  const share = segments(count)[index];
+  if (!share) throw new UsageError(`--instance is "${value}", which names no share`);
+  return share;
+}
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   const { values, positionals } = parseOptionsAndArgs(argv, OPTIONS, 'run');
@@ -79,6 +96,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promi
       await builder.bundleEngine(script, out);
       script = out;
     }
+  }
+  if (values.instance !== undefined) {
+    if (values['execution-segment'] !== undefined || values['execution-segment-sequence'] !== undefined) {
+      throw new UsageError('--instance already sets the execution segment and its sequence; drop --execution-segment/--execution-segment-sequence, or --instance');
+    }
+    const share = instanceShare(values.instance);
+    values['execution-segment'] = share.segment;
+    values['execution-segment-sequence'] = share.sequence;
   }
   const args = [
     ...engine.baseArgs,

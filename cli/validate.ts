@@ -31,6 +31,7 @@ import {
   verdict,
   withRunScope,
 } from './suite-run.ts';
+import { engineKind } from './engines.ts';
 
 export const SCENARIO = 'deployment-validation';
 
@@ -95,6 +96,7 @@ export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): 
       ? { cert: readPem('--tls-cert', values['tls-cert'], 'CERTIFICATE'), key: readPem('--tls-key', values['tls-key'], 'PRIVATE KEY') }
       : undefined;
 
+  engineKind(values.engine, env); // a bad --engine or WSGATE_ENGINE is a usage error before any network
   if (!embedded) {
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }

@@ -34,6 +34,7 @@ import { FileTail } from './tail.ts';
 import { TimelineWriter } from './timeline.ts';
 import type { SummaryRecord } from './timeline.ts';
 import { WebhookSender, webhookOrigin } from './webhook.ts';
+import { engineKind } from '../engines.ts';
 
 export const SCENARIO = 'monitoring';
 /** How long the exit waits for webhook deliveries still under way. */
@@ -238,6 +239,7 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
   const { config } = p;
   const limits = limitsFor(loadPolicy(), config.env, p.sensitivity);
 
+  engineKind(values.engine, env); // a bad --engine or WSGATE_ENGINE is a usage error before any network
   if (!p.embedded) {
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }

@@ -25,6 +25,7 @@ export function arrivalRateVus(tuple: SegmentTuple, preAllocatedVUs: number, max
   return { preAllocatedVUs: tuple.scale(preAllocatedVUs), maxVUs: tuple.scale(maxVUs) };
 }
 
+/** Base of the arrival-rate executors: subclasses give the slots, this starts them on free VUs. */
 export abstract class ArrivalRateRun extends BaseRun {
   private readonly free: EngineVu[] = [];
   private allocated = 0;

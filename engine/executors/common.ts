@@ -19,6 +19,30 @@ export function monoNow(): number {
   return performance.now();
 }
 
+// Node fires longer timeouts at once (with a warning); longer waits are re-armed in steps of this.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A one-shot timer for an absolute time on `clock`, also beyond Node's 24.8-day timeout limit. */
+class TimerAt {
+  private handle: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(clock: () => number, target: number, fn: () => void) {
+    const arm = (): void => {
+      const delay = target - clock();
+      this.handle = delay > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => {
+        this.handle = undefined;
+        fn();
+      }, Math.max(0, delay));
+    };
+    arm();
+  }
+
+  clear(): void {
+    if (this.handle) clearTimeout(this.handle);
+    this.handle = undefined;
+  }
+}
+
 /**
  * One cancellable timer for waiting until an absolute monotonic time. Waking early is possible
  * (`wake()`), and the wait re-arms itself if the timer fires before the target (timers have 1 ms grain).
@@ -40,7 +64,7 @@ export class Sleeper {
           this.timer = undefined;
           this.resolve = undefined;
           resolve();
-        }, Math.ceil(delay));
+        }, Math.min(Math.ceil(delay), MAX_TIMER_MS));
       });
     }
   }
@@ -103,9 +127,9 @@ export abstract class BaseRun implements ExecutorRun {
   protected phase: Phase = 'waiting';
   /** True once stop() was called: k6 reports no dropped iterations for an aborted run. */
   protected aborted = false;
-  private startTimer: ReturnType<typeof setTimeout> | undefined;
-  private regularTimer: ReturnType<typeof setTimeout> | undefined;
-  private hardTimer: ReturnType<typeof setTimeout> | undefined;
+  private startTimer: TimerAt | undefined;
+  private regularTimer: TimerAt | undefined;
+  private hardTimer: TimerAt | undefined;
   /** Iterations in flight: VU -> token of that iteration (a replaced or missing token means abandoned). */
   protected readonly inFlight = new Map<EngineVu, object>();
   protected readonly guard = new StarvationGuard();
@@ -125,8 +149,8 @@ export abstract class BaseRun implements ExecutorRun {
 
   /** Arms the start: at testStartEpochMs + startTime (immediately when that is past). */
   protected begin(): void {
-    const delay = this.host.testStartEpochMs + this.times.startTimeMs - Date.now();
-    if (delay > 0) this.startTimer = setTimeout(() => this.start(), delay);
+    const at = this.host.testStartEpochMs + this.times.startTimeMs;
+    if (at > Date.now()) this.startTimer = new TimerAt(Date.now, at, () => this.start());
     else queueMicrotask(() => this.start());
   }
 
@@ -142,7 +166,7 @@ export abstract class BaseRun implements ExecutorRun {
     this.phase = 'running';
     this.t0 = monoNow();
     this.startedAtEpoch = Date.now();
-    this.regularTimer = setTimeout(() => this.endRegular(this.times.hardEndMs), Math.max(0, this.times.regularEndMs));
+    this.regularTimer = new TimerAt(monoNow, this.t0 + this.times.regularEndMs, () => this.endRegular(this.times.hardEndMs));
     this.launch();
     // Executors whose work can end early (iteration counts) may already be idle.
     if (this.phase === 'running' && this.idle()) this.complete();
@@ -155,7 +179,7 @@ export abstract class BaseRun implements ExecutorRun {
 
   stop(): void {
     if (this.phase === 'waiting') {
-      if (this.startTimer) clearTimeout(this.startTimer);
+      this.startTimer?.clear();
       this.startTimer = undefined;
       this.aborted = true;
       this.finish();
@@ -178,14 +202,14 @@ export abstract class BaseRun implements ExecutorRun {
   private endRegular(hardAtMs: number): void {
     if (this.phase !== 'running') return;
     this.phase = 'graceful';
-    if (this.regularTimer) clearTimeout(this.regularTimer);
+    this.regularTimer?.clear();
     this.regularTimer = undefined;
     this.halt();
     if (this.idle()) {
       this.finish();
       return;
     }
-    this.hardTimer = setTimeout(() => this.hardEnd(), Math.max(0, hardAtMs - this.elapsed()));
+    this.hardTimer = new TimerAt(monoNow, this.t0 + hardAtMs, () => this.hardEnd());
   }
 
   private hardEnd(): void {
@@ -199,7 +223,7 @@ export abstract class BaseRun implements ExecutorRun {
   private finish(): void {
     if (this.phase === 'finished') return;
     this.phase = 'finished';
-    for (const t of [this.startTimer, this.regularTimer, this.hardTimer]) if (t) clearTimeout(t);
+    for (const t of [this.startTimer, this.regularTimer, this.hardTimer]) t?.clear();
     this.startTimer = this.regularTimer = this.hardTimer = undefined;
     this.halt();
     this.resolveDone();

@@ -19,6 +19,7 @@ export function sharedIterationsShare(plan: SharedIterationsPlan, tuple: Segment
 
 class SharedIterationsRun extends VuLoopRun {
   private attempted = 0;
+  private reported = false;
   private readonly total: number;
   private readonly iterationTuple: SegmentTuple | undefined;
 
@@ -37,7 +38,6 @@ class SharedIterationsRun extends VuLoopRun {
     return this.iterationTuple.globalIndex(this.attempted++);
   }
 
-  private reported = false;
   protected override loopEnded(): void {
     // k6 reports what was left of the pool once, after all VUs returned.
     if (this.reported || !this.idle()) return;

@@ -17,6 +17,7 @@ export interface LoopState {
   alive: boolean;
 }
 
+/** Base of the looping-VU executors: subclasses say what each VU's next iteration is. */
 export abstract class VuLoopRun extends BaseRun {
   protected readonly loops: LoopState[] = [];
   private live = 0;

@@ -98,6 +98,11 @@ describe('usage errors: exit 2, one sentence', { concurrency: true }, () => {
     assert.ok(!existsSync(results), 'nothing was run');
   });
 
+  test('--engine with an unknown engine for a deployed service: exit 2 before the pre-flight touches the network', async () => {
+    const port = await closedPort();
+    await expectOneSentence(['validate', '--env', 'local', '--engine', 'bogus'], { ...MINT, WSGATE_HTTP_URL: `http://127.0.0.1:${port}` }, EXIT.USAGE, '--engine is "bogus"; use wsgate (the default) or k6');
+  });
+
   test('WSGATE_ENGINE with an unknown engine', () =>
     expectOneSentence(['regression', '--embedded-target', '--lb', 'none'], { ...BASE, WSGATE_ENGINE: 'k7' }, EXIT.USAGE, 'WSGATE_ENGINE is "k7"; use wsgate (the default) or k6'));
 

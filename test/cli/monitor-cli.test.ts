@@ -1,8 +1,9 @@
 /**
  * `wsgate monitor` through main(), in-process: usage and configuration mistakes are one sentence and
- * exit 2; with a fake k6 that streams k6 JSON lines in real time to its --out file, the whole command
- * (tailing, windows, alerts, webhook, timeline, exit codes, Ctrl-C) runs in seconds. The real k6 runs
- * in monitor.e2e.test.ts.
+ * exit 2; with --engine k6 (WSGATE_ENGINE=k6) and a fake k6 that streams JSON lines in k6's schema in
+ * real time to its --out file, the whole command (tailing, windows, alerts, webhook, timeline, exit
+ * codes, Ctrl-C) runs in seconds. Both engines write that schema, so this is the plumbing of both;
+ * the real suite runs on the wsgate engine (and on k6 when WSGATE_K6 is set) in monitor.e2e.test.ts.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -68,7 +69,7 @@ function fakeEnv(stream: string[], extra: NodeJS.ProcessEnv = {}): { env: NodeJS
   const file = join(dir, `stream-${n}.jsonl`);
   writeFileSync(file, toText(stream));
   const log = join(dir, `k6-${n}.json`);
-  return { env: { ...BASE, WSGATE_K6: FAKE, FAKE_K6_STREAM: file, FAKE_K6_LOG: log, ...extra }, log };
+  return { env: { ...BASE, WSGATE_ENGINE: 'k6', WSGATE_K6: FAKE, FAKE_K6_STREAM: file, FAKE_K6_LOG: log, ...extra }, log };
 }
 
 /** Probes twice a second from `fromMs` to `toMs` after T0; every second run fails when `broken`. */
@@ -117,6 +118,7 @@ describe('wsgate monitor: usage and configuration errors are one sentence, exit 
       "--admin needs the admin endpoint's token in WSGATE_ADMIN_TOKEN (at least 16 characters), e.g. WSGATE_ADMIN_TOKEN=$(openssl rand -hex 16)",
     ],
     ['an unknown environment', ['monitor', '--duration', '1m', '--env', 'qa'], MINT, 'unknown environment "qa"; choose one of local, staging, production (config/environments.json)'],
+    ['an unknown engine (before the pre-flight)', ['monitor', '--duration', '1m', '--engine', 'bogus'], MINT, '--engine is "bogus"; use wsgate (the default) or k6'],
     ['an unknown option', ['monitor', '--duration', '1m', '--interval', '5s'], MINT, 'unknown option --interval for wsgate monitor; run wsgate monitor --help for the options'],
   ];
   for (const [name, argv, env, sentence] of cases) {

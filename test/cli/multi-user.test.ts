@@ -1,5 +1,5 @@
 /**
- * `wsgate multi-user` without k6: the pure pieces of splitting a run over instances (segments,
+ * `wsgate multi-user` without running a suite: the pure pieces of splitting a run over instances (segments,
  * source addresses, file names, the worst exit code) and the usage errors that stop a run before
  * anything starts.
  */
@@ -92,10 +92,19 @@ describe('wsgate multi-user: usage errors stop before anything runs', () => {
     assert.match(zero.err, /--instances is "0"; it must be a whole number from 1 to 64/);
   });
 
-  test('--help lists the scale flags and says there is no merged verdict yet', async () => {
+  test('an unknown engine, and --engine k6 without a k6 (exit 4), before anything starts', async () => {
+    const bogus = await run(['--embedded-target', '--engine', 'bogus']);
+    assert.equal(bogus.code, EXIT.USAGE);
+    assert.equal(bogus.err.split('\n').filter((l) => l && !/rebuilding/.test(l)).join('\n'), 'wsgate: --engine is "bogus"; use wsgate (the default) or k6');
+    const noK6 = await run(['--embedded-target', '--engine', 'k6', '--users', '10']);
+    assert.equal(noK6.code, EXIT.ERROR);
+    assert.match(noK6.err, /wsgate: --engine k6 needs a k6 v2\.2\.x, .*WSGATE_K6/);
+  });
+
+  test('--help lists the scale flags and the engine choice; on the engine the instances are judged as one run', async () => {
     const { code, out } = await run(['--help']);
     assert.equal(code, EXIT.PASS);
-    for (const flag of ['--scenario', '--users', '--workers', '--instances', '--local-ips', '--connections-per-vu', '--ramp-per-s']) assert.ok(out.includes(flag), flag);
-    assert.match(out, /merged over all instances is not computed yet/);
+    for (const flag of ['--scenario', '--users', '--workers', '--instances', '--local-ips', '--connections-per-vu', '--ramp-per-s', '--engine wsgate|k6']) assert.ok(out.includes(flag), flag);
+    assert.match(out, /merged data/);
   });
 });

@@ -1,8 +1,10 @@
 /**
- * `wsgate regression` and `wsgate drop-relay` in-process with a fake k6: the selection and every
- * configuration mistake fail in one sentence before anything heavy; with --embedded-target every URL
- * k6 gets leads through nginx and the drop relay, and everything started is closed afterwards on every
- * path (k6's exit, nginx failing, Ctrl-C before and during k6). The real k6 runs in
+ * `wsgate regression` and `wsgate drop-relay` in-process, the runs with --engine k6 (WSGATE_ENGINE=k6)
+ * and a fake k6 that records what it was given: the selection and every configuration mistake fail in
+ * one sentence before anything heavy; with --embedded-target every URL the engine gets leads through
+ * nginx and the drop relay, and everything started is closed afterwards on every path (the engine's
+ * exit, nginx failing, Ctrl-C before and during the run). This is CLI plumbing, the same for both
+ * engines; the real suite runs on the wsgate engine (and on k6 when WSGATE_K6 is set) in
  * regression.e2e.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -20,8 +22,14 @@ import { SECRET, STACK_FRAME, capture, fakeK6Runner, tempDir, writeExecutable } 
 
 const BASE: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'] };
 const MINT = { ...BASE, WSGATE_JWT_SECRET: SECRET };
-/** A WSGATE_K6 that fails loudly (exit 4) if the CLI got as far as looking for k6. */
-const NO_K6 = { WSGATE_K6: '/nonexistent/k6' };
+/**
+ * k6 asked for, with a WSGATE_K6 that is no program: if the CLI got as far as choosing an engine, it
+ * would fail loudly (exit 4, a sentence about WSGATE_K6), so exit 2 with the expected sentence proves
+ * it stopped before. (The wsgate engine needs no looking for, so it could not prove this.)
+ */
+const NO_K6 = { WSGATE_ENGINE: 'k6', WSGATE_K6: '/nonexistent/k6' };
+/** The fake k6 runs suites: --engine k6 by the environment, as a CI job would set it. */
+const K6 = { WSGATE_ENGINE: 'k6' };
 
 let nginxPath: string | undefined;
 try {
@@ -137,6 +145,9 @@ describe('regression: the selection and the configuration fail in one sentence, 
       'auth_token_refresh_regression mints short-lived tokens and needs WSGATE_JWT_SECRET; set it, or leave the test out with --test or --critical-only',
     ));
 
+  test('an unknown engine, for a deployed service: before the pre-flight', () =>
+    expectOneSentence(['regression', '--env', 'local'], { ...MINT, WSGATE_ENGINE: 'bogus', WSGATE_HTTP_URL: 'http://127.0.0.1:1' }, EXIT.USAGE, 'WSGATE_ENGINE is "bogus"; use wsgate (the default) or k6'));
+
   test('--help lists the tests and the drop relay note', async () => {
     const r = await run(['regression', '--help'], BASE);
     assert.equal(r.code, EXIT.PASS);
@@ -173,7 +184,7 @@ describe('regression with a fake k6', () => {
 
   async function regressionWith(extra: string[], env: NodeJS.ProcessEnv = {}) {
     rmSync(`${log}.json`, { force: true });
-    const r = await run(['regression', '--env', 'local', '--results-dir', results, ...extra], { ...BASE, WSGATE_K6: k6, FAKE_K6_PROBE: '1', ...env });
+    const r = await run(['regression', '--env', 'local', '--results-dir', results, ...extra], { ...BASE, ...K6, WSGATE_K6: k6, FAKE_K6_PROBE: '1', ...env });
     const call = existsSync(`${log}.json`) ? readCall() : undefined;
     if (call) assert.ok(!r.all.includes(call.env['WSGATE_JWT_SECRET'] ?? '<none>'), 'the generated secret is never printed');
     return { ...r, call };
@@ -200,7 +211,7 @@ describe('regression with a fake k6', () => {
     assert.deepEqual(JSON.parse(call.probes['relay']?.body ?? '{}'), { open: 0, total: 0 });
     assert.ok((e['WSGATE_JWT_SECRET'] ?? '').length >= 32);
     assert.equal(e['WSGATE_TESTS'], undefined);
-    assert.match(r.err, /wsgate: testing env local: all 7 regression tests against the embedded reference service behind nginx \(healthy\) at ws:\/\/127\.0\.0\.1:\d+\/ws with k6 /);
+    assert.match(r.err, /wsgate: testing env local: all 7 regression tests against the embedded reference service behind nginx \(healthy\) at ws:\/\/127\.0\.0\.1:\d+\/ws on the k6 v2\.2\.0 \(.*\/k6\)$/m);
     assert.match(r.out.trimEnd().split('\n').at(-1) ?? '', /^wsgate: PASS regression-prevention \(env local\) — results: .*regression-prevention-local-\d{8}T\d{6}Z\.json, .*\.junit\.xml$/);
     for (const url of [ws, e['WSGATE_HTTP_URL'], e['WSGATE_AUTH_URL'], relayWs, e['WSGATE_DROP_RELAY_CONTROL_URL']]) {
       assert.ok(await refuses(hostPortOf(url ?? '')), `${url} is closed after the run`);
@@ -336,7 +347,7 @@ exec ${nginxPath} "$@"
     );
     const listeners = process.listenerCount('SIGINT');
     const c = capture();
-    const running = main(['regression', '--env', 'local', '--embedded-target', '--results-dir', results], { ...BASE, WSGATE_K6: k6, WSGATE_NGINX: wrapper }, c.io);
+    const running = main(['regression', '--env', 'local', '--embedded-target', '--results-dir', results], { ...BASE, ...K6, WSGATE_K6: k6, WSGATE_NGINX: wrapper }, c.io);
     for (let i = 0; i < 200 && !existsSync(join(fakeDir, 'pid')); i++) await sleep(25);
     assert.ok(existsSync(join(fakeDir, 'pid')), 'nginx is starting');
     rmSync(`${log}.json`, { force: true });
@@ -355,7 +366,7 @@ exec ${nginxPath} "$@"
   test('Ctrl-C while k6 runs: k6 gets it once, exit 130, and nginx, relay and service are closed', { skip }, async () => {
     rmSync(`${log}.ready`, { force: true });
     const c = capture();
-    const running = main(['regression', '--env', 'local', '--embedded-target', '--results-dir', results], { ...BASE, WSGATE_K6: k6, FAKE_K6_WAIT_SIGNAL: '1' }, c.io);
+    const running = main(['regression', '--env', 'local', '--embedded-target', '--results-dir', results], { ...BASE, ...K6, WSGATE_K6: k6, FAKE_K6_WAIT_SIGNAL: '1' }, c.io);
     for (let i = 0; i < 400 && !existsSync(`${log}.ready`); i++) await sleep(25);
     assert.ok(existsSync(`${log}.ready`), 'the fake k6 started');
     process.kill(process.pid, 'SIGINT');
