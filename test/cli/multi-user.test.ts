@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { formatLocalIps, instanceFile, parseLocalIps, segments, shares, worstExit } from '../../cli/instances.ts';
 import { EXIT, main } from '../../cli/main.ts';
-import { capture, STACK_FRAME } from './helpers.ts';
+import { capture, STACK_FRAME, tempDir } from './helpers.ts';
 
 describe('instances', () => {
   test('execution segments cover 0..1 without gaps, with one sequence for all', () => {
@@ -55,9 +55,9 @@ describe('instances', () => {
 });
 
 describe('wsgate multi-user: usage errors stop before anything runs', () => {
-  const run = async (args: string[]): Promise<{ code: number; err: string; out: string }> => {
+  const run = async (args: string[], env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] }): Promise<{ code: number; err: string; out: string }> => {
     const c = capture();
-    const code = await main(['multi-user', ...args], { PATH: process.env['PATH'] }, c.io);
+    const code = await main(['multi-user', ...args], env, c.io);
     assert.doesNotMatch(c.all(), STACK_FRAME);
     return { code, err: c.err(), out: c.out() };
   };
@@ -96,7 +96,7 @@ describe('wsgate multi-user: usage errors stop before anything runs', () => {
     const bogus = await run(['--embedded-target', '--engine', 'bogus']);
     assert.equal(bogus.code, EXIT.USAGE);
     assert.equal(bogus.err.split('\n').filter((l) => l && !/rebuilding/.test(l)).join('\n'), 'wsgate: --engine is "bogus"; use wsgate (the default) or k6');
-    const noK6 = await run(['--embedded-target', '--engine', 'k6', '--users', '10']);
+    const noK6 = await run(['--embedded-target', '--engine', 'k6', '--users', '10'], { PATH: tempDir() });
     assert.equal(noK6.code, EXIT.ERROR);
     assert.match(noK6.err, /wsgate: --engine k6 needs a k6 v2\.2\.x, .*WSGATE_K6/);
   });
