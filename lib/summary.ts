@@ -29,7 +29,14 @@ export interface CheckResult {
 export interface ThresholdResult {
   metric: string;
   expression: string;
+  /** False only when the threshold was crossed; a threshold with no data is not crossed, and not passed. */
   ok: boolean;
+  /**
+   * pass, fail, or "no data": a rate or trend that got no sample measured nothing, so it is reported
+   * as such (JUnit: skipped), never as a pass. Counters are measured by their absence (no violation
+   * seen is a count of 0), so they are never "no data".
+   */
+  status: 'pass' | 'fail' | 'no data';
   /** The metric's values k6 measured (rate, count, p(95), ...). */
   observed: Record<string, number>;
 }
@@ -75,8 +82,9 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
   const checks = collectChecks(data.root_group);
   const thresholds: ThresholdResult[] = [];
   for (const [metric, m] of Object.entries(data.metrics)) {
+    const empty = measuredNothing(m.type, m.values);
     for (const [expression, t] of Object.entries(m.thresholds ?? {})) {
-      thresholds.push({ metric, expression, ok: t.ok, observed: m.values ?? {} });
+      thresholds.push({ metric, expression, ok: t.ok, status: !t.ok ? 'fail' : empty ? 'no data' : 'pass', observed: m.values ?? {} });
     }
   }
   const scenarios: ScenarioResult[] = meta.scenarios.map((name) => {
@@ -112,6 +120,14 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
   };
 }
 
+/** A rate or trend with no sample (k6 and the engine both leave its values empty or zero-count). */
+export function measuredNothing(type: string | undefined, values: Record<string, number> | undefined): boolean {
+  const v = values ?? {};
+  if (type === 'rate') return v['rate'] === undefined || (v['passes'] ?? 0) + (v['fails'] ?? 0) === 0;
+  if (type === 'trend') return v['count'] !== undefined ? v['count'] === 0 : Object.keys(v).length === 0;
+  return false;
+}
+
 function collectChecks(group: K6Group | undefined): CheckResult[] {
   if (!group) return [];
   const own = (group.checks ?? []).map((c) => ({ name: c.name, passes: c.passes, fails: c.fails, ok: c.fails === 0 }));
@@ -126,17 +142,21 @@ export function renderJUnit(r: SuiteResult): string {
   const suites: string[] = [];
   let tests = 0;
   let failures = 0;
-  const suiteXml = (name: string, cases: { name: string; ok: boolean; message: string }[]): void => {
+  let skipped = 0;
+  const suiteXml = (name: string, cases: { name: string; ok: boolean; skipped?: boolean; message: string }[]): void => {
     const f = cases.filter((c) => !c.ok).length;
+    const sk = cases.filter((c) => c.ok && c.skipped).length;
     tests += cases.length;
     failures += f;
+    skipped += sk;
     const body = cases
       .map((c) => {
         const tc = `    <testcase classname="${xml(`wsgate.${r.suite}.${name}`)}" name="${xml(c.name)}"`;
-        return c.ok ? `${tc}/>` : `${tc}>\n      <failure message="${xml(c.message)}">${xml(c.message)}</failure>\n    </testcase>`;
+        if (!c.ok) return `${tc}>\n      <failure message="${xml(c.message)}">${xml(c.message)}</failure>\n    </testcase>`;
+        return c.skipped ? `${tc}>\n      <skipped message="${xml(c.message)}"/>\n    </testcase>` : `${tc}/>`;
       })
       .join('\n');
-    suites.push(`  <testsuite name="${xml(name)}" tests="${cases.length}" failures="${f}">\n${body}\n  </testsuite>`);
+    suites.push(`  <testsuite name="${xml(name)}" tests="${cases.length}" failures="${f}" skipped="${sk}">\n${body}\n  </testsuite>`);
   };
   for (const s of r.scenarios) {
     const ran = s.checks.length > 0 ? [] : [{ name: 'scenario ran its checks', ok: false, message: NO_CHECKS }];
@@ -149,13 +169,19 @@ export function renderJUnit(r: SuiteResult): string {
   if (r.thresholds.length > 0) suiteXml('thresholds', r.thresholds.map(thresholdCase));
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n` +
-    `<testsuites name="${xml(`wsgate ${r.suite} (${r.env})`)}" tests="${tests}" failures="${failures}" time="${r.duration_s}">\n` +
+    `<testsuites name="${xml(`wsgate ${r.suite} (${r.env})`)}" tests="${tests}" failures="${failures}" skipped="${skipped}" time="${r.duration_s}">\n` +
     `${suites.join('\n')}\n</testsuites>\n`
   );
 }
 
-function thresholdCase(t: ThresholdResult): { name: string; ok: boolean; message: string } {
-  return { name: `threshold ${t.metric} ${t.expression}`, ok: t.ok, message: `observed ${describeValues(t.observed)}` };
+function thresholdCase(t: ThresholdResult): { name: string; ok: boolean; skipped: boolean; message: string } {
+  const noData = t.status === 'no data';
+  return {
+    name: `threshold ${t.metric} ${t.expression}`,
+    ok: t.ok,
+    skipped: noData,
+    message: noData ? `no data: ${t.metric} got no sample in this run, so this threshold measured nothing` : `observed ${describeValues(t.observed)}`,
+  };
 }
 
 // ---- text -----------------------------------------------------------------------------------
@@ -170,7 +196,8 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
     if (s.checks.length === 0) lines.push(`         - ${NO_CHECKS}`);
   }
   for (const t of r.thresholds) {
-    lines.push(`  ${mark(t.ok)} ${t.metric} ${t.expression} (observed ${describeValues(t.observed)})`);
+    const status = t.status === 'no data' ? 'n/a ' : mark(t.ok);
+    lines.push(`  ${status} ${t.metric} ${t.expression} (${t.status === 'no data' ? 'no data: nothing was measured' : `observed ${describeValues(t.observed)}`})`);
   }
   if (files.length > 0) lines.push(`  results: ${files.join(', ')}`);
   return lines.join('\n') + '\n';

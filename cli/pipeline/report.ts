@@ -97,7 +97,7 @@ function scenarioTable(r: SuiteResult, base: SuiteResult | null | undefined, reg
 
 function thresholdLines(r: SuiteResult): string[] {
   if (r.thresholds.length === 0) return [];
-  return ['', '| threshold | observed | held |', '| --- | --- | --- |', ...r.thresholds.map((t) => `| \`${cell(t.metric)} ${cell(t.expression)}\` | ${cell(observed(t))} | ${t.ok ? 'yes' : '**no**'} |`)];
+  return ['', '| threshold | observed | held |', '| --- | --- | --- |', ...r.thresholds.map((t) => `| \`${cell(t.metric)} ${cell(t.expression)}\` | ${cell(observed(t))} | ${t.status === 'no data' ? 'no data (nothing measured)' : t.ok ? 'yes' : '**no**'} |`)];
 }
 
 /** The Markdown deployment report; links are relative to `reportPath`'s directory. */

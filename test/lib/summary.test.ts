@@ -84,3 +84,30 @@ test('a suite-wide metric owned by a scenario fails that scenario and leaves the
   assert.equal(unowned.scenarios.find((s) => s.name === 'agent_events')?.verdict, 'pass');
   assert.ok(unowned.thresholds.some((t) => t.metric === 'wsgate_isolation_violations'));
 });
+
+test('a rate or trend threshold that measured nothing is "no data": not a pass in the text, skipped in JUnit, and it does not fail the verdict', () => {
+  const d: K6SummaryData = {
+    metrics: {
+      'checks{scenario:agent_events}': { type: 'rate', values: { rate: 1, passes: 3, fails: 0 }, thresholds: { 'rate==1': { ok: true } } },
+      'wsgate_checks_run{scenario:agent_events}': { type: 'counter', values: { count: 3 }, thresholds: { 'count>0': { ok: true } } },
+      'wsgate_delivery{pattern:targeted}': { type: 'rate', values: { rate: 0, passes: 0, fails: 0 }, thresholds: { 'rate>=0.999': { ok: true } } },
+      wsgate_event_latency: { type: 'trend', values: { avg: 0, 'p(95)': 0, count: 0 }, thresholds: { 'p(95)<2000': { ok: true } } },
+      wsgate_isolation_violations: { type: 'counter', values: { count: 0 }, thresholds: { 'count==0': { ok: true } } },
+    },
+    root_group: { name: '', checks: [{ name: 'agent_events: a run completes', passes: 3, fails: 0 }] },
+  };
+  const r = buildResult(d, { suite: 's', env: 'local', target: {}, scenarios: ['agent_events'], finishedAt: new Date(0) });
+  const status = Object.fromEntries(r.thresholds.map((t) => [`${t.metric} ${t.expression}`, t.status]));
+  assert.deepEqual(status, {
+    'wsgate_delivery{pattern:targeted} rate>=0.999': 'no data',
+    'wsgate_event_latency p(95)<2000': 'no data',
+    'wsgate_isolation_violations count==0': 'pass',
+  });
+  assert.equal(r.verdict, 'pass');
+  const text = renderText(r);
+  assert.match(text, /n\/a  wsgate_event_latency p\(95\)<2000 \(no data: nothing was measured\)/);
+  assert.doesNotMatch(text, /ok\s+wsgate_event_latency/);
+  const junit = renderJUnit(r);
+  assert.match(junit, /name="threshold wsgate_event_latency p\(95\)&lt;2000">\n\s+<skipped message="no data: wsgate_event_latency got no sample/);
+  assert.match(junit, /<testsuites [^>]* skipped="2"/);
+});
