@@ -7,6 +7,7 @@
  * CLI reports a bad value before any k6 process exists.
  */
 import { ConfigError } from './errors.ts';
+import { requiredTrials } from './evidence.ts';
 import { parseUrl, redactUrl } from './url.ts';
 import ENVIRONMENTS from '../config/environments.json';
 import { BUSINESS_SCENARIOS } from './multi/plan.ts';
@@ -30,7 +31,19 @@ export interface Config {
   idleHoldS: number;
   /** Milliseconds an agent run may take from user_message to agent_completed. */
   agentDeadlineMs: number;
+  /**
+   * Milliseconds a run stays watched after its agent_completed before it is judged, so a duplicate or
+   * a stray event after the end is seen.
+   */
+  agentSettleMs: number;
+  /** Agent runs validation makes: WSGATE_AGENT_RUNS, else what the detection floor needs. */
   agentRuns: number;
+  /** Connections validation opens as its connection sample: WSGATE_SAMPLE_CONNECTIONS, else what the floor needs. */
+  sampleConnections: number;
+  /** The rarest fault (share of runs, connections, ...) a validation must be able to catch at 95% confidence. */
+  detectionFloor: number;
+  /** What a sample too small for the floor does to the verdict. */
+  evidencePolicy: EvidencePolicy;
   isolationUsers: number;
   healthConnections: number;
   /** Regression suite sizes and tolerances. */
@@ -72,6 +85,9 @@ export interface Config {
 }
 
 type Vars = Readonly<Record<string, string | undefined>>;
+
+export const EVIDENCE_POLICIES = ['fail', 'warn'] as const;
+export type EvidencePolicy = (typeof EVIDENCE_POLICIES)[number];
 type Preset = Record<string, unknown>;
 
 /** Environment variables that override preset fields. */
@@ -86,6 +102,10 @@ const OVERRIDES: Record<string, string> = {
   idle_hold_s: 'WSGATE_IDLE_HOLD_S',
   agent_deadline_ms: 'WSGATE_AGENT_DEADLINE_MS',
   agent_runs: 'WSGATE_AGENT_RUNS',
+  agent_settle_ms: 'WSGATE_AGENT_SETTLE_MS',
+  sample_connections: 'WSGATE_SAMPLE_CONNECTIONS',
+  detection_floor: 'WSGATE_DETECTION_FLOOR',
+  evidence_policy: 'WSGATE_EVIDENCE_POLICY',
   isolation_users: 'WSGATE_ISOLATION_USERS',
   health_connections: 'WSGATE_HEALTH_CONNECTIONS',
   jwt_sync_users: 'WSGATE_JWT_SYNC_USERS',
@@ -132,6 +152,7 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
   const int = (name: string, min: number, max: number) => intField(field(name), min, max);
 
   const tokenSource = oneOf(field('token_source'), TOKEN_SOURCES);
+  const floor = fractionField(field('detection_floor'), 0.0001, 1);
   const config: Config = {
     env,
     wsUrl: urlField(field('ws_url'), ['ws:', 'wss:']),
@@ -143,7 +164,11 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
     audience: str('audience'),
     idleHoldS: int('idle_hold_s', 1, 7 * 24 * 3600),
     agentDeadlineMs: int('agent_deadline_ms', 100, 600_000),
-    agentRuns: int('agent_runs', 1, 10_000),
+    agentSettleMs: int('agent_settle_ms', 0, 60_000),
+    agentRuns: field('agent_runs').value === undefined ? requiredTrials(floor) : int('agent_runs', 1, 100_000),
+    sampleConnections: field('sample_connections').value === undefined ? requiredTrials(floor) : int('sample_connections', 0, 100_000),
+    detectionFloor: floor,
+    evidencePolicy: oneOf(field('evidence_policy'), EVIDENCE_POLICIES),
     isolationUsers: int('isolation_users', 2, 10_000),
     healthConnections: int('health_connections', 1, 1000),
     jwtSyncUsers: int('jwt_sync_users', 1, 10_000),
@@ -226,6 +251,14 @@ function stringField(f: { value: unknown; origin: string }): string {
     throw new ConfigError(`${f.origin} is ${describe(f.value)}; it must be a non-empty string`);
   }
   return f.value.trim();
+}
+
+function fractionField(f: { value: unknown; origin: string }, min: number, max: number): number {
+  const v = typeof f.value === 'string' && f.value.trim() !== '' ? Number(f.value) : f.value;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new ConfigError(`${f.origin} is ${describe(f.value)}; it must be a fraction from ${min} to ${max}, e.g. 0.01 for 1%`);
+  }
+  return v;
 }
 
 function intField(f: { value: unknown; origin: string }, min: number, max: number): number {

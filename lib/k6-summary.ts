@@ -5,6 +5,7 @@
  */
 import { runtime } from '#runtime';
 import type { Config } from './config.ts';
+import type { EvidenceFamily } from './evidence.ts';
 import { redactUrl } from './url.ts';
 import { buildResult, renderJUnit, renderText } from './summary.ts';
 import type { K6SummaryData } from './summary.ts';
@@ -15,6 +16,8 @@ export function writeSummary(
   scenarios: string[],
   data: K6SummaryData,
   owners?: Record<string, string>,
+  /** The evidence families this suite answers for (lib/evidence.ts); the others are reported when gathered. */
+  enforced: readonly EvidenceFamily[] = [],
 ): Record<string, string> {
   const finishedAt = new Date();
   const env = config?.env ?? runtime.env['WSGATE_ENV'] ?? 'unknown';
@@ -22,7 +25,8 @@ export function writeSummary(
   const dir = (runtime.env['WSGATE_RESULTS_DIR'] || 'results').replace(/\/+$/, '');
   const base = `${dir}/${suite}-${env}-${stamp}`;
   const target: Record<string, string> = config ? { ws_url: redactUrl(config.wsUrl), http_url: redactUrl(config.httpUrl), auth_url: redactUrl(config.authUrl) } : {};
-  const result = buildResult(data, { suite, env, target, scenarios, finishedAt, owners });
+  const evidence = config ? { floor: config.detectionFloor, policy: config.evidencePolicy, enforced } : undefined;
+  const result = buildResult(data, { suite, env, target, scenarios, finishedAt, owners, ...(evidence ? { evidence } : {}) });
   const json = JSON.stringify(result, null, 2) + '\n';
   const files: Record<string, string> = {
     [`${base}.json`]: json,

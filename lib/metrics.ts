@@ -18,3 +18,5 @@ export const delivery = runtime.metric('rate', K6_METRICS.delivery);
 export const duplicates = runtime.metric('counter', K6_METRICS.duplicates);
 export const outOfOrder = runtime.metric('counter', K6_METRICS.outOfOrder);
 export const messageLatency = runtime.metric('trend', K6_METRICS.messageLatency, true);
+export const isolationChecked = runtime.metric('counter', K6_METRICS.isolationChecked);
+export const greetingLatency = runtime.metric('trend', K6_METRICS.greetingLatency, true);

@@ -10,7 +10,7 @@
 import { runtime } from '#runtime';
 import type { RuntimeSocket } from './runtime/port.ts';
 import type { Config } from './config.ts';
-import { connectionSuccess, isolationViolations } from './metrics.ts';
+import { connectionSuccess, greetingLatency, isolationChecked, isolationViolations } from './metrics.ts';
 import { handshakeParts, isConnectionEstablished, ownerOf, parseFrame } from './protocol/chat.ts';
 import type { ClientMessage, ServerMessage, TokenCarrier } from './protocol/chat.ts';
 
@@ -54,6 +54,9 @@ export class Session {
   private readonly ws: RuntimeSocket;
   private readonly counts: boolean;
   private openedAt = 0;
+  private readonly startedAt = Date.now();
+  /** Per-user messages the isolation guard examined; added to wsgate_isolation_checked once, at close. */
+  private guarded = 0;
   private readyTimer: ReturnType<typeof setTimeout> | undefined;
   private readyResult: boolean | undefined;
   private readyWaiters: ((ok: boolean) => void)[] | undefined;
@@ -147,6 +150,7 @@ export class Session {
     if (ok) {
       this.state = 'open';
       this.openedAt = Date.now();
+      greetingLatency.add(this.openedAt - this.startedAt);
     }
     if (this.counts) connectionSuccess.add(ok);
     if (!ok && m === undefined) this.close();
@@ -158,6 +162,7 @@ export class Session {
   private onClose(code: number, reason: string): void {
     this.state = 'closed';
     this.closeInfo = { code, reason, afterMs: this.openedAt ? Date.now() - this.openedAt : 0 };
+    if (this.guarded > 0) isolationChecked.add(this.guarded);
     this.settleReady(undefined);
     const waiters = this.waiters;
     this.waiters = undefined;
@@ -180,6 +185,7 @@ export class Session {
       return;
     }
     const owner = ownerOf(m);
+    if (owner !== undefined) this.guarded++;
     if (owner !== undefined && owner !== this.userId) {
       const foreign = (this.foreignMessages ??= []);
       foreign.push(m);

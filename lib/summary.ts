@@ -7,6 +7,8 @@
  *
  * Pure module: Node tests feed it recorded k6 data.
  */
+import { EVIDENCE_FAMILIES, assess, percent } from './evidence.ts';
+import type { Evidence, EvidenceFamily } from './evidence.ts';
 
 /** The parts of k6's handleSummary() data wsgate reads. */
 export interface K6SummaryData {
@@ -57,7 +59,19 @@ export interface SuiteResult {
   scenarios: ScenarioResult[];
   /** Thresholds that belong to the whole suite rather than one scenario. */
   thresholds: ThresholdResult[];
+  /**
+   * How much the run could have seen, per family (agent runs, connections, messages, isolation
+   * checks), against the environment's detection floor; see lib/evidence.ts.
+   */
+  evidence: EvidenceResult[];
   metrics: Record<string, Record<string, number>>;
+}
+
+export interface EvidenceResult extends Evidence {
+  /** Whether this suite answers for the family (a sample too small then fails or warns, per policy). */
+  enforced: boolean;
+  /** 'fail' when enforced, too small and the policy fails; 'warn' when too small otherwise. */
+  outcome: 'ok' | 'warn' | 'fail' | 'not gathered';
 }
 
 export interface ResultMeta {
@@ -73,6 +87,8 @@ export interface ResultMeta {
    * leaked event landed).
    */
   owners?: Record<string, string>;
+  /** The environment's detection floor and policy, and the families this suite answers for. */
+  evidence?: { floor: number; policy: 'fail' | 'warn'; enforced: readonly EvidenceFamily[] };
 }
 
 /** checks{scenario:agent_events} -> agent_events */
@@ -102,6 +118,7 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
     };
   });
   const suiteThresholds = thresholds.filter((t) => !SCENARIO_SUBMETRIC.test(t.metric) && !(meta.owners?.[t.metric] && meta.scenarios.includes(meta.owners[t.metric] ?? '')));
+  const evidence = meta.evidence ? gatherEvidence(data, meta.evidence) : [];
   const metrics: Record<string, Record<string, number>> = {};
   for (const [name, m] of Object.entries(data.metrics)) {
     if ((name.startsWith('wsgate_') || name.startsWith('ws_') || name === 'checks') && m.values) metrics[name] = m.values;
@@ -110,14 +127,33 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
     wsgate_result_version: 1,
     suite: meta.suite,
     env: meta.env,
-    verdict: thresholds.every((t) => t.ok) && scenarios.every((s) => s.verdict === 'pass') ? 'pass' : 'fail',
+    verdict: thresholds.every((t) => t.ok) && scenarios.every((s) => s.verdict === 'pass') && evidence.every((e) => e.outcome !== 'fail') ? 'pass' : 'fail',
     finished_at: meta.finishedAt.toISOString(),
     duration_s: round((data.state?.testRunDurationMs ?? 0) / 1000, 2),
     target: meta.target,
     scenarios,
     thresholds: suiteThresholds,
+    evidence,
     metrics,
   };
+}
+
+/** Trials and failures of each family, from the metrics that count them (EVIDENCE_FAMILIES). */
+function gatherEvidence(data: K6SummaryData, e: NonNullable<ResultMeta['evidence']>): EvidenceResult[] {
+  const out: EvidenceResult[] = [];
+  for (const family of Object.keys(EVIDENCE_FAMILIES) as EvidenceFamily[]) {
+    const v = data.metrics[EVIDENCE_FAMILIES[family].metric]?.values ?? {};
+    const trials = family === 'isolation' ? (v['count'] ?? 0) : (v['passes'] ?? 0) + (v['fails'] ?? 0);
+    const failures = family === 'isolation' ? (data.metrics['wsgate_isolation_violations']?.values?.['count'] ?? 0) : (v['fails'] ?? 0);
+    const a = assess(family, trials, failures, e.floor);
+    const enforced = e.enforced.includes(family);
+    // Families the suite does not answer for are reported for information only.
+    const short = a.sufficiency !== 'enough';
+    const outcome = !enforced ? (a.sufficiency === 'not gathered' ? 'not gathered' : 'ok') : short ? (e.policy === 'fail' ? 'fail' : 'warn') : 'ok';
+    if (a.sufficiency === 'not gathered' && !enforced) continue;
+    out.push({ ...a, enforced, outcome });
+  }
+  return out;
 }
 
 /** A rate or trend with no sample (k6 and the engine both leave its values empty or zero-count). */
@@ -167,6 +203,12 @@ export function renderJUnit(r: SuiteResult): string {
     ]);
   }
   if (r.thresholds.length > 0) suiteXml('thresholds', r.thresholds.map(thresholdCase));
+  if (r.evidence.length > 0) {
+    suiteXml(
+      'evidence',
+      r.evidence.map((e) => ({ name: `evidence: ${e.family} (floor ${percent(e.floor)})`, ok: e.outcome !== 'fail', skipped: e.outcome === 'not gathered', message: e.sentence })),
+    );
+  }
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n` +
     `<testsuites name="${xml(`wsgate ${r.suite} (${r.env})`)}" tests="${tests}" failures="${failures}" skipped="${skipped}" time="${r.duration_s}">\n` +
@@ -198,6 +240,14 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
   for (const t of r.thresholds) {
     const status = t.status === 'no data' ? 'n/a ' : mark(t.ok);
     lines.push(`  ${status} ${t.metric} ${t.expression} (${t.status === 'no data' ? 'no data: nothing was measured' : `observed ${describeValues(t.observed)}`})`);
+  }
+  if (r.evidence.length > 0) {
+    const floor = r.evidence[0]?.floor ?? 0;
+    lines.push(`  evidence (detection floor ${percent(floor)}, 95% confidence):`);
+    for (const e of r.evidence) {
+      const mark = e.outcome === 'fail' ? 'FAIL' : e.outcome === 'warn' ? 'warn' : e.outcome === 'not gathered' ? 'n/a ' : 'ok  ';
+      lines.push(`  ${mark} ${e.sentence}`);
+    }
   }
   if (files.length > 0) lines.push(`  results: ${files.join(', ')}`);
   return lines.join('\n') + '\n';

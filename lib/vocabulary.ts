@@ -34,6 +34,13 @@ export const K6_METRICS = {
   messageLatency: 'wsgate_message_latency',
   /** Counter: long-lived monitoring connections that closed without being asked to. */
   connectionDrops: 'wsgate_connection_drops',
+  /**
+   * Counter: per-user messages the isolation guard examined (each could have been someone else's): the
+   * trials behind an isolation verdict (lib/evidence.ts).
+   */
+  isolationChecked: 'wsgate_isolation_checked',
+  /** Trend (ms): from opening a connection to the server's greeting for the right user. */
+  greetingLatency: 'wsgate_greeting_latency',
 } as const;
 
 /** Metrics the reference service exports on GET /metrics (see docs/protocol.md). */

@@ -11,7 +11,7 @@
 import '../lib/polyfills.ts';
 import type { Options } from '../lib/runtime/options.ts';
 import { checkAgentEvents } from '../lib/checks/agents.ts';
-import { checkWebsocketConnection } from '../lib/checks/connection.ts';
+import { checkConnectionSample, checkWebsocketConnection } from '../lib/checks/connection.ts';
 import { checkHealth } from '../lib/checks/health.ts';
 import { checkIdleSurvival } from '../lib/checks/idle.ts';
 import { checkIsolation } from '../lib/checks/isolation.ts';
@@ -51,7 +51,11 @@ export function setup(): Promise<SetupData> {
   return preflight(suite);
 }
 
-export const websocketConnection = suite.step((config, tokens) => checkWebsocketConnection(config, tokens));
+// The handshake contract, then the connection sample the detection floor asks for.
+export const websocketConnection = suite.step(async (config, tokens) => {
+  await checkWebsocketConnection(config, tokens);
+  await checkConnectionSample(config, tokens, config.sampleConnections);
+});
 
 export const jwtSynchronization = suite.step((config) => checkJwtSynchronization(config));
 
@@ -65,5 +69,6 @@ export const multiUserIsolation = suite.step((config, tokens) => checkIsolation(
 export const healthEndpoint = suite.step((config, tokens) => checkHealth(config, tokens));
 
 export function handleSummary(data: K6SummaryData): Record<string, string> {
-  return writeSummary(SUITE, config, SCENARIOS, data);
+  // Validation answers for the evidence its floor asks of it: agent runs, connections, isolation.
+  return writeSummary(SUITE, config, SCENARIOS, data, undefined, ['agent_runs', 'connections', 'isolation']);
 }

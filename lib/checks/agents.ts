@@ -14,7 +14,7 @@ export interface AgentRunOptions {
   runs: number;
   /** Milliseconds between starting consecutive runs. */
   staggerMs?: number;
-  /** Milliseconds to keep the connection open after the last run, so late strays are seen. */
+  /** Milliseconds to keep watching after the last run finished (at least config.agentSettleMs). */
   lingerMs?: number;
   /** Part of each run's message id; callers that start runs on one session more than once must vary it. */
   label?: string;
@@ -64,7 +64,9 @@ export async function runAgentsOn(session: Session, config: Config, opts: AgentR
     new Promise<void>((resolve) => (deadline = setTimeout(resolve, Math.max(0, startedAt + config.agentDeadlineMs + (opts.staggerMs ?? 0) * opts.runs - Date.now())))),
   ]);
   clearTimeout(deadline);
-  if (opts.lingerMs) await sleepMs(opts.lingerMs);
+  // Judged only after the settle window: a duplicate or stray event after agent_completed must be seen.
+  const settle = Math.max(opts.lingerMs ?? 0, config.agentSettleMs);
+  if (settle > 0) await sleepMs(settle);
   let completed = 0;
   for (const { tracker: t, tookMs: took } of runs.values()) {
     const v = t.verdict();
