@@ -222,7 +222,7 @@ function thresholdCase(t: ThresholdResult): { name: string; ok: boolean; skipped
     name: `threshold ${t.metric} ${t.expression}`,
     ok: t.ok,
     skipped: noData,
-    message: noData ? `no data: ${t.metric} got no sample in this run, so this threshold measured nothing` : `observed ${describeValues(t.observed)}`,
+    message: noData ? `no data: ${t.metric} got no sample in this run, so this threshold measured nothing` : `observed ${describeValues(t.observed, t.expression)}`,
   };
 }
 
@@ -239,7 +239,7 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
   }
   for (const t of r.thresholds) {
     const status = t.status === 'no data' ? 'n/a ' : mark(t.ok);
-    lines.push(`  ${status} ${t.metric} ${t.expression} (${t.status === 'no data' ? 'no data: nothing was measured' : `observed ${describeValues(t.observed)}`})`);
+    lines.push(`  ${status} ${t.metric} ${t.expression} (${t.status === 'no data' ? 'no data: nothing was measured' : `observed ${describeValues(t.observed, t.expression)}`})`);
   }
   if (r.evidence.length > 0) {
     const floor = r.evidence[0]?.floor ?? 0;
@@ -253,10 +253,13 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
   return lines.join('\n') + '\n';
 }
 
-function describeValues(v: Record<string, number>): string {
-  // Rates carry passes/fails, counters count and a per-second rate, trends percentiles.
+function describeValues(v: Record<string, number>, expression = ''): string {
+  // Rates carry passes/fails, counters count and a per-second rate, trends percentiles; the value the
+  // expression judges comes first.
   if ('passes' in v && (v['passes'] ?? 0) + (v['fails'] ?? 0) === 0) return 'no samples';
-  const wanted = 'passes' in v ? ['rate'] : 'avg' in v ? ['p(95)', 'avg', 'count'] : ['count'];
+  const judged = /^\s*(p\([\d.]+\)|avg|min|max|med|rate|count|value)/.exec(expression)?.[1];
+  const usual = 'passes' in v ? ['rate'] : 'avg' in v ? ['p(95)', 'avg', 'count'] : ['count'];
+  const wanted = judged && judged in v ? [judged, ...usual.filter((k) => k !== judged)] : usual;
   const keys = wanted.filter((k) => v[k] !== undefined);
   if (keys.length === 0) return 'no data';
   return keys.map((k) => `${k} ${round(v[k] ?? 0, k === 'rate' ? 4 : 2)}`).join(', ');
