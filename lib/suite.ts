@@ -18,6 +18,13 @@ import type { ThresholdFile } from './thresholds.ts';
 import { createTokenProvider } from './tokens.ts';
 import type { TokenProvider } from './tokens.ts';
 
+/**
+ * k6's default system tags without the two that can carry a secret into every sample: `subproto` is
+ * whatever subprotocol the server selected (a hostile server can echo `jwt.<token>`), and `error` is
+ * Go's error text, which quotes the full URL (user info, query string). The engine never records them.
+ */
+const SAFE_SYSTEM_TAGS = ['proto', 'status', 'method', 'url', 'name', 'group', 'check', 'error_code', 'tls_version', 'scenario', 'service', 'expected_response'];
+
 /** What setup() hands every VU: small on purpose, since k6 copies it into each one. */
 export interface SetupData {
   /** Shared by all VUs of this run, for user ids and rooms that several VUs must agree on. */
@@ -74,6 +81,7 @@ export function loadSuite(
       scenarios,
       thresholds,
       summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
+      systemTags: SAFE_SYSTEM_TAGS,
       setupTimeout: '30s',
     }),
     step: (body) => (data) =>

@@ -75,6 +75,8 @@ export interface Options {
   teardownTimeout?: string;
   /** Tags added to every sample of the test. */
   tags?: Record<string, string>;
+  /** k6: the system tags k6 adds to samples (the engine adds only safe ones and ignores this). */
+  systemTags?: string[];
   /** k6's shortcuts for a single "default" scenario when `scenarios` is absent. */
   vus?: number;
   iterations?: number;
