@@ -316,13 +316,14 @@ describe('executors', { concurrency: true }, () => {
   test('stop(): no new iteration, running ones finish, done; no dropped iterations reported', async () => {
     const host = new FakeHost(() => 100);
     const run = startExecutor({ name: 's', config: { executor: 'per-vu-iterations', vus: 3, iterations: 100 }, vuIdOffset: 0 }, wholeTest(), host);
-    await new Promise((r) => setTimeout(r, 250));
+    // stop() in the middle of every VU's second iteration (100..200 ms)
+    await new Promise((r) => setTimeout(r, 150));
     run.stop();
     const stoppedAt = host.now();
     await run.done;
-    assert.ok(host.now() - stoppedAt < 90, 'running iterations ended within their 100 ms');
+    assert.ok(host.now() - stoppedAt < 150, 'done as soon as the running iterations ended, not after gracefulStop (30 s)');
     assert.ok(host.starts.every((s) => s.atMs < stoppedAt), 'nothing started after stop()');
-    assert.equal(host.starts.length, 9);
+    assert.equal(host.starts.length, 6);
     assert.equal(host.droppedTotal, 0);
     assert.equal(host.active, 0);
     assert.equal(host.interrupts.length, 0);
@@ -589,7 +590,7 @@ describe('executors', { concurrency: true }, () => {
       const late = host.starts.map((s) => sinceStart(host, run, s) - s.iterationInTest * 5).sort((a, b) => a - b);
       const p50 = late[Math.floor(late.length * 0.5)] ?? 0;
       const p99 = late[Math.floor(late.length * 0.99)] ?? 0;
-      assert.ok(p50 < 5 && p99 < 30, `start lateness p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+      assert.ok(p50 < 5 && p99 < 50, `start lateness p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
       assert.ok(host.maxActive <= 60 && host.allocated <= 60);
     });
 
