@@ -4,11 +4,13 @@
  * exit), and ports that are certainly closed. Fakes are small Node scripts with this Node's absolute
  * path in the shebang, so they run even with PATH stripped.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import type { Io } from '../../cli/io.ts';
 
@@ -128,3 +130,53 @@ export async function closedPort(): Promise<number> {
 export const SECRET = 'TOPSECRET-wsgate-test-0123456789abcdefghijklmnop';
 
 export const STACK_FRAME = /\n\s+at /;
+
+// ---- end to end: the real CLI in a process of its own --------------------------------------------
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = join(REPO, 'bin', 'wsgate.mjs');
+
+/**
+ * The caller's environment without wsgate configuration, except which engine runs the suites
+ * (WSGATE_ENGINE: unset means wsgate's own) and which k6 --engine k6 uses (WSGATE_K6), plus `keep`.
+ */
+export function cleanEnv(keep: readonly string[] = [], extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('WSGATE_') || k === 'WSGATE_K6' || k === 'WSGATE_ENGINE' || keep.includes(k)) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+/** The engine the e2e tests' default runs use: WSGATE_ENGINE's, else wsgate's own. */
+export const DEFAULT_ENGINE: 'wsgate' | 'k6' = process.env['WSGATE_ENGINE'] === 'k6' ? 'k6' : 'wsgate';
+
+export interface CliRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * `node bin/wsgate.mjs ARGS` from the checkout; `onStderr` sees stderr as it grows, with a way to
+ * signal the process. Asserts no stack trace was printed.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      onStderr?.(err, (s) => child.kill(s));
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (STACK_FRAME.test(out + err)) reject(new Error(`a stack trace was printed:\n${out}\n${err}`));
+      else resolve({ code, out, err });
+    });
+  });
+}
+
+export const lastLine = (text: string): string => text.trimEnd().split('\n').at(-1) ?? '';

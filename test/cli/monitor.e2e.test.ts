@@ -1,12 +1,14 @@
 /**
- * End to end: the real CLI (`node bin/wsgate.mjs monitor`), the real k6 v2.2 on dist/monitoring.js,
- * against the embedded reference service with its admin endpoint.
+ * End to end: the real CLI (`node bin/wsgate.mjs monitor`) on the monitoring bundle, on wsgate's own
+ * engine (or WSGATE_ENGINE's), against the embedded reference service with its admin endpoint.
  *
  * The fault test: monitoring starts on a healthy service; after the first healthy window the test
  * switches `missing_agent_events` on through the admin endpoint and requires the critical
  * agent_event_completion alert within two windows and its delivery to a local webhook receiver; then
  * switches it off and requires the recovery (RESOLVED, then a healthy window), and finds all of it in
- * the timeline. The Ctrl-C test interrupts a run and requires a complete timeline and exit 130.
+ * the timeline. The Ctrl-C test interrupts a run and requires a complete timeline and exit 130; with
+ * WSGATE_K6 set it runs once more with --engine k6 (k6's own graceful stop), skipped with one line
+ * otherwise.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,26 +16,16 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { ensureK6 } from '../../cli/k6-runtime.ts';
 import { EXIT } from '../../cli/main.ts';
 import type { TimelineRecord } from '../../cli/monitor/timeline.ts';
-import { STACK_FRAME, tempDir } from './helpers.ts';
+import { k6Skip } from '../helpers/k6.ts';
+import { BIN, REPO, STACK_FRAME, cleanEnv, tempDir } from './helpers.ts';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(REPO, 'bin', 'wsgate.mjs');
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 const WINDOW_LINE = /^\d\d:\d\d:\d\d window (\d+) {2}(healthy|degraded|unhealthy) /;
 
-/** The caller's environment without wsgate configuration, except where to find k6. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('WSGATE_') || k === 'WSGATE_K6' || k === 'WSGATE_K6_CACHE') env[k] = v;
-  }
-  return { ...env, WSGATE_ADMIN_TOKEN: ADMIN_TOKEN };
-}
 
 /** A running `wsgate monitor` whose output can be awaited line by line. */
 class Cli {
@@ -44,7 +36,7 @@ class Cli {
   private waiters: (() => void)[] = [];
 
   constructor(args: string[]) {
-    this.child = spawn(process.execPath, [BIN, 'monitor', ...args], { cwd: REPO, env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [BIN, 'monitor', ...args], { cwd: REPO, env: cleanEnv([], { WSGATE_ADMIN_TOKEN: ADMIN_TOKEN }), stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout.on('data', (c: Buffer) => {
       this.out += c.toString();
       this.poke();
@@ -128,15 +120,35 @@ interface Payload {
   attachments: { color: string; fields: { title: string; value: string }[] }[];
 }
 
-describe('wsgate monitor, end to end with the real k6', { concurrency: true, timeout: 5 * 60_000 }, () => {
-  before(async () => {
-    const k6 = await ensureK6({ env: process.env, log: (l) => process.stderr.write(`wsgate (test setup): ${l}\n`) });
-    process.stderr.write(`monitor e2e uses k6 ${k6.version} (${k6.source}) at ${k6.path}\n`);
-    // Build once here, not in both CLI processes at once.
-    const builder = (await import(pathToFileURL(join(REPO, 'build.mjs')).href)) as { isStale(): boolean; build(): Promise<unknown> };
-    if (builder.isStale()) await builder.build();
-  });
+// Build once here, not in every CLI process at once.
+before(async () => {
+  const builder = (await import(pathToFileURL(join(REPO, 'build.mjs')).href)) as { isStale(): boolean; build(): Promise<unknown> };
+  if (builder.isStale()) await builder.build();
+});
 
+/** Ctrl-C mid-run on the engine `flags` pick: a prompt graceful stop, a complete timeline, exit 130. */
+async function interruptedRun(flags: string[]): Promise<void> {
+  const dir = tempDir('wsgate-monitor-e2e-int-');
+  const out = join(dir, 'timeline.jsonl');
+  const cli = new Cli([...flags, '--env', 'local', '--embedded-target', '--duration', '2m', '--window', '3s', '--output-file', out, '--results-dir', dir]);
+  after(() => cli.child.kill('SIGKILL'));
+  await cli.until('two windows', 60_000, () => (cli.windows.length >= 2 ? true : undefined));
+  const sentAt = Date.now();
+  cli.child.kill('SIGINT');
+  const code = await exitWithin(cli, 30_000);
+  assert.equal(code, EXIT.INTERRUPTED, `${cli.out}\n${cli.err}`);
+  assert.ok(Date.now() - sentAt < 15_000, 'a first Ctrl-C ends the run promptly');
+  assert.match(cli.err, /SIGINT: asking \S+ to stop gracefully/);
+  assert.match(cli.lines.at(-1) ?? '', /^wsgate: INTERRUPTED monitoring \(env local\): stopped by Ctrl-C; the timeline is complete up to then/);
+  const t = timeline(out);
+  assert.equal(t[0]?.type, 'header');
+  assert.ok(t.filter((r) => r.type === 'window').length >= 2);
+  const summary = t.at(-1);
+  assert.ok(summary?.type === 'summary' && summary.interrupted && summary.exit_code === EXIT.INTERRUPTED, JSON.stringify(summary));
+  assert.ok(t.some((r) => r.type === 'event' && r.what === 'interrupted'));
+}
+
+describe('wsgate monitor, end to end', { concurrency: true, timeout: 5 * 60_000 }, () => {
   test('a fault switched on mid-run raises the critical alert within two windows, reaches the webhook, and its recovery is reported', async () => {
     const dir = tempDir('wsgate-monitor-e2e-');
     const received: Payload[] = [];
@@ -216,24 +228,9 @@ describe('wsgate monitor, end to end with the real k6', { concurrency: true, tim
     assert.ok(summary.webhook && summary.webhook.delivered >= 2 && summary.webhook.failed === 0, JSON.stringify(summary.webhook));
   });
 
-  test('Ctrl-C mid-run: k6 stops gracefully, the timeline has its header, windows and summary, exit 130', async () => {
-    const dir = tempDir('wsgate-monitor-e2e-int-');
-    const out = join(dir, 'timeline.jsonl');
-    const cli = new Cli(['--env', 'local', '--embedded-target', '--duration', '2m', '--window', '3s', '--output-file', out, '--results-dir', dir]);
-    after(() => cli.child.kill('SIGKILL'));
-    await cli.until('two windows', 60_000, () => (cli.windows.length >= 2 ? true : undefined));
-    const sentAt = Date.now();
-    cli.child.kill('SIGINT');
-    const code = await exitWithin(cli, 30_000);
-    assert.equal(code, EXIT.INTERRUPTED, `${cli.out}\n${cli.err}`);
-    assert.ok(Date.now() - sentAt < 15_000, 'a first Ctrl-C ends the run promptly');
-    assert.match(cli.err, /SIGINT: asking k6 to stop gracefully/);
-    assert.match(cli.lines.at(-1) ?? '', /^wsgate: INTERRUPTED monitoring \(env local\): stopped by Ctrl-C; the timeline is complete up to then/);
-    const t = timeline(out);
-    assert.equal(t[0]?.type, 'header');
-    assert.ok(t.filter((r) => r.type === 'window').length >= 2);
-    const summary = t.at(-1);
-    assert.ok(summary?.type === 'summary' && summary.interrupted && summary.exit_code === EXIT.INTERRUPTED, JSON.stringify(summary));
-    assert.ok(t.some((r) => r.type === 'event' && r.what === 'interrupted'));
-  });
+  test('Ctrl-C mid-run: the engine stops gracefully, the timeline has its header, windows and summary, exit 130', () => interruptedRun([]));
+});
+
+describe('wsgate monitor --engine k6, end to end with the k6 at WSGATE_K6', { timeout: 5 * 60_000, skip: k6Skip() }, () => {
+  test('Ctrl-C mid-run: k6 stops gracefully, the timeline has its header, windows and summary, exit 130', () => interruptedRun(['--engine', 'k6']));
 });

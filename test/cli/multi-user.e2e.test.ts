@@ -1,26 +1,21 @@
 /**
- * End to end: `wsgate multi-user` (main() in-process, captured streams) runs the real k6 on the real
- * multi-user bundle against the reference service, and its exit code and JSON result say what each
- * business scenario observed. The runs are independent (own service, own results directory) and run
- * concurrently; each holds its connections for a second or two, so the file takes about 30 s.
+ * End to end: `wsgate multi-user` (main() in-process, captured streams) runs the real multi-user bundle
+ * on wsgate's own engine (or WSGATE_ENGINE's) against the reference service, and its exit code and JSON
+ * result say what each business scenario observed. The runs are independent (own service, own results
+ * directory) and run concurrently; each holds its connections for a second or two. With WSGATE_K6 set,
+ * a chat run and the split over two k6 processes run once more with --engine k6 (skipped with one
+ * line otherwise).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
-import { ensureK6 } from '../../cli/k6-runtime.ts';
+import { describe, test } from 'node:test';
 import { EXIT, main } from '../../cli/main.ts';
 import { startTargetCluster } from '../../target/cluster.ts';
-import { capture, STACK_FRAME, tempDir } from './helpers.ts';
+import { k6Skip } from '../helpers/k6.ts';
+import { DEFAULT_ENGINE, capture, cleanEnv as scrubbed, STACK_FRAME, tempDir } from './helpers.ts';
 
-/** The caller's environment without wsgate configuration, except where to find k6. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('WSGATE_') || k === 'WSGATE_K6' || k === 'WSGATE_K6_CACHE') env[k] = v;
-  }
-  return { ...env, ...extra };
-}
+const cleanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => scrubbed([], extra);
 
 interface Threshold {
   metric: string;
@@ -67,11 +62,21 @@ const SHORT = ['--duration', '1s', '--messages', '3', '--group-size', '5'];
 // Every run in this process listens for SIGINT and SIGTERM while it lasts; they run side by side.
 process.setMaxListeners(40);
 
-describe('wsgate multi-user, end to end with the real k6', { concurrency: true, timeout: 5 * 60_000 }, () => {
-  before(async () => {
-    await ensureK6({ env: process.env, log: (l) => process.stderr.write(`wsgate (test setup): ${l}\n`) });
-  });
+/**
+ * A service of our own for a split run, so the test can ask it afterwards; connection_leak keeps every
+ * closed connection and its user counted, so /health tells how many distinct users ever connected.
+ */
+async function countingService(t: { after(fn: () => Promise<void>): void }) {
+  const secret = 'multi-user-e2e-secret-0123456789abcdef';
+  const service = await startTargetCluster({ workers: 2, authSecret: secret, backendSecret: secret, faults: ['connection_leak'] });
+  t.after(() => service.close());
+  const env = cleanEnv({ WSGATE_JWT_SECRET: secret, WSGATE_WS_URL: service.wsUrl, WSGATE_HTTP_URL: service.httpUrl, WSGATE_AUTH_URL: service.authUrl });
+  return { service, env };
+}
 
+const SPLIT = ['--scenario', 'stress_concurrent_connections', '--connections-per-vu', '4', '--duration', '1s', '--instances', '2', '--local-ips', '127.0.0.1-127.0.0.2'];
+
+describe('wsgate multi-user, end to end', { concurrency: true, timeout: 5 * 60_000 }, () => {
   test('chat: targeted, broadcast and sequential messages all delivered, exactly once and in order', async () => {
     const r = await multiUser(['--embedded-target', '--scenario', 'chat', '--users', '20', ...SHORT]);
     assert.equal(r.code, EXIT.PASS, transcript(r));
@@ -120,28 +125,43 @@ describe('wsgate multi-user, end to end with the real k6', { concurrency: true, 
     assert.match(r.out, /FAIL multi-user \(env local\)/);
   });
 
-  test('--instances 2 splits the users between two k6 processes: each user connects exactly once', async (t) => {
-    // Our own service, so the test can ask it afterwards; connection_leak keeps every closed
-    // connection and its user counted, so /health tells how many distinct users ever connected.
-    const secret = 'multi-user-e2e-secret-0123456789abcdef';
-    const service = await startTargetCluster({ workers: 2, authSecret: secret, backendSecret: secret, faults: ['connection_leak'] });
-    t.after(() => service.close());
-    const env = cleanEnv({ WSGATE_JWT_SECRET: secret, WSGATE_WS_URL: service.wsUrl, WSGATE_HTTP_URL: service.httpUrl, WSGATE_AUTH_URL: service.authUrl });
+  test('--instances 2 splits the users between two processes, and each user connects exactly once', { skip: DEFAULT_ENGINE === 'k6' ? 'WSGATE_ENGINE=k6: the k6 split runs below' : false }, async (t) => {
+    const { service, env } = await countingService(t);
     const users = 30;
-    const r = await multiUser(
-      ['--scenario', 'stress_concurrent_connections', '--users', String(users), '--connections-per-vu', '4', '--duration', '1s', '--instances', '2', '--local-ips', '127.0.0.1-127.0.0.2'],
-      env,
-    );
+    const r = await multiUser([...SPLIT, '--users', String(users)], env);
     assert.equal(r.code, EXIT.PASS, transcript(r));
-    assert.equal(r.results.length, 2, 'one result per instance');
+    // On the engine the instances are its worker processes: one run, one merged verdict.
+    assert.equal(r.results.length, 1, 'one result, judged on the merged data');
+    assert.equal(threshold(r.results[0], 'wsgate_connection_success').observed['passes'], users);
+    assert.match(r.err, /in 2 instances/);
+    assert.match(r.out, /PASS multi-user \(env local\) — results: /);
+    // 30 connections in all, from 30 distinct users: no user twice, none left out.
+    assert.deepEqual(service.stats(), { active_connections: users, users });
+    assert.equal((await (await fetch(`${service.httpUrl}/health`)).json() as Record<string, unknown>)['users'], users);
+  });
+});
+
+describe('wsgate multi-user --engine k6, end to end with the k6 at WSGATE_K6', { concurrency: true, timeout: 5 * 60_000, skip: k6Skip() }, () => {
+  test('chat on k6: every pattern delivered exactly once', async () => {
+    const r = await multiUser(['--engine', 'k6', '--embedded-target', '--scenario', 'chat', '--users', '20', ...SHORT]);
+    assert.equal(r.code, EXIT.PASS, transcript(r));
+    assert.match(r.err, /on the k6 v2\.2\.\d+ \(/);
+    assert.equal(threshold(r.results[0], 'wsgate_delivery{pattern:sequential}').observed['passes'], 20 * 15);
+    assert.equal(threshold(r.results[0], 'wsgate_duplicates').observed['count'] ?? 0, 0);
+  });
+
+  test('--instances 2 splits the users between two k6 processes: each user connects exactly once', async (t) => {
+    const { service, env } = await countingService(t);
+    const users = 30;
+    const r = await multiUser(['--engine', 'k6', ...SPLIT, '--users', String(users)], env);
+    assert.equal(r.code, EXIT.PASS, transcript(r));
+    assert.equal(r.results.length, 2, 'one result per k6 process');
     const perInstance = r.results.map((x) => threshold(x, 'wsgate_connection_success').observed['passes'] ?? 0);
     assert.ok(perInstance.every((n) => n > 0), `both instances connected users: ${perInstance.join(', ')}`);
     assert.equal(perInstance[0]! + perInstance[1]!, users);
     assert.match(r.out, /PASS multi-user \(env local, instance 1\/2\)/);
     assert.match(r.out, /PASS multi-user \(env local, instance 2\/2\)/);
     assert.match(r.out, /PASS multi-user \(env local\) over 2 instances/);
-    // 30 connections in all, from 30 distinct users: no user twice, none left out.
     assert.deepEqual(service.stats(), { active_connections: users, users });
-    assert.equal((await (await fetch(`${service.httpUrl}/health`)).json() as Record<string, unknown>)['users'], users);
   });
 });

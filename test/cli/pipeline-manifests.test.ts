@@ -13,8 +13,9 @@
  *   and the Kubernetes objects inside them (env, volumes, mounts) go through kubernetes-models;
  * - every wsgate command line in them is accepted by wsgate's own argument parser.
  *
- * actionlint: $WSGATE_ACTIONLINT, PATH, ~/go/bin, or `go install` of a pinned version into the wsgate
- * cache; with CI=true a missing actionlint fails, elsewhere the test is skipped with the reason.
+ * actionlint: $WSGATE_ACTIONLINT, PATH, ~/go/bin, wsgate's tools cache (test/helpers/tools.ts), or
+ * `go install` of a pinned version into that cache when Go is there; with CI=true a missing actionlint
+ * fails, elsewhere the test is skipped with the reason.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -28,9 +29,9 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { ConfigMap, EnvFromSource, EnvVar, PersistentVolumeClaim, PodSecurityContext, ResourceRequirements, SecurityContext, Service, Volume, VolumeMount } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
-import { k6CacheRoot } from '../../cli/k6-runtime.ts';
 import { main } from '../../cli/main.ts';
 import { capture } from './helpers.ts';
+import { toolsCacheDir } from '../helpers/tools.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const WORKFLOW = join(REPO, '.github', 'workflows', 'deployment-gate.yml');
@@ -62,12 +63,12 @@ async function acceptedByWsgate(args: string[], where: string): Promise<void> {
 }
 
 function findActionlint(): { bin?: string; why?: string } {
-  const candidates = [process.env['WSGATE_ACTIONLINT'], 'actionlint', join(homedir(), 'go', 'bin', 'actionlint'), join(k6CacheRoot(process.env), 'tools', 'actionlint')];
+  const candidates = [process.env['WSGATE_ACTIONLINT'], 'actionlint', join(homedir(), 'go', 'bin', 'actionlint'), join(toolsCacheDir(), 'actionlint')];
   for (const c of candidates) {
     if (!c) continue;
     if (spawnSync(c, ['-version'], { encoding: 'utf8' }).status === 0) return { bin: c };
   }
-  const gobin = join(k6CacheRoot(process.env), 'tools');
+  const gobin = toolsCacheDir();
   const r = spawnSync('go', ['install', `github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}`], { encoding: 'utf8', env: { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod' }, timeout: 300_000 });
   if (r.status === 0 && existsSync(join(gobin, 'actionlint'))) return { bin: join(gobin, 'actionlint') };
   return { why: `actionlint is not installed and \`go install github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}\` failed: ${(r.stderr || String(r.error)).trim().split('\n').pop()}` };
@@ -265,8 +266,16 @@ describe('the Kubernetes manifests in deploy/', () => {
     for (const o of objs.filter((x) => x['kind'] !== 'Canary')) validateCore(o, 'deploy/flagger');
   });
 
-  test('every manifest file is covered here', () => {
+  test('every manifest file is covered: here, or deploy/kubernetes/ by test/deploy/indexed-job.test.ts', () => {
     const files = readdirSync(join(REPO, 'deploy'), { recursive: true }).map(String).filter((f) => f.endsWith('.yaml')).sort();
-    assert.deepEqual(files, ['argo-rollouts/analysis-template.yaml', 'flagger/canary.yaml', 'k6-operator/merge-job.yaml', 'k6-operator/testrun.yaml']);
+    assert.deepEqual(files, [
+      'argo-rollouts/analysis-template.yaml',
+      'flagger/canary.yaml',
+      'k6-operator/merge-job.yaml',
+      'k6-operator/testrun.yaml',
+      'kubernetes/indexed-job.yaml',
+      'kubernetes/merge-job.yaml',
+    ]);
+    assert.ok(existsSync(join(REPO, 'test', 'deploy', 'indexed-job.test.ts')), 'the Indexed Job and its merge Job have their own test');
   });
 });

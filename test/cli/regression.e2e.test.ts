@@ -1,23 +1,19 @@
 /**
- * End to end: the real CLI (`node bin/wsgate.mjs regression`), the real k6 v2.2 on the real bundle,
- * against the embedded reference service behind nginx, asserting exit codes, which scenarios ran
- * (from the JSON result) and what a failure says. Each run selects as few tests as its assertion
- * needs, to keep `npm test` short.
+ * End to end: the real CLI (`node bin/wsgate.mjs regression`) on the real bundle, on wsgate's own
+ * engine (or WSGATE_ENGINE's), against the embedded reference service behind nginx, asserting exit
+ * codes, which scenarios ran (from the JSON result) and what a failure says. Each run selects as few
+ * tests as its assertion needs, to keep `npm test` short. With WSGATE_K6 set, a selection and a caught
+ * fault run once more with --engine k6 (skipped with one line otherwise).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { before, describe, test } from 'node:test';
-import { ensureK6 } from '../../cli/k6-runtime.ts';
+import { describe, test } from 'node:test';
 import { EXIT } from '../../cli/main.ts';
 import { REGRESSIONS, REGRESSION_NAMES } from '../../lib/regressions.ts';
 import { findNginx } from '../../target/nginx.ts';
-import { STACK_FRAME, tempDir } from './helpers.ts';
-
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(REPO, 'bin', 'wsgate.mjs');
+import { k6Skip } from '../helpers/k6.ts';
+import { cleanEnv, lastLine, runCli, tempDir } from './helpers.ts';
 
 let nginxMissing = false;
 try {
@@ -27,29 +23,8 @@ try {
 }
 const skip = nginxMissing && process.env['CI'] !== 'true' ? 'nginx is not installed (these tests fail instead when CI=true)' : false;
 
-/** The caller's environment without wsgate configuration, except where to find k6 and nginx. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('WSGATE_') || k === 'WSGATE_K6' || k === 'WSGATE_K6_CACHE' || k === 'WSGATE_NGINX') env[k] = v;
-  }
-  return env;
-}
-
-function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      assert.doesNotMatch(out + err, STACK_FRAME, 'no stack trace');
-      resolve({ code, out, err });
-    });
-  });
-}
+/** Runs `wsgate regression ARGS` with the caller's nginx (WSGATE_NGINX) and engine choice kept. */
+const cli = (args: string[]) => runCli(['regression', ...args], cleanEnv(['WSGATE_NGINX']));
 
 interface Result {
   verdict: string;
@@ -63,20 +38,10 @@ function result(dir: string): Result {
   return JSON.parse(readFileSync(join(dir, json), 'utf8')) as Result;
 }
 
-const lastLine = (text: string): string => text.trimEnd().split('\n').at(-1) ?? '';
-
-describe('wsgate regression --embedded-target, end to end with the real k6', { concurrency: true, timeout: 20 * 60_000, skip }, () => {
-  before(
-    async () => {
-      const k6 = await ensureK6({ env: process.env, log: (l) => process.stderr.write(`wsgate (test setup): ${l}\n`) });
-      process.stderr.write(`e2e uses k6 ${k6.version} (${k6.source}) at ${k6.path}\n`);
-    },
-    { timeout: 20 * 60_000 },
-  );
-
+describe('wsgate regression --embedded-target, end to end', { concurrency: true, timeout: 10 * 60_000, skip }, () => {
   test('--critical-only runs exactly the five critical tests, and they pass', async () => {
     const dir = tempDir('wsgate-e2e-reg-');
-    const r = await cli(['regression', '--env', 'local', '--embedded-target', '--critical-only', '--results-dir', dir]);
+    const r = await cli(['--env', 'local', '--embedded-target', '--critical-only', '--results-dir', dir]);
     assert.equal(r.code, EXIT.PASS, r.out + r.err);
     const res = result(dir);
     const critical = REGRESSIONS.filter((x) => x.critical).map((x) => x.name);
@@ -89,14 +54,14 @@ describe('wsgate regression --embedded-target, end to end with the real k6', { c
   test('--test a,b runs exactly those two', async () => {
     const dir = tempDir('wsgate-e2e-reg-');
     const picked = ['websocket_403_handshake_regression', 'connection_leak_regression'];
-    const r = await cli(['regression', '--env', 'local', '--embedded-target', '--test', picked.join(','), '--results-dir', dir]);
+    const r = await cli(['--env', 'local', '--embedded-target', '--test', picked.join(','), '--results-dir', dir]);
     assert.equal(r.code, EXIT.PASS, r.out + r.err);
     assert.deepEqual(result(dir).scenarios.map((s) => s.name), picked);
   });
 
   test('an unknown test name: exit 2, one sentence listing the valid names, nothing run', async () => {
     const dir = tempDir('wsgate-e2e-reg-');
-    const r = await cli(['regression', '--env', 'local', '--embedded-target', '--test', 'websocket_403_regression', '--results-dir', dir]);
+    const r = await cli(['--env', 'local', '--embedded-target', '--test', 'websocket_403_regression', '--results-dir', dir]);
     assert.equal(r.code, EXIT.USAGE);
     assert.equal(r.out, '');
     // a rebuild notice may come first when sources changed since the last build
@@ -106,7 +71,7 @@ describe('wsgate regression --embedded-target, end to end with the real k6', { c
 
   test('a failure names the regression and what was observed (isolation_leak)', async () => {
     const dir = tempDir('wsgate-e2e-reg-');
-    const r = await cli(['regression', '--env', 'local', '--embedded-target', '--fault', 'isolation_leak', '--test', 'multi_user_isolation_regression', '--results-dir', dir]);
+    const r = await cli(['--env', 'local', '--embedded-target', '--fault', 'isolation_leak', '--test', 'multi_user_isolation_regression', '--results-dir', dir]);
     assert.equal(r.code, EXIT.FAIL, r.out + r.err);
     const all = r.out + r.err;
     assert.match(all, /FAILED multi_user_isolation_regression: user receives nothing meant for other users or rooms \(observed: user wsgate-cohort-\S+ received \d+ foreign message\(s\), first \w+ (of run \S+ )?belonging to wsgate-cohort-/);
@@ -121,5 +86,24 @@ describe('wsgate regression --embedded-target, end to end with the real k6', { c
       result(dir).scenarios.map((s) => [s.name, s.verdict]),
       [['multi_user_isolation_regression', 'fail']],
     );
+  });
+});
+
+describe('wsgate regression --engine k6, end to end with the k6 at WSGATE_K6', { concurrency: true, timeout: 10 * 60_000, skip: skip || k6Skip() }, () => {
+  test('--test a,b runs exactly those two on k6, and they pass', async () => {
+    const dir = tempDir('wsgate-e2e-reg-k6-');
+    const picked = ['websocket_403_handshake_regression', 'connection_leak_regression'];
+    const r = await cli(['--engine', 'k6', '--env', 'local', '--embedded-target', '--test', picked.join(','), '--results-dir', dir]);
+    assert.equal(r.code, EXIT.PASS, r.out + r.err);
+    assert.match(r.err, /on the k6 v2\.2\.\d+ \(/);
+    assert.deepEqual(result(dir).scenarios.map((s) => [s.name, s.verdict]), picked.map((n) => [n, 'pass']));
+  });
+
+  test('isolation_leak is caught on k6 too: exit 1, the regression named', async () => {
+    const dir = tempDir('wsgate-e2e-reg-k6-');
+    const r = await cli(['--engine', 'k6', '--env', 'local', '--embedded-target', '--fault', 'isolation_leak', '--test', 'multi_user_isolation_regression', '--results-dir', dir]);
+    assert.equal(r.code, EXIT.FAIL, r.out + r.err);
+    assert.match(r.out, /^wsgate: failed regressions: multi_user_isolation_regression$/m);
+    assert.deepEqual(result(dir).scenarios.map((s) => [s.name, s.verdict]), [['multi_user_isolation_regression', 'fail']]);
   });
 });

@@ -1,56 +1,18 @@
 /**
- * End to end: the real CLI (`node bin/wsgate.mjs validate`), the real k6 v2.2 on the real bundle,
- * against the embedded reference service, asserting wsgate's exit code and the result files.
- *
- * k6 is resolved the way the CLI resolves it (WSGATE_K6, cache, PATH, else one build with Go) in a
- * `before` hook, so a cold machine pays the build once, here, and not inside a timed run. The runs are
- * independent (random ports, own results directory) and run concurrently.
+ * End to end: the real CLI (`node bin/wsgate.mjs validate`) on the real bundle against the embedded
+ * reference service, asserting wsgate's exit code and the result files. The runs go on wsgate's own
+ * engine (or WSGATE_ENGINE's); the same healthy and faulty runs, the private-CA refusal and Ctrl-C go
+ * once more with --engine k6 when WSGATE_K6 names a k6 v2.2 (skipped with one line otherwise).
+ * The runs are independent (random ports, own results directory) and run concurrently.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
-import { ensureK6 } from '../../cli/k6-runtime.ts';
 import { EXIT } from '../../cli/main.ts';
-import { STACK_FRAME, tempDir } from './helpers.ts';
-
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(REPO, 'bin', 'wsgate.mjs');
-
-/** The caller's environment without wsgate configuration, except where to find k6. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('WSGATE_') || k === 'WSGATE_K6' || k === 'WSGATE_K6_CACHE') env[k] = v;
-  }
-  return env;
-}
-
-interface CliRun {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-function cli(args: string[], onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-      onStderr?.(err, (s) => child.kill(s));
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      assert.doesNotMatch(out + err, STACK_FRAME, 'no stack trace');
-      resolve({ code, out, err });
-    });
-  });
-}
+import { k6Skip } from '../helpers/k6.ts';
+import { DEFAULT_ENGINE, cleanEnv, lastLine, runCli, tempDir } from './helpers.ts';
 
 function resultFiles(dir: string): { json: string; junit: string } {
   const files = existsSync(dir) ? readdirSync(dir) : [];
@@ -67,32 +29,37 @@ interface Result {
 
 const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Result;
 
-function lastLine(text: string): string {
-  return text.trimEnd().split('\n').at(-1) ?? '';
+/** A private CA and a server certificate for 127.0.0.1 (an IP SAN: Go and Node ignore the CN). */
+function makeTls(dir: string): void {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
+    '-subj', '/CN=wsgate e2e test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
 }
 
-describe('wsgate validate --embedded-target, end to end with the real k6', { concurrency: true, timeout: 20 * 60_000 }, () => {
-  const tls = tempDir('wsgate-e2e-tls-');
-  before(
-    async () => {
-      const k6 = await ensureK6({ env: process.env, log: (l) => process.stderr.write(`wsgate (test setup): ${l}\n`) });
-      process.stderr.write(`e2e uses k6 ${k6.version} (${k6.source}) at ${k6.path}\n`);
-      // A private CA and a server certificate for 127.0.0.1 (an IP SAN: Go ignores the CN).
-      const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: tls, stdio: 'pipe' });
-      ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
-        '-subj', '/CN=wsgate e2e test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-      ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-      writeFileSync(join(tls, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-      ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
-    },
-    { timeout: 20 * 60_000 },
-  );
+/** What each engine says when the service's certificate is signed by a CA it does not trust. */
+const UNTRUSTED: Record<'wsgate' | 'k6', RegExp> = {
+  wsgate: /UNABLE_TO_VERIFY_LEAF_SIGNATURE/,
+  k6: /x509: certificate signed by unknown authority/,
+};
+const ENGINE_WORD: Record<'wsgate' | 'k6', string> = { wsgate: 'the engine', k6: 'k6' };
+
+/**
+ * The validate runs every engine must get right. `engine` is the engine the runs use; `flags` select
+ * it on the command line (none: the default, WSGATE_ENGINE's or wsgate's own).
+ */
+function validateSuite(engine: 'wsgate' | 'k6', flags: string[], tls: string): void {
+  const cli = (args: string[], onStderr?: Parameters<typeof runCli>[2]) => runCli(['validate', ...flags, ...args], cleanEnv(), onStderr);
+  const label = engine === 'k6' ? /on the k6 v2\.2\.\d+ \(/ : /on the wsgate engine/;
 
   test('a healthy service passes: exit 0, JSON and JUnit written, verdict pass, --output-file copy', async () => {
     const dir = tempDir('wsgate-e2e-');
     const copy = join(dir, 'copy', 'result.json');
-    const r = await cli(['validate', '--env', 'local', '--embedded-target', '--results-dir', join(dir, 'results'), '--output-file', copy]);
+    const r = await cli(['--env', 'local', '--embedded-target', '--results-dir', join(dir, 'results'), '--output-file', copy]);
     assert.equal(r.code, EXIT.PASS, r.out + r.err);
+    assert.match(r.err, label, 'the run names its engine');
     const files = resultFiles(join(dir, 'results'));
     const result = read(files.json);
     assert.equal(result.verdict, 'pass');
@@ -104,7 +71,7 @@ describe('wsgate validate --embedded-target, end to end with the real k6', { con
 
   test('handshake_403: exit 1 and websocket_connection fails', async () => {
     const dir = tempDir('wsgate-e2e-');
-    const r = await cli(['validate', '--env', 'local', '--embedded-target', '--fault', 'handshake_403', '--results-dir', dir]);
+    const r = await cli(['--env', 'local', '--embedded-target', '--fault', 'handshake_403', '--results-dir', dir]);
     assert.equal(r.code, EXIT.FAIL, r.out + r.err);
     const files = resultFiles(dir);
     const result = read(files.json);
@@ -117,7 +84,7 @@ describe('wsgate validate --embedded-target, end to end with the real k6', { con
   test('wss:// with a private CA trusted through --ca-file: exit 0', async () => {
     const dir = tempDir('wsgate-e2e-');
     const r = await cli([
-      'validate', '--env', 'local', '--embedded-target', '--results-dir', dir,
+      '--env', 'local', '--embedded-target', '--results-dir', dir,
       '--tls-cert', join(tls, 'server.pem'), '--tls-key', join(tls, 'server.key'), '--ca-file', join(tls, 'ca.pem'),
     ]);
     assert.equal(r.code, EXIT.PASS, r.out + r.err);
@@ -125,31 +92,42 @@ describe('wsgate validate --embedded-target, end to end with the real k6', { con
     assert.equal(read(resultFiles(dir).json).verdict, 'pass');
   });
 
-  test('wss:// without --ca-file: k6 cannot verify the certificate, setup aborts (108), exit 4 (no verdict)', async () => {
-    // Why 4 and not 1: the bundle's setup() checks /health first; Go's TLS refuses the unknown CA, so
-    // setup aborts the test (k6 108) and nothing about the service was judged. That is "no verdict".
+  test('wss:// without --ca-file: the certificate is refused, setup aborts (108), exit 4 (no verdict)', async () => {
+    // Why 4 and not 1: the bundle's setup() checks /health first; TLS refuses the unknown CA, so setup
+    // aborts the test (108) and nothing about the service was judged. That is "no verdict".
     const dir = tempDir('wsgate-e2e-');
-    const r = await cli(['validate', '--env', 'local', '--embedded-target', '--results-dir', dir, '--tls-cert', join(tls, 'server.pem'), '--tls-key', join(tls, 'server.key')]);
+    const r = await cli(['--env', 'local', '--embedded-target', '--results-dir', dir, '--tls-cert', join(tls, 'server.pem'), '--tls-key', join(tls, 'server.key')]);
     assert.equal(r.code, EXIT.ERROR, r.out + r.err);
-    assert.match(r.err, /x509: certificate signed by unknown authority/);
+    assert.match(r.err, UNTRUSTED[engine]);
     assert.match(r.err, /test aborted/);
-    assert.match(lastLine(r.out), /^wsgate: ERROR deployment-validation \(env local\): k6 exited with code 108, the test aborted/);
+    assert.match(lastLine(r.out), new RegExp(`^wsgate: ERROR deployment-validation \\(env local\\): ${ENGINE_WORD[engine]} exited with code 108, the test aborted`));
   });
 
-  test('SIGINT to wsgate mid-run: k6 stops gracefully, partial results, exit 130', async () => {
+  test('SIGINT to wsgate mid-run: the engine stops gracefully, partial results, exit 130', async () => {
     const dir = tempDir('wsgate-e2e-');
     let sent = false;
-    const r = await cli(['validate', '--env', 'local', '--embedded-target', '--results-dir', dir], (err, kill) => {
+    const r = await cli(['--env', 'local', '--embedded-target', '--results-dir', dir], (err, kill) => {
       if (!sent && err.includes('validating env local')) {
         sent = true;
-        // Long enough for k6 to be past setup and inside the scenarios.
+        // Long enough for the engine to be past setup and inside the scenarios.
         setTimeout(() => kill('SIGINT'), 3000);
       }
     });
     assert.ok(sent);
     assert.equal(r.code, EXIT.INTERRUPTED, r.out + r.err);
-    assert.match(r.err, /wsgate: SIGINT: asking k6 to stop gracefully/);
-    resultFiles(dir); // k6's graceful stop still runs handleSummary
-    assert.match(lastLine(r.out), /^wsgate: INTERRUPTED deployment-validation \(env local\): k6 was interrupted, so there is no verdict — partial results: /);
+    assert.match(r.err, /wsgate: SIGINT: asking \S+ to stop gracefully/);
+    resultFiles(dir); // a graceful stop still runs handleSummary
+    assert.match(lastLine(r.out), new RegExp(`^wsgate: INTERRUPTED deployment-validation \\(env local\\): ${ENGINE_WORD[engine]} was interrupted, so there is no verdict — partial results: `));
   });
+}
+
+const tls = tempDir('wsgate-e2e-tls-');
+before(() => makeTls(tls));
+
+describe(`wsgate validate --embedded-target, end to end on the ${DEFAULT_ENGINE === 'k6' ? 'k6 WSGATE_ENGINE names' : 'wsgate engine'}`, { concurrency: true, timeout: 10 * 60_000 }, () => {
+  validateSuite(DEFAULT_ENGINE, [], tls);
+});
+
+describe('wsgate validate --engine k6, end to end with the k6 at WSGATE_K6', { concurrency: true, timeout: 10 * 60_000, skip: k6Skip() }, () => {
+  validateSuite('k6', ['--engine', 'k6'], tls);
 });
