@@ -1,6 +1,6 @@
 /**
  * `wsgate drop-relay`: the drop relay connection_leak_regression needs (target/drop-relay.ts), as a
- * command of its own, for whoever runs the bundle with plain `k6 run` instead of `wsgate regression`
+ * command of its own, for whoever runs the bundle with plain `wsgate run` or `k6 run` instead of `wsgate regression`
  * (which starts one by itself).
  */
 import { parseUpstream, startDropRelay } from '../target/drop-relay.ts';
@@ -10,7 +10,7 @@ import { EXIT, parseOptions, say } from './io.ts';
 
 export const DROP_RELAY_USAGE = `Usage: wsgate drop-relay --upstream HOST:PORT|URL
 
-Runs the drop relay connection_leak_regression cuts connections through, for plain \`k6 run\` users
+Runs the drop relay connection_leak_regression cuts connections through, for plain \`wsgate run\` and \`k6 run\` users
 (wsgate regression starts its own). It listens on a free port of 127.0.0.1, relays every connection to
 the upstream byte for byte, and on POST <control_url>/drop destroys them all without a close frame.
 Prints one JSON ready line on stdout, then relays until SIGINT or SIGTERM (exit 0):

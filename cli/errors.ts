@@ -18,7 +18,7 @@ export class UnreachableError extends WsgateError {
   }
 }
 
-/** No k6 v2.2.x could be found, and none could be built. */
+/** `--engine k6` was asked for and no usable k6 v2.2.x is at WSGATE_K6 or on PATH. */
 export class K6UnavailableError extends WsgateError {
   constructor(message: string) {
     super('WSGATE_K6_UNAVAILABLE', message);

@@ -1,5 +1,6 @@
 /**
- * Splitting one k6 run over several k6 processes on this machine: execution segments, a slice of the
+ * Splitting one run over several processes on this machine (k6 processes with --engine k6; the
+ * engine splits between its own workers): execution segments, a slice of the
  * source addresses for each, per-instance file names, and the exit code of the whole. Pure module.
  *
  * Why several processes: one process may hold at most `ulimit -n` sockets, and one source address

@@ -1,6 +1,6 @@
 /**
  * `wsgate multi-user`: the multi-user framework (scenarios/multi-user.ts) from the command line. Flags
- * become the WSGATE_MULTI_* variables lib/config.ts reads, so a run here and a plain `k6 run` with
+ * become the WSGATE_MULTI_* variables lib/config.ts reads, so a run here and a plain `wsgate run` or `k6 run` with
  * those variables are the same run. The shared machinery (flags, bundle, k6, embedded service, exit
  * code) is cli/suite-run.ts, as for `wsgate validate`.
  *
@@ -50,7 +50,7 @@ const RAMP_LEAD_PER_VU_MS = 40;
 
 export const MULTI_USER_USAGE = `Usage: wsgate multi-user [--env NAME] [options]
 
-Runs the multi-user scenario with k6: many authenticated users at once, each checked to receive
+Runs the multi-user scenario: many authenticated users at once, each checked to receive
 exactly what was meant for them (scenarios/multi-user.ts), and exits with its verdict:
 0 pass, 1 fail, 2 usage/config, 3 unreachable, 4 error, 130 interrupted.
 

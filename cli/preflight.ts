@@ -1,6 +1,6 @@
 /**
  * Pre-flight: before k6 starts, is anything listening where the configuration says? A dead target is
- * then one sentence and exit 3 in five seconds, instead of a k6 run that aborts in setup.
+ * then one sentence and exit 3 in five seconds, instead of a run that aborts in setup.
  *
  * It checks reachability only. Certificate trust is k6's business: k6 is Go and trusts the system's
  * roots (plus SSL_CERT_FILE), while Node trusts its own bundled list, so a Node-side verdict on a

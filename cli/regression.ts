@@ -57,7 +57,7 @@ const CATALOGUE = REGRESSIONS.map((r) => `  ${r.name.padEnd(width)}  ${r.critica
 
 export const REGRESSION_USAGE = `Usage: wsgate regression [--env NAME] [options]
 
-Runs the regression-prevention suite with k6: one named test per staging failure that must not come
+Runs the regression-prevention suite: one named test per staging failure that must not come
 back, and exits with its verdict: 0 pass, 1 fail, 2 usage/config, 3 unreachable, 4 error,
 130 interrupted. On a fail it names the failed regressions; k6's FAILED lines say what was observed.
 
@@ -96,7 +96,7 @@ Environment (secrets only ever come from here):
   WSGATE_TESTS, WSGATE_CRITICAL_ONLY      the selection, when --test / --critical-only are absent
   WSGATE_DROP_RELAY_WS_URL, WSGATE_DROP_RELAY_CONTROL_URL   a drop relay you run (wsgate drop-relay)
   WSGATE_NGINX           the nginx binary for --embedded-target (default: nginx on PATH, /usr/sbin/nginx)
-  WSGATE_K6, WSGATE_K6_CACHE              as for wsgate validate
+  WSGATE_ENGINE, WSGATE_K6                as for wsgate validate
 `;
 
 const OPTIONS = {

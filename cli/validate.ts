@@ -1,9 +1,9 @@
 /**
- * `wsgate validate`: the deployment gate. Cheap checks first, so a mistake costs a sentence and not a k6
- * run: arguments, configuration, files, reachability; then the bundles, k6, the embedded target if
- * asked for, and finally one k6 run whose exit code becomes wsgate's (EXIT in io.ts).
+ * `wsgate validate`: the deployment gate. Cheap checks first, so a mistake costs a sentence and not a
+ * run: arguments, configuration, files, reachability; then the bundles, the engine, the embedded target
+ * if asked for, and finally one run whose exit code becomes wsgate's (EXIT in io.ts).
  *
- * Configuration reaches k6 only through its process environment (k6 copies it into __ENV): flags like
+ * Configuration reaches the engine only through its process environment (runtime.env): flags like
  * `-e` would put secrets in the process list.
  */
 import type { Config } from '../lib/config.ts';
@@ -37,7 +37,7 @@ export const SCENARIO = 'deployment-validation';
 
 export const VALIDATE_USAGE = `Usage: wsgate validate [--env NAME] [options]
 
-Runs the deployment-validation scenario with k6 against an environment (config/environments.json)
+Runs the deployment-validation scenario against an environment (config/environments.json)
 and exits with its verdict: 0 pass, 1 fail, 2 usage/config, 3 unreachable, 4 error, 130 interrupted.
 
 Options:
@@ -49,8 +49,8 @@ ${SUITE_OPTIONS_USAGE}
   --tls-cert FILE        with --embedded-target: serve https/wss with this PEM certificate...
   --tls-key FILE         ...and this PEM private key
   --report FILE          also write a Markdown deployment report to FILE (verdict, every check, the
-                         rollback policy's triggers, business impact, links) and export k6's HTML
-                         dashboard next to the JSON result; the policy is $WSGATE_ROLLBACK_POLICY, else
+                         rollback policy's triggers, business impact, links) and write the HTML
+                         report next to the JSON result; the policy is $WSGATE_ROLLBACK_POLICY, else
                          thresholds/rollback-policy.json
   -h, --help             print this help
 
@@ -60,8 +60,8 @@ Environment (secrets only ever come from here):
   WSGATE_TOKENS_FILE     JSON file of pre-issued tokens, for token source "file"
   WSGATE_WS_URL, WSGATE_HTTP_URL, WSGATE_AUTH_URL, WSGATE_ORIGIN, WSGATE_TOKEN_SOURCE, ...
                          override the preset's fields
-  WSGATE_K6              k6 v2.2.x binary to use (else cached, PATH, or built with Go >= 1.25)
-  WSGATE_K6_CACHE        where the built k6 is kept (default: $XDG_CACHE_HOME/wsgate or ~/.cache/wsgate)
+  WSGATE_ENGINE          wsgate (default) or k6
+  WSGATE_K6              with --engine k6: your k6 v2.2.x binary (else `k6` on PATH); wsgate never builds one
 `;
 
 const OPTIONS = {

@@ -1,5 +1,5 @@
 /**
- * `wsgate monitor`: runs the monitoring scenario with k6 for a duration, reads k6's live JSON output as
+ * `wsgate monitor`: runs the monitoring scenario for a duration, reads the run's live JSON output (k6's schema) as
  * it grows, and judges rolling windows against thresholds/monitoring.json as they close: one console
  * line per window, alerts when they fire and clear (also to a webhook), a rollback recommendation when
  * health stays degraded too long, and a JSON Lines timeline written as it goes.
@@ -46,7 +46,7 @@ const FEW_PROBES_PER_WINDOW = 20;
 
 export const MONITOR_USAGE = `Usage: wsgate monitor --env NAME --duration D [options]
 
-Runs the monitoring scenario with k6 for D (a pool of long-lived connections, and synthetic probes at
+Runs the monitoring scenario for D (a pool of long-lived connections, and synthetic probes at
 a fixed rate: connect, run an agent, check every event, disconnect), reads k6's live output and judges
 rolling windows as they close against thresholds/monitoring.json. Prints one line per window:
 
@@ -87,7 +87,7 @@ Exit codes:
   130  interrupted (first Ctrl-C stops k6 gracefully; the timeline is complete up to then)
 
 Environment: as wsgate validate (WSGATE_JWT_SECRET, WSGATE_AUTH_PASSWORD, WSGATE_TOKENS_FILE, WSGATE_*_URL,
-WSGATE_MONITOR_POOL_CONNECTIONS, WSGATE_MONITOR_PROBES_PER_MIN, WSGATE_K6, ...), and
+WSGATE_MONITOR_POOL_CONNECTIONS, WSGATE_MONITOR_PROBES_PER_MIN, WSGATE_ENGINE, WSGATE_K6, ...), and
   WSGATE_WEBHOOK_URL     the webhook, when --webhook is not given
   WSGATE_ADMIN_TOKEN     with --admin: the admin endpoint's bearer token (at least ${MIN_ADMIN_TOKEN_CHARS} characters)
 `;
@@ -344,7 +344,7 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
       () => monitorCore.tick(Date.now() - WALL_CLOCK_SLACK_MS),
     );
     checkpoint();
-    event('k6_started', engine.label);
+    event('run_started', engine.label);
     tail.start();
     try {
       // k6's own output (its log lines and text summary) goes to stderr: stdout is the monitor's.
@@ -355,7 +355,7 @@ export async function monitor(argv: string[], env: NodeJS.ProcessEnv, io: Io): P
       tail.stop();
     }
     summary = monitorCore.end();
-    event('k6_exited', k6Exit.signal ? `killed by ${k6Exit.signal}` : `exit code ${k6Exit.code}`);
+    event('run_exited', k6Exit.signal ? `killed by ${k6Exit.signal}` : `exit code ${k6Exit.code}`);
   } catch (err) {
     if (!(err instanceof Interrupted)) failure = err;
   } finally {
@@ -443,7 +443,7 @@ function finalLine(io: Io, env: string, timelineFile: string, s: SummaryRecord, 
   let why = '';
   if (s.verdict === 'ERROR') {
     if (k6Exit && !(k6Exit.code === 0 || k6Exit.code === 99 || k6Exit.code === 110)) {
-      why = k6Exit.signal ? `: k6 was killed by ${k6Exit.signal}, no verdict` : `: k6 exited with code ${k6Exit.code}, ${K6_EXIT_REASONS[k6Exit.code ?? -1] ?? 'an unexpected code'}; no verdict`;
+      why = k6Exit.signal ? `: the run was killed by ${k6Exit.signal}, no verdict` : `: the run exited with code ${k6Exit.code}, ${K6_EXIT_REASONS[k6Exit.code ?? -1] ?? 'an unexpected code'}; no verdict`;
     } else if (!summary || summary.windowsWithData === 0) why = ': no window had probe results, so there is no verdict';
   }
   if (s.verdict === 'INTERRUPTED') why = ': stopped by Ctrl-C; the timeline is complete up to then';

@@ -8,7 +8,7 @@
  *   {"type":"window", ...}   one per closed window: status, readings with sample counts (null = n/a)
  *   {"type":"alert", ...}    state "fired" or "resolved"
  *   {"type":"rollback", ...} the rollback recommendation (at most one)
- *   {"type":"event", ...}    anything else worth keeping: k6 started/ended, interrupted, webhook failures
+ *   {"type":"event", ...}    anything else worth keeping: the run started/ended, interrupted, webhook failures
  *   {"type":"summary", ...}  windows by status, alerts, rollback recommended, exit code
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
