@@ -61,7 +61,7 @@ Environment (secrets only ever come from here):
   WSGATE_WS_URL, WSGATE_HTTP_URL, WSGATE_AUTH_URL, WSGATE_ORIGIN, WSGATE_TOKEN_SOURCE, ...
                          override the preset's fields
   WSGATE_ENGINE          wsgate (default) or k6
-  WSGATE_K6              with --engine k6: your k6 v2.2.x binary (else `k6` on PATH); wsgate never builds one
+  WSGATE_K6              with --engine k6: your k6 v2.2.x binary (else k6 on PATH); wsgate never builds one
 `;
 
 const OPTIONS = {
