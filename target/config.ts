@@ -99,6 +99,11 @@ function secret(name: string, value: string | undefined): string {
   return value;
 }
 
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /** Applies defaults and validates; throws {@link TargetConfigError} on the first bad value. */
 export function normalizeOptions(options: TargetOptions): TargetConfig {
   const faults = options.faults ?? [];
@@ -111,8 +116,17 @@ export function normalizeOptions(options: TargetOptions): TargetConfig {
   if (options.tls !== undefined && (!options.tls.cert || !options.tls.key)) {
     throw new TargetConfigError('tls needs both a cert and a key; pass both or neither.');
   }
+  const host = options.host ?? '127.0.0.1';
+  const authPassword = options.authPassword === '' ? undefined : options.authPassword;
+  // The auth service issues a token for any user it is asked about; with no password that is only safe
+  // where nobody else can ask.
+  if (!isLoopback(host) && authPassword === undefined) {
+    throw new TargetConfigError(
+      `host ${host} would let anyone who reaches it ask the auth service for any user's token; set WSGATE_AUTH_PASSWORD, or bind a loopback address such as 127.0.0.1.`,
+    );
+  }
   return {
-    host: options.host ?? '127.0.0.1',
+    host,
     authPort: integer('authPort', options.authPort, 0, 0, 65535),
     backendPort: integer('backendPort', options.backendPort, 0, 0, 65535),
     authSecret: secret('authSecret', options.authSecret),
@@ -125,7 +139,7 @@ export function normalizeOptions(options: TargetOptions): TargetConfig {
     maxFrameBytes: integer('maxFrameBytes', options.maxFrameBytes, 65536, 64, 64 * 1024 * 1024),
     allowedOrigins: new Set(allowedOrigins),
     faults: [...new Set(faults)],
-    authPassword: options.authPassword === '' ? undefined : options.authPassword,
+    authPassword,
     tls: options.tls,
     version: options.version ?? TARGET_VERSION,
   };

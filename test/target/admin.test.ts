@@ -63,7 +63,7 @@ describe('admin endpoint', { concurrency: true }, () => {
   });
 
   test('binds to loopback even when the service serves every interface', async (t) => {
-    const target = await withAdmin(t, { host: '0.0.0.0' });
+    const target = await withAdmin(t, { host: '0.0.0.0', authPassword: 'a-password-so-it-may-listen-beyond-loopback' });
     assert.equal(new URL(target.adminUrl).hostname, ADMIN_HOST);
   });
 

@@ -176,3 +176,12 @@ describe('runTargetCli: a service that cannot start is one sentence and exit cod
     }
   });
 });
+
+test('the auth service refuses to listen beyond loopback without a password (it issues a token for any user)', async () => {
+  const { normalizeOptions } = await import('../../target/config.ts');
+  const base = { authSecret: 'x'.repeat(40), backendSecret: 'x'.repeat(40) };
+  assert.throws(() => normalizeOptions({ ...base, host: '0.0.0.0' }), /^TargetConfigError: host 0\.0\.0\.0 would let anyone who reaches it ask the auth service for any user's token; set WSGATE_AUTH_PASSWORD, or bind a loopback address such as 127\.0\.0\.1\.$/);
+  assert.equal(normalizeOptions({ ...base, host: '0.0.0.0', authPassword: 'pw' }).host, '0.0.0.0');
+  assert.equal(normalizeOptions({ ...base, host: '127.0.0.2' }).host, '127.0.0.2');
+  assert.equal(normalizeOptions({ ...base, host: '::1' }).host, '::1');
+});
