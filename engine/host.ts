@@ -76,6 +76,7 @@ export class Host implements EngineHost {
   private readonly onAbort: (reason: string) => void;
   private readonly localIps: readonly string[];
   private nextIp = 0;
+  private readonly mergedTags = new WeakMap<Tags, WeakMap<Tags, Tags>>();
 
   constructor(opts: HostOptions) {
     this.registry = opts.registry;
@@ -116,7 +117,19 @@ export class Host implements EngineHost {
 
   add(name: string, value: number, extraTags: Tags | undefined): void {
     const base = this.tags();
-    this.sample(name, value, extraTags ? { ...base, ...extraTags } : base);
+    this.sample(name, value, extraTags ? this.merged(base, extraTags) : base);
+  }
+
+  /**
+   * The VU's tags with a caller's extra tags, made once per pair of tag objects: callers on hot paths
+   * pass interned tag objects (one per event type, one per pattern), so a sample allocates nothing.
+   */
+  private merged(base: Tags, extra: Tags): Tags {
+    let byBase = this.mergedTags.get(extra);
+    if (!byBase) this.mergedTags.set(extra, (byBase = new WeakMap()));
+    let tags = byBase.get(base);
+    if (!tags) byBase.set(base, (tags = { ...base, ...extra }));
+    return tags;
   }
 
   sample(name: string, value: number, fullTags: Tags): void {

@@ -6,7 +6,7 @@
 import type { Config } from '../config.ts';
 import { agentEventCompletion, eventLatency } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
-import { RunTracker, isAgentEvent, messages } from '../protocol/chat.ts';
+import { AGENT_EVENTS, RunTracker, isAgentEvent, messages } from '../protocol/chat.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 
@@ -19,6 +19,9 @@ export interface AgentRunOptions {
   /** Part of each run's message id; callers that start runs on one session more than once must vary it. */
   label?: string;
 }
+
+/** One tag object per event type, made once: a sample on the hot path allocates no tags. */
+const EVENT_TAGS = Object.fromEntries(AGENT_EVENTS.map((e) => [e, { event: e }])) as Record<(typeof AGENT_EVENTS)[number], { event: string }>;
 
 interface RunState {
   tracker: RunTracker;
@@ -43,7 +46,7 @@ export async function runAgentsOn(session: Session, config: Config, opts: AgentR
     if (!run) return;
     run.tracker.add(m);
     const elapsed = Date.now() - run.sentAt;
-    eventLatency.add(elapsed, { event: m.type });
+    eventLatency.add(elapsed, EVENT_TAGS[m.type]);
     if (m.type === 'agent_completed' && run.tookMs === undefined) {
       run.tookMs = elapsed;
       if (++finished === opts.runs) allFinished?.();

@@ -17,6 +17,7 @@ import type { TokenProvider } from '../tokens.ts';
 import { runAgentsOn } from '../checks/agents.ts';
 import { Ledger, asEnvelope } from './plan.ts';
 import type { Plan, Send } from './plan.ts';
+import { PATTERNS } from './plan.ts';
 
 export interface Timing {
   /** Epoch ms when the first connection of the whole test opens. */
@@ -31,6 +32,9 @@ export interface Timing {
   /** Epoch ms when connections are closed. */
   holdUntil: number;
 }
+
+/** One tag object per pattern, made once: per-message samples allocate no tags. */
+const PATTERN_TAGS = Object.fromEntries(PATTERNS.map((p) => [p, { pattern: p }])) as Record<string, { pattern: string } | undefined>;
 
 /** Ticks of the VU's send scheduler. */
 const TICK_MS = 10;
@@ -121,7 +125,7 @@ async function open(config: Config, tokens: TokenProvider, plan: Plan, u: User):
     const e = asEnvelope(m['content']);
     if (!e) return;
     const outcome = ledger.receive(e, m.type === 'direct_message' ? String(m['to_user_id']) : me);
-    const tags = { pattern: e.p };
+    const tags = PATTERN_TAGS[e.p] ?? { pattern: String(e.p) };
     if (outcome === 'violation') isolationViolations.add(1, tags);
     else if (outcome === 'duplicate') duplicates.add(1, tags);
     else {
@@ -138,7 +142,7 @@ async function open(config: Config, tokens: TokenProvider, plan: Plan, u: User):
 
 function judge(u: User): void {
   for (const v of u.ledger?.verdicts() ?? []) {
-    const tags = { pattern: v.pattern };
+    const tags = PATTERN_TAGS[v.pattern] ?? { pattern: String(v.pattern) };
     for (let i = 0; i < v.expected; i++) delivery.add(i < v.delivered, tags);
     expect(
       v.delivered === v.expected && v.duplicates === 0 && v.outOfOrder === 0,

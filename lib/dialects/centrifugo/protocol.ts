@@ -173,7 +173,7 @@ export class CentrifugoClientProtocol {
   decode(frame: string): ServerMessage[] {
     return splitFrame(frame).map((line) => {
       const m = classify(line, this.pending);
-      if ((m.kind === 'reply' || m.kind === 'error') && m.id > 0) this.pending.delete(m.id);
+      if ((m.kind === 'connected' || m.kind === 'reply' || m.kind === 'error') && m.id > 0) this.pending.delete(m.id);
       return m;
     });
   }
@@ -216,6 +216,8 @@ export interface Publication {
   data: unknown;
   /** Present when the channel keeps history: rises by one per publication. */
   offset?: number;
+  /** The stream epoch; the server sends it on the first publication after a (re)subscribe only. */
+  epoch?: string;
   tags?: Record<string, string>;
   info?: { user: string; client: string };
 }
