@@ -1,0 +1,222 @@
+/**
+ * Plays the chat service's agent backend behind Centrifugo. Centrifugo's RPC proxy POSTs each client
+ * `rpc` command here (with the user Centrifugo authenticated); for method `agent_run` with
+ * {message_id, thread_id, content} the driver answers the RPC with the run id, then publishes the
+ * run's five events, in order, into that user's personal channel through Centrifugo's server HTTP API.
+ *
+ * Faults (switchable while running) make the run wrong the ways wsgate's checks must notice: an event
+ * dropped, duplicated, two swapped, or the whole run published into another user's channel.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AGENT_EVENTS, type AgentEventType } from '../../lib/protocol/chat.ts';
+import { callApi } from './server.ts';
+
+export const AGENT_RUN_METHOD = 'agent_run';
+const RPC_PATH = '/centrifugo/rpc';
+
+export type AgentFault =
+  | { kind: 'none' }
+  | { kind: 'drop'; event: AgentEventType }
+  | { kind: 'duplicate'; event: AgentEventType }
+  /** Swaps `event` with the one after it (default agent_thinking <-> tool_executing). */
+  | { kind: 'reorder'; event?: AgentEventType }
+  /** Publishes the run into `toUser`'s personal channel instead of the caller's. */
+  | { kind: 'misroute'; toUser: string };
+
+export interface AgentDriverOptions {
+  /** Pause between the RPC answer and the first event. Default 0. */
+  startDelayMs?: number;
+  /** Pause between events. Default 5. */
+  eventDelayMs?: number;
+  fault?: AgentFault;
+}
+
+/** Where and how to publish: a CentrifugoServer satisfies it. */
+export interface PublishTarget {
+  apiUrl: string;
+  apiKey: string;
+  personalChannel(user: string): string;
+}
+
+/** One published agent event as it lands in `pub.data`. */
+export interface PublishedEvent {
+  type: AgentEventType;
+  run_id: string;
+  seq: number;
+  timestamp: number;
+  user_id: string;
+  message_id: string;
+  thread_id: string;
+}
+
+export interface RunRecord {
+  runId: string;
+  user: string;
+  channel: string;
+  messageId: string;
+  /** What was published, in publish order, with the channel offset the API returned (history on). */
+  published: Array<{ event: PublishedEvent; offset: number | undefined }>;
+  /** Set when a publish failed; the run stopped there. */
+  error?: string;
+  done: boolean;
+}
+
+export interface AgentDriver {
+  /** Give this to startCentrifugo({ rpcProxyUrl }). */
+  rpcUrl: string;
+  /** Tells the driver where to publish; RPCs before this get error 503-ish code 1503. */
+  attach(target: PublishTarget): void;
+  setFault(fault: AgentFault): void;
+  setDelays(d: { startDelayMs?: number; eventDelayMs?: number }): void;
+  /** Every run started, oldest first. */
+  readonly runs: readonly RunRecord[];
+  /** Resolves when every started run has finished publishing. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Application error codes sent back through the proxy; Centrifugo forwards them as reply errors. */
+export const AGENT_ERRORS = {
+  badRequest: { code: 1400, message: 'agent_run needs string message_id, thread_id and content' },
+  unknownMethod: { code: 1404, message: 'unknown rpc method' },
+  notAttached: { code: 1503, message: 'agent driver not attached to centrifugo' },
+} as const;
+
+interface RpcProxyRequest {
+  client?: string;
+  user?: string;
+  method?: string;
+  data?: unknown;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+
+/** The event order a run is published in under `fault` (the correct order when there is none). */
+export function eventPlan(fault: AgentFault): AgentEventType[] {
+  const plan: AgentEventType[] = [...AGENT_EVENTS];
+  if (fault.kind === 'drop') return plan.filter((e) => e !== fault.event);
+  if (fault.kind === 'duplicate') return plan.flatMap((e) => (e === fault.event ? [e, e] : [e]));
+  if (fault.kind === 'reorder') {
+    const i = plan.indexOf(fault.event ?? 'agent_thinking');
+    const j = Math.min(i + 1, plan.length - 1);
+    const a = plan[i];
+    const b = plan[j];
+    if (a !== undefined && b !== undefined) [plan[i], plan[j]] = [b, a];
+  }
+  return plan;
+}
+
+/** Starts the driver on 127.0.0.1 at a free port. */
+export async function startAgentDriver(opts: AgentDriverOptions = {}): Promise<AgentDriver> {
+  let fault: AgentFault = opts.fault ?? { kind: 'none' };
+  let startDelayMs = opts.startDelayMs ?? 0;
+  let eventDelayMs = opts.eventDelayMs ?? 5;
+  let target: PublishTarget | undefined;
+  const runs: RunRecord[] = [];
+  const inflight = new Set<Promise<void>>();
+
+  async function publishRun(run: RunRecord, threadId: string, plan: AgentEventType[], to: PublishTarget): Promise<void> {
+    await sleep(startDelayMs);
+    let seq = 0;
+    for (const type of plan) {
+      seq++;
+      const event: PublishedEvent = {
+        type,
+        run_id: run.runId,
+        seq,
+        timestamp: Date.now(),
+        user_id: run.user,
+        message_id: run.messageId,
+        thread_id: threadId,
+      };
+      try {
+        const r = await callApi<{ offset?: number }>(to.apiUrl, to.apiKey, 'publish', { channel: run.channel, data: event });
+        run.published.push({ event, offset: r.offset });
+      } catch (err) {
+        run.error = (err as Error).message;
+        break;
+      }
+      if (seq < plan.length) await sleep(eventDelayMs);
+    }
+    run.done = true;
+  }
+
+  function answer(res: ServerResponse, body: unknown): Promise<void> {
+    return new Promise((resolve) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body), () => resolve());
+    });
+  }
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      if (req.method !== 'POST' || req.url !== RPC_PATH) {
+        res.writeHead(404).end();
+        return;
+      }
+      let rpc: RpcProxyRequest;
+      try {
+        rpc = JSON.parse(await readBody(req)) as RpcProxyRequest;
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
+      if (rpc.method !== AGENT_RUN_METHOD) return void (await answer(res, { error: AGENT_ERRORS.unknownMethod }));
+      const d = rpc.data as { message_id?: unknown; thread_id?: unknown; content?: unknown } | undefined;
+      if (typeof d?.message_id !== 'string' || typeof d.thread_id !== 'string' || typeof d.content !== 'string' || !rpc.user) {
+        return void (await answer(res, { error: AGENT_ERRORS.badRequest }));
+      }
+      const to = target;
+      if (!to) return void (await answer(res, { error: AGENT_ERRORS.notAttached }));
+
+      // The user is the one Centrifugo authenticated, never something the client claims in data.
+      const owner = fault.kind === 'misroute' ? fault.toUser : rpc.user;
+      const run: RunRecord = { runId: randomUUID(), user: rpc.user, channel: to.personalChannel(owner), messageId: d.message_id, published: [], done: false };
+      runs.push(run);
+      const plan = eventPlan(fault);
+      // Answer the RPC first, so the reply precedes the first event on the client's socket.
+      await answer(res, { result: { data: { run_id: run.runId, message_id: run.messageId, user_id: run.user } } });
+      const p = publishRun(run, d.thread_id, plan, to);
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    rpcUrl: `http://127.0.0.1:${port}${RPC_PATH}`,
+    attach: (t) => {
+      target = t;
+    },
+    setFault: (f) => {
+      fault = f;
+    },
+    setDelays: (d) => {
+      startDelayMs = d.startDelayMs ?? startDelayMs;
+      eventDelayMs = d.eventDelayMs ?? eventDelayMs;
+    },
+    runs,
+    idle: async () => {
+      while (inflight.size > 0) await Promise.all([...inflight]);
+    },
+    close: async () => {
+      await Promise.all([...inflight]);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
