@@ -8,6 +8,7 @@
  */
 import { ConfigError } from './errors.ts';
 import { requiredTrials } from './evidence.ts';
+import type { DialectName } from './dialects/dialect.ts';
 import { parseUrl, redactUrl } from './url.ts';
 import ENVIRONMENTS from '../config/environments.json';
 import { BUSINESS_SCENARIOS } from './multi/plan.ts';
@@ -24,6 +25,8 @@ export interface Config {
   authUrl: string;
   /** Origin header sent on handshakes; must be in the service's allow-list. */
   origin: string;
+  /** The protocol the service speaks (lib/dialects/). */
+  dialect: DialectName;
   tokenSource: TokenSource;
   issuer: string;
   audience: string;
@@ -78,6 +81,12 @@ export interface Config {
   /** A loopback relay that can cut connections without a close frame (the leak regression). */
   dropRelayWsUrl: string | undefined;
   dropRelayControlUrl: string | undefined;
+  /**
+   * A server API for what the WebSocket side cannot say (Centrifugo's HTTP API: connection counts,
+   * publishing); WSGATE_SERVER_API_URL and the secret WSGATE_SERVER_API_KEY.
+   */
+  serverApiUrl: string | undefined;
+  serverApiKey: string | undefined;
   /** Secrets: only ever from environment variables, never from files in the repo. */
   jwtSecret: string | undefined;
   authPassword: string | undefined;
@@ -85,6 +94,9 @@ export interface Config {
 }
 
 type Vars = Readonly<Record<string, string | undefined>>;
+
+/** The dialects lib/dialects/index.ts can build. */
+export const SUPPORTED_DIALECTS: readonly DialectName[] = ['wsgate-chat'];
 
 export const EVIDENCE_POLICIES = ['fail', 'warn'] as const;
 export type EvidencePolicy = (typeof EVIDENCE_POLICIES)[number];
@@ -96,6 +108,7 @@ const OVERRIDES: Record<string, string> = {
   http_url: 'WSGATE_HTTP_URL',
   auth_url: 'WSGATE_AUTH_URL',
   origin: 'WSGATE_ORIGIN',
+  dialect: 'WSGATE_DIALECT',
   token_source: 'WSGATE_TOKEN_SOURCE',
   issuer: 'WSGATE_ISSUER',
   audience: 'WSGATE_AUDIENCE',
@@ -159,6 +172,7 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
     httpUrl: urlField(field('http_url'), ['http:', 'https:']),
     authUrl: urlField(field('auth_url'), ['http:', 'https:']),
     origin: urlField(field('origin'), ['http:', 'https:']),
+    dialect: oneOf(field('dialect'), SUPPORTED_DIALECTS),
     tokenSource,
     issuer: str('issuer'),
     audience: str('audience'),
@@ -192,6 +206,8 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
     },
     dropRelayWsUrl: optionalUrl(vars, 'WSGATE_DROP_RELAY_WS_URL', ['ws:', 'wss:']),
     dropRelayControlUrl: optionalUrl(vars, 'WSGATE_DROP_RELAY_CONTROL_URL', ['http:', 'https:']),
+    serverApiUrl: optionalUrl(vars, 'WSGATE_SERVER_API_URL', ['http:', 'https:']),
+    serverApiKey: vars['WSGATE_SERVER_API_KEY'] || undefined,
     jwtSecret: vars['WSGATE_JWT_SECRET'] || undefined,
     authPassword: vars['WSGATE_AUTH_PASSWORD'] || undefined,
     tokensFile: vars['WSGATE_TOKENS_FILE'] || undefined,

@@ -1,25 +1,25 @@
 /**
- * One chat connection on the runtime's event loop, with promises instead of callbacks so checks read
- * as steps. A VU can hold many sessions at once. Every session guards isolation: any
- * per-user message that names another user counts as a violation, whatever the scenario.
+ * One connection on the runtime's event loop, in the dialect's vocabulary (lib/dialects/), with
+ * promises instead of callbacks so checks read as steps. A VU can hold many sessions at once. Every
+ * session guards isolation: any per-user message that belongs to another user counts as a violation,
+ * whatever the scenario.
  *
  * A session is held by the thousand in stress runs, so it keeps little per connection: promises and
- * arrays are made only when someone asks for them, and the socket's handlers are the same few
- * functions for every session.
+ * arrays are made only when someone asks for them, and there is one handler object per session.
  */
 import { runtime } from '#runtime';
 import type { RuntimeSocket } from './runtime/port.ts';
 import type { Config } from './config.ts';
+import { dialectFor } from './dialects/index.ts';
+import type { DialectCodec, Inbound, TokenCarrier } from './dialects/dialect.ts';
 import { connectionSuccess, greetingLatency, isolationChecked, isolationViolations } from './metrics.ts';
-import { handshakeParts, isConnectionEstablished, ownerOf, parseFrame } from './protocol/chat.ts';
-import type { ClientMessage, ServerMessage, TokenCarrier } from './protocol/chat.ts';
 
 export type SessionState = 'connecting' | 'open' | 'closed';
 
 export interface CloseInfo {
   code: number;
   reason: string;
-  /** Milliseconds between connection_established and the close (0 if it never opened). */
+  /** Milliseconds between the greeting and the close (0 if it never opened). */
   afterMs: number;
 }
 
@@ -27,7 +27,7 @@ export interface SessionOptions {
   userId: string;
   token: string | undefined;
   carrier?: TokenCarrier;
-  /** Milliseconds to wait for connection_established. */
+  /** Milliseconds to wait for the server's greeting. */
   connectTimeoutMs?: number;
   /** Whether the attempt counts in wsgate_connection_success (negative controls do not). */
   countsTowardSuccess?: boolean;
@@ -36,21 +36,26 @@ export interface SessionOptions {
 }
 
 interface Waiter {
-  match: (m: ServerMessage) => boolean;
-  resolve: (m: ServerMessage | undefined) => void;
+  match: (m: Inbound) => boolean;
+  resolve: (m: Inbound | undefined) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
 export class Session {
   state: SessionState = 'connecting';
-  /** The connection_established message, once received. */
-  established: ServerMessage | undefined;
+  /** The server's greeting, once received. */
+  established: Extract<Inbound, { kind: 'connected' }> | undefined;
+  /** Why the server refused the connection in-band (an error or a close before the greeting). */
+  refusal: string | undefined;
   closeInfo: CloseInfo | undefined;
   readonly userId: string;
   /** HTTP status of a refused handshake (401, 403, ...), 0 when no HTTP answer came; undefined if not refused. */
   refusedStatus: number | undefined;
   /** The subprotocol the server selected; never logged or tagged (a hostile server may echo a token). */
   protocol = '';
+  /** The WebSocket handshake completed (HTTP 101), whatever happened after. */
+  upgraded = false;
+  readonly codec: DialectCodec;
   private readonly ws: RuntimeSocket;
   private readonly counts: boolean;
   private openedAt = 0;
@@ -62,19 +67,27 @@ export class Session {
   private readyWaiters: ((ok: boolean) => void)[] | undefined;
   private closeWaiters: ((c: CloseInfo) => void)[] | undefined;
   private waiters: Waiter[] | undefined;
-  private listeners: ((m: ServerMessage) => void)[] | undefined;
-  private foreignMessages: ServerMessage[] | undefined;
+  private listeners: ((m: Inbound) => void)[] | undefined;
+  private foreignMessages: Inbound[] | undefined;
+  private readonly replies: string[] = [];
 
   constructor(config: Config, opts: SessionOptions) {
     this.userId = opts.userId;
     this.counts = opts.countsTowardSuccess !== false;
+    const dialect = dialectFor(config);
+    this.codec = dialect.codec(opts.userId);
     const origin = opts.origin === null ? undefined : (opts.origin ?? config.origin);
-    const parts = handshakeParts(opts.token, opts.carrier ?? 'header', origin);
+    const plan = dialect.handshake(config.wsUrl, opts.token, opts.carrier ?? dialect.carriers[0] ?? 'header', origin);
+    const token = opts.token;
     this.ws = runtime.openSocket(
-      config.wsUrl,
-      { headers: parts.headers, protocols: parts.protocols },
+      plan.url,
+      { headers: plan.headers, protocols: plan.protocols },
       {
-        onOpen: (info) => (this.protocol = info.protocol),
+        onOpen: (info) => {
+          this.upgraded = true;
+          this.protocol = info.protocol;
+          for (const frame of this.codec.opening(token)) this.ws.send(frame);
+        },
         onMessage: (data) => this.dispatch(data),
         onRefused: (status) => (this.refusedStatus = status),
         onClose: (code, reason) => this.onClose(code, reason),
@@ -83,12 +96,12 @@ export class Session {
     this.readyTimer = setTimeout(() => this.settleReady(undefined), opts.connectTimeoutMs ?? 10_000);
   }
 
-  /** Messages that named another user; each was counted in wsgate_isolation_violations. */
-  get foreign(): readonly ServerMessage[] {
+  /** Messages that belonged to another user; each was counted in wsgate_isolation_violations. */
+  get foreign(): readonly Inbound[] {
     return this.foreignMessages ?? [];
   }
 
-  /** Resolves true once connection_established arrived for this user, false otherwise. */
+  /** Resolves true once the server greeted this user, false otherwise. */
   opened(): Promise<boolean> {
     if (this.readyResult !== undefined) return Promise.resolve(this.readyResult);
     return new Promise((resolve) => (this.readyWaiters ??= []).push(resolve));
@@ -100,14 +113,15 @@ export class Session {
     return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
   }
 
-  send(m: ClientMessage): boolean {
-    if (this.ws.readyState !== 1) return false;
-    this.ws.send(JSON.stringify(m));
+  /** Sends one encoded frame; false when the connection is not open or the dialect has no such message. */
+  send(frame: string | undefined): boolean {
+    if (frame === undefined || this.ws.readyState !== 1) return false;
+    this.ws.send(frame);
     return true;
   }
 
   /** The next message matching `match`, or undefined on timeout or close. */
-  next(match: (m: ServerMessage) => boolean, timeoutMs: number): Promise<ServerMessage | undefined> {
+  next(match: (m: Inbound) => boolean, timeoutMs: number): Promise<Inbound | undefined> {
     if (this.state === 'closed') return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const waiter: Waiter = {
@@ -122,8 +136,21 @@ export class Session {
     });
   }
 
+  /**
+   * Is the connection alive? With an application ping (the dialect's), whether the server answers it
+   * within `timeoutMs`; without one, whether the connection is still open (a server that expects
+   * heartbeats answered has had them answered all along).
+   */
+  async alive(id: string, timeoutMs: number): Promise<boolean> {
+    if (this.state !== 'open') return false;
+    const frame = this.codec.ping(id);
+    if (frame === undefined) return this.state === 'open';
+    this.send(frame);
+    return (await this.next((m) => m.kind === 'pong' && m.id === id, timeoutMs)) !== undefined;
+  }
+
   /** Calls `fn` for every message from now on. */
-  onMessage(fn: (m: ServerMessage) => void): void {
+  onMessage(fn: (m: Inbound) => void): void {
     (this.listeners ??= []).push(fn);
   }
 
@@ -140,12 +167,13 @@ export class Session {
     clearTimeout(timer);
   }
 
-  private settleReady(m: ServerMessage | undefined): void {
+  private settleReady(m: Extract<Inbound, { kind: 'connected' }> | undefined): void {
     if (this.readyResult !== undefined) return;
     clearTimeout(this.readyTimer);
     this.readyTimer = undefined;
     this.established = m;
-    const ok = m !== undefined && m['user_id'] === this.userId;
+    // A server that says which user this is must say ours; one that does not is taken at its word.
+    const ok = m !== undefined && (m.userId === undefined || m.userId === this.userId);
     this.readyResult = ok;
     if (ok) {
       this.state = 'open';
@@ -162,6 +190,7 @@ export class Session {
   private onClose(code: number, reason: string): void {
     this.state = 'closed';
     this.closeInfo = { code, reason, afterMs: this.openedAt ? Date.now() - this.openedAt : 0 };
+    if (this.readyResult === undefined && this.refusal === undefined) this.refusal = `closed with ${code}${reason ? ' ' + reason : ''} before the greeting`;
     if (this.guarded > 0) isolationChecked.add(this.guarded);
     this.settleReady(undefined);
     const waiters = this.waiters;
@@ -178,22 +207,32 @@ export class Session {
   }
 
   private dispatch(data: string): void {
-    const m = parseFrame(data);
-    if (!m) return;
-    if (this.readyResult === undefined && isConnectionEstablished(m)) {
-      this.settleReady(m);
-      return;
+    const messages = this.codec.decode(data, this.replies);
+    // Heartbeats the server expects answered are answered at once, before anything else.
+    while (this.replies.length > 0) this.send(this.replies.shift());
+    for (const m of messages) this.handle(m);
+  }
+
+  private handle(m: Inbound): void {
+    if (this.readyResult === undefined) {
+      if (m.kind === 'connected') {
+        this.settleReady(m);
+        return;
+      }
+      if (m.kind === 'refused') {
+        this.refusal = m.reason;
+        this.settleReady(undefined);
+        return;
+      }
     }
-    const owner = ownerOf(m);
-    if (owner !== undefined) this.guarded++;
-    if (owner !== undefined && owner !== this.userId) {
-      const foreign = (this.foreignMessages ??= []);
-      foreign.push(m);
-      isolationViolations.add(1);
-      if (foreign.length <= 3) {
-        console.warn(
-          `ISOLATION user ${this.userId} received ${m.type}${m['run_id'] ? ' of run ' + String(m['run_id']) : ''} belonging to ${owner}`,
-        );
+    const owner = m.owner;
+    if (owner !== undefined) {
+      this.guarded++;
+      if (owner !== this.userId) {
+        const foreign = (this.foreignMessages ??= []);
+        foreign.push(m);
+        isolationViolations.add(1);
+        if (foreign.length <= 3) console.warn(`ISOLATION user ${this.userId} received ${m.label} belonging to ${owner}`);
       }
     }
     if (this.listeners) for (const l of this.listeners) l(m);

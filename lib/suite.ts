@@ -12,7 +12,6 @@ import { redactUrl } from './url.ts';
 import type { Config } from './config.ts';
 import { WsgateError } from './errors.ts';
 import { guarded } from './observe.ts';
-import { PATHS } from './protocol/chat.ts';
 import { thresholdsFor } from './thresholds.ts';
 import type { ThresholdFile } from './thresholds.ts';
 import { createTokenProvider } from './tokens.ts';
@@ -102,7 +101,8 @@ export async function preflight(suite: Suite): Promise<SetupData> {
   if (suite.error || !suite.config) {
     runtime.abort(`wsgate: ${suite.error ?? 'no configuration'}`);
   }
-  const res = await runtime.http({ method: 'GET', url: suite.config.httpUrl + PATHS.health, timeoutMs: 5000 });
+  // Reachability only: any HTTP answer from the backend will do (its health is a check of its own).
+  const res = await runtime.http({ method: 'GET', url: suite.config.httpUrl, timeoutMs: 5000 });
   if (res.status === 0) {
     runtime.abort(
       `wsgate: the chat backend at ${redactUrl(suite.config.httpUrl)} is unreachable (${res.error}); check WSGATE_HTTP_URL and that the service is running`,

@@ -61,9 +61,10 @@ export interface SuiteResult {
   thresholds: ThresholdResult[];
   /**
    * How much the run could have seen, per family (agent runs, connections, messages, isolation
-   * checks), against the environment's detection floor; see lib/evidence.ts.
+   * checks), against the environment's detection floor; see lib/evidence.ts. Absent in results
+   * written before wsgate stated its evidence.
    */
-  evidence: EvidenceResult[];
+  evidence?: EvidenceResult[];
   metrics: Record<string, Record<string, number>>;
 }
 
@@ -203,7 +204,7 @@ export function renderJUnit(r: SuiteResult): string {
     ]);
   }
   if (r.thresholds.length > 0) suiteXml('thresholds', r.thresholds.map(thresholdCase));
-  if (r.evidence.length > 0) {
+  if (r.evidence && r.evidence.length > 0) {
     suiteXml(
       'evidence',
       r.evidence.map((e) => ({ name: `evidence: ${e.family} (floor ${percent(e.floor)})`, ok: e.outcome !== 'fail', skipped: e.outcome === 'not gathered', message: e.sentence })),
@@ -241,7 +242,7 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
     const status = t.status === 'no data' ? 'n/a ' : mark(t.ok);
     lines.push(`  ${status} ${t.metric} ${t.expression} (${t.status === 'no data' ? 'no data: nothing was measured' : `observed ${describeValues(t.observed, t.expression)}`})`);
   }
-  if (r.evidence.length > 0) {
+  if (r.evidence && r.evidence.length > 0) {
     const floor = r.evidence[0]?.floor ?? 0;
     lines.push(`  evidence (detection floor ${percent(floor)}, 95% confidence):`);
     for (const e of r.evidence) {

@@ -10,7 +10,7 @@ import { SignJWT, decodeJwt } from 'jose';
 import type { Config } from './config.ts';
 import { redactUrl } from './url.ts';
 import { TokenError } from './errors.ts';
-import { PATHS, parseTokenResponse, tokenRequest } from './protocol/chat.ts';
+import { dialectFor } from './dialects/index.ts';
 
 export interface MintOptions {
   /** Lifetime in seconds; negative values make an already expired token. */
@@ -84,6 +84,13 @@ export async function mintTokenNative(config: Config, userId: string, opts: Mint
   return `${body}.${await runtime.hmacSha256(secret, body)}`;
 }
 
+/** The dialect's auth service; callers check the auth-service capability first. */
+function authOf(config: Config): NonNullable<ReturnType<typeof dialectFor>['auth']> {
+  const auth = dialectFor(config).auth;
+  if (!auth) throw new TokenError(`the ${config.dialect} dialect has no auth service to ask for tokens; use WSGATE_TOKEN_SOURCE=mint or file`);
+  return auth;
+}
+
 /** A fresh random 32-byte key: tokens signed with it must be refused by any honest backend. */
 export function randomSecret(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(32));
@@ -96,15 +103,16 @@ export interface IssuedToken {
 
 /** Asks the auth service for a token, as a real client would. */
 export async function fetchToken(config: Config, userId: string): Promise<IssuedToken> {
-  const url = config.authUrl + PATHS.token;
+  const auth = authOf(config);
+  const url = config.authUrl + auth.tokenPath;
   const res = await runtime.http({
     method: 'POST',
     url,
-    body: tokenRequest(userId, config.authPassword),
+    body: auth.tokenRequest(userId, config.authPassword),
     headers: { 'Content-Type': 'application/json' },
     timeoutMs: 10_000,
   });
-  const parsed = res.status === 200 ? parseTokenResponse(res.body) : undefined;
+  const parsed = res.status === 200 ? auth.parseTokenResponse(res.body) : undefined;
   if (!parsed) {
     throw new TokenError(
       `the auth service at ${redactUrl(url)} did not issue a token for ${userId} (HTTP ${res.status}${res.error ? ', ' + res.error : ''})`,
@@ -115,7 +123,8 @@ export async function fetchToken(config: Config, userId: string): Promise<Issued
 
 /** Trades a refresh token for a new access token at /auth/refresh; undefined when refused. */
 export async function refreshAtAuthService(config: Config, refreshToken: string): Promise<{ status: number; token: IssuedToken | undefined }> {
-  const url = config.authUrl + PATHS.refresh;
+  const auth = authOf(config);
+  const url = config.authUrl + auth.refreshPath;
   const res = await runtime.http({
     method: 'POST',
     url,
@@ -123,7 +132,7 @@ export async function refreshAtAuthService(config: Config, refreshToken: string)
     headers: { 'Content-Type': 'application/json' },
     timeoutMs: 10_000,
   });
-  return { status: res.status, token: res.status === 200 ? parseTokenResponse(res.body) : undefined };
+  return { status: res.status, token: res.status === 200 ? auth.parseTokenResponse(res.body) : undefined };
 }
 
 /** The claims of a token, unverified: for explaining a refusal, never for trusting one. */

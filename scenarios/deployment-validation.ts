@@ -35,16 +35,28 @@ const SCENARIOS = [
 const suite = loadSuite(SUITE, THRESHOLDS, SCENARIOS);
 const { config } = suite;
 
-/** Every scenario runs once per VU, all starting together; the idle hold sets the wall time. */
-const once = (exec: string, vus = 1) => ({ executor: 'per-vu-iterations' as const, vus, iterations: 1, exec, maxDuration: suite.maxDuration });
+/**
+ * The health check compares the server's connection count before, during and after its own
+ * connections, so it runs alone first; every other scenario then runs once per VU, all starting
+ * together, and the idle hold sets the wall time.
+ */
+const healthSlotS = config ? Math.max(1, Math.round(config.leakSettleMs / 3000)) : 1;
+const once = (exec: string, vus = 1, startS = healthSlotS) => ({
+  executor: 'per-vu-iterations' as const,
+  vus,
+  iterations: 1,
+  exec,
+  maxDuration: suite.maxDuration,
+  startTime: `${startS}s`,
+});
 
 export const options: Options = suite.options({
+  health_endpoint: once('healthEndpoint', 1, 0),
   websocket_connection: once('websocketConnection'),
   jwt_synchronization: once('jwtSynchronization'),
   load_balancer_timeout: once('loadBalancerTimeout'),
   agent_events: once('agentEvents', 2),
   multi_user_isolation: once('multiUserIsolation', config?.isolationUsers ?? 1),
-  health_endpoint: once('healthEndpoint'),
 });
 
 export function setup(): Promise<SetupData> {

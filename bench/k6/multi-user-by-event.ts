@@ -4,7 +4,7 @@
  * benchmark reads wsgate_event_latency{event:...} from this bundle's summary.
  */
 import '../../lib/polyfills.ts';
-import { AGENT_EVENTS } from '../../lib/protocol/chat.ts';
+import { AGENT_EVENTS } from '../../lib/dialects/dialect.ts';
 import { options as base } from '../../scenarios/multi-user.ts';
 
 export { handleSummary, setup, users } from '../../scenarios/multi-user.ts';

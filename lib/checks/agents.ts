@@ -6,7 +6,8 @@
 import type { Config } from '../config.ts';
 import { agentEventCompletion, eventLatency } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
-import { AGENT_EVENTS, RunTracker, isAgentEvent, messages } from '../protocol/chat.ts';
+import { AGENT_EVENTS } from '../dialects/dialect.ts';
+import { RunTracker } from '../runs.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 
@@ -41,13 +42,14 @@ export async function runAgentsOn(session: Session, config: Config, opts: AgentR
   let finished = 0;
   let allFinished: (() => void) | undefined;
   session.onMessage((m) => {
-    if (!isAgentEvent(m)) return;
-    const run = runs.get(m.message_id);
+    if (m.kind !== 'agent-event') return;
+    const e = m.event;
+    const run = runs.get(e.runRef);
     if (!run) return;
-    run.tracker.add(m);
+    run.tracker.add(e);
     const elapsed = Date.now() - run.sentAt;
-    eventLatency.add(elapsed, EVENT_TAGS[m.type]);
-    if (m.type === 'agent_completed' && run.tookMs === undefined) {
+    eventLatency.add(elapsed, EVENT_TAGS[e.type]);
+    if (e.type === 'agent_completed' && run.tookMs === undefined) {
       run.tookMs = elapsed;
       if (++finished === opts.runs) allFinished?.();
     }
@@ -57,7 +59,7 @@ export async function runAgentsOn(session: Session, config: Config, opts: AgentR
   for (let i = 0; i < opts.runs; i++) {
     const messageId = `${session.userId}-${opts.label ?? 'm'}${i}`;
     runs.set(messageId, { tracker: new RunTracker(session.userId, messageId), sentAt: Date.now(), tookMs: undefined });
-    session.send(messages.startRun(`${session.userId}-t${i % 2}`, messageId, `wsgate probe run ${i}`));
+    session.send(session.codec.startRun(messageId, `${session.userId}-t${i % 2}`, `wsgate probe run ${i}`));
     if (opts.staggerMs) await sleepMs(opts.staggerMs);
   }
   let deadline: ReturnType<typeof setTimeout> | undefined;
@@ -81,7 +83,7 @@ export async function runAgentsOn(session: Session, config: Config, opts: AgentR
       const problems = [...v.problems];
       if (took === undefined) problems.push(`no agent_completed within ${config.agentDeadlineMs} ms`);
       else if (!inTime) problems.push(`completed after ${took} ms, deadline ${config.agentDeadlineMs} ms`);
-      return `run ${v.runId ?? '(none)'} of message ${t.messageId}: ${problems.join('; ')}`;
+      return `run ${v.runId ?? '(none)'} of message ${t.runRef}: ${problems.join('; ')}`;
     });
   }
   return completed;

@@ -1,12 +1,13 @@
 /**
- * Can users connect? Valid tokens by header and by subprotocol must get 101 and a greeting for their
- * user; a missing token must get exactly 401, a bad token and a foreign Origin exactly 403. The
- * positive controls run in the same iteration, so a dead endpoint cannot pass by refusing everything.
+ * Can users connect? A valid token in each carrier the dialect has must be accepted (greeted as its
+ * user); a missing token, a bad token and a foreign Origin must be refused: with exactly 401 / 403 /
+ * 403 where the dialect refuses at the HTTP upgrade, in-band where it refuses after it (Centrifugo).
+ * The positive controls run in the same iteration, so a dead endpoint cannot pass by refusing everything.
  */
 import type { Config } from '../config.ts';
-import { describeHandshake, probeHandshake } from '../handshake.ts';
+import { dialectFor } from '../dialects/index.ts';
+import { describeHandshake, probeHandshake, refusedAsExpected } from '../handshake.ts';
 import { expect, uniqueUser } from '../observe.ts';
-import { CHAT_SUBPROTOCOL } from '../protocol/chat.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 
@@ -14,42 +15,39 @@ import type { TokenProvider } from '../tokens.ts';
 const SAMPLE_BATCH = 50;
 
 export async function checkWebsocketConnection(config: Config, tokens: TokenProvider): Promise<void> {
+  const dialect = dialectFor(config);
   const cred = await tokens.credentialFor(uniqueUser('conn'));
 
-  const byHeader = await probeHandshake(config, { token: cred.token, carrier: 'header', expectSuccess: true });
-  expect(
-    byHeader.status === 101 && byHeader.first?.type === 'connection_established' && byHeader.first['user_id'] === cred.userId,
-    'valid token in Authorization header is accepted (101 + connection_established)',
-    () => describeHandshake(byHeader),
-  );
+  for (const carrier of dialect.carriers) {
+    const r = await probeHandshake(config, { userId: cred.userId, token: cred.token, carrier, expectSuccess: true });
+    expect(r.accepted, `valid token (${carrier}) is accepted and greeted as its user`, () => describeHandshake(r));
+    if (carrier === 'subprotocol' && dialect.selectedSubprotocol) {
+      expect(
+        r.status !== 101 || r.protocol === dialect.selectedSubprotocol,
+        `server selects the ${dialect.selectedSubprotocol} subprotocol, never echoing the token`,
+        () => `selected ${r.protocol === '' ? 'none' : r.protocol.startsWith('jwt.') ? 'the jwt.<token> protocol' : 'another protocol'}`,
+      );
+    }
+  }
 
-  const bySubprotocol = await probeHandshake(config, { token: cred.token, carrier: 'subprotocol', expectSuccess: true });
-  expect(
-    bySubprotocol.status === 101 && bySubprotocol.first?.type === 'connection_established',
-    'valid token as jwt.<token> subprotocol is accepted (101 + connection_established)',
-    () => describeHandshake(bySubprotocol),
-  );
-  expect(
-    bySubprotocol.status !== 101 || bySubprotocol.protocol === CHAT_SUBPROTOCOL,
-    `server selects the ${CHAT_SUBPROTOCOL} subprotocol, never echoing the token`,
-    () => `selected ${bySubprotocol.protocol === undefined ? 'none' : bySubprotocol.protocol.startsWith('jwt.') ? 'the jwt.<token> protocol' : bySubprotocol.protocol}`,
-  );
+  const how = (status: number): string => (dialect.capabilities.has('handshake-status') ? `with ${status}` : 'in-band');
+  const missing = await probeHandshake(config, { userId: cred.userId, token: undefined });
+  expect(refusedAsExpected(config, missing, 401), `missing token is refused ${how(401)}`, () => describeHandshake(missing));
 
-  const missing = await probeHandshake(config, { token: undefined });
-  expect(missing.status === 401, 'missing token is refused with 401', () => describeHandshake(missing));
+  const garbage = await probeHandshake(config, { userId: cred.userId, token: 'not.a.valid-token' });
+  expect(refusedAsExpected(config, garbage, 403), `malformed token is refused ${how(403)}`, () => describeHandshake(garbage));
 
-  const garbage = await probeHandshake(config, { token: 'not.a.valid-token' });
-  expect(garbage.status === 403, 'malformed token is refused with 403', () => describeHandshake(garbage));
-
-  const foreignOrigin = await probeHandshake(config, { token: cred.token, origin: 'https://attacker.invalid' });
-  expect(foreignOrigin.status === 403, 'valid token from a foreign Origin is refused with 403', () => describeHandshake(foreignOrigin));
+  if (dialect.capabilities.has('origin-check')) {
+    const foreignOrigin = await probeHandshake(config, { userId: cred.userId, token: cred.token, origin: 'https://attacker.invalid' });
+    expect(refusedAsExpected(config, foreignOrigin, 403), `valid token from a foreign Origin is refused ${how(403)}`, () => describeHandshake(foreignOrigin));
+  }
 }
 
 /**
  * The connection sample: `count` more users connect (each counted in wsgate_connection_success), in
  * batches, so that a fault hitting a small share of handshakes lands in the sample (lib/evidence.ts
- * says how small: count = what the environment's detection floor needs). Each connection must get its
- * greeting for its own user; it is closed right after.
+ * says how small: count = what the environment's detection floor needs). Each connection must be
+ * greeted as its own user; it is closed right after.
  */
 export async function checkConnectionSample(config: Config, tokens: TokenProvider, count: number): Promise<void> {
   let failed = 0;
@@ -65,9 +63,9 @@ export async function checkConnectionSample(config: Config, tokens: TokenProvide
       if (ok) continue;
       failed++;
       const s = batch[i];
-      first ||= s?.refusedStatus !== undefined ? `refused with HTTP ${s.refusedStatus}` : s?.closeInfo ? `closed with ${s.closeInfo.code} before its greeting` : 'no greeting in time';
+      first ||= s?.refusedStatus !== undefined ? `refused with HTTP ${s.refusedStatus}` : (s?.refusal ?? 'no greeting in time');
     }
     await Promise.all(batch.map((s) => s.closeAndWait()));
   }
-  expect(failed === 0, `every one of ${count} sampled connections opens and gets its greeting`, () => `${failed} of ${count} failed; first: ${first}`);
+  expect(failed === 0, `every one of ${count} sampled connections opens and is greeted as its user`, () => `${failed} of ${count} failed; first: ${first}`);
 }

@@ -1,27 +1,27 @@
 /**
- * Is the service healthy, and does it count what we hold? GET /health must say "healthy", and while
- * this check holds N connections the service must report at least N (other clients may be
- * connected too, so "at least" is the honest comparison against a shared deployment).
+ * Is the service healthy, and does it count what we hold, and let go of what we close? Its health
+ * reading (GET /health on the reference; the dialect says where) must say healthy; then, as deltas
+ * against the count before: while this check holds N connections the count must rise by at least N,
+ * and after it closes them the count must come back down within config.leakSettleMs. So a service that
+ * keeps closed connections fails, and a busy one cannot pass by being busy. The count is global, so
+ * this check runs in a time slot of its own (scenarios/deployment-validation.ts).
  */
-import { runtime } from '#runtime';
 import type { Config } from '../config.ts';
-import { expect, uniqueUser } from '../observe.ts';
-import { PATHS, parseHealth } from '../protocol/chat.ts';
-import type { Health } from '../protocol/chat.ts';
+import { dialectFor } from '../dialects/index.ts';
+import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
+import { readHealth } from '../target-http.ts';
 
-export async function readHealth(config: Config): Promise<{ status: number; health: Health | undefined; error: string }> {
-  const res = await runtime.http({ method: 'GET', url: config.httpUrl + PATHS.health, timeoutMs: 10_000 });
-  return { status: res.status, health: res.status === 200 ? parseHealth(res.body) : undefined, error: res.error ?? '' };
-}
+const POLL_MS = 100;
 
 export async function checkHealth(config: Config, tokens: TokenProvider): Promise<void> {
   const before = await readHealth(config);
-  expect(before.health?.status === 'healthy', 'GET /health reports status "healthy"', () =>
-    before.health ? `status "${before.health.status}"` : `HTTP ${before.status} ${before.error}`.trim(),
-  );
-  expect(before.health !== undefined && before.health.version !== '', 'GET /health reports a version', () => `version "${before.health?.version ?? ''}"`);
+  const h0 = before.health;
+  expect(h0?.healthy === true, 'the health endpoint reports healthy', () => (h0 ? `status "${h0.status}"` : `HTTP ${before.status} ${before.error}`.trim()));
+  expect(h0 !== undefined && h0.version !== '', 'the health endpoint reports a version', () => `version "${h0?.version ?? ''}"`);
+  if (!dialectFor(config).capabilities.has('connection-count') || h0?.connections === undefined) return;
+  const base = h0.connections;
 
   const sessions: Session[] = [];
   for (let i = 0; i < config.healthConnections; i++) {
@@ -29,11 +29,21 @@ export async function checkHealth(config: Config, tokens: TokenProvider): Promis
     sessions.push(new Session(config, { userId: cred.userId, token: cred.token }));
   }
   const opened = (await Promise.all(sessions.map((s) => s.opened()))).filter(Boolean).length;
-  const during = await readHealth(config);
+  const during = (await readHealth(config)).health?.connections;
   expect(
-    during.health !== undefined && opened === sessions.length && during.health.active_connections >= opened && during.health.users >= 1,
-    `GET /health counts the ${sessions.length} connections this check holds`,
-    () => `held ${opened} of ${sessions.length}; service reports ${during.health?.active_connections ?? '?'} connections, ${during.health?.users ?? '?'} users`,
+    opened === sessions.length && during !== undefined && during - base >= opened,
+    `the count rises by the ${sessions.length} connections this check holds`,
+    () => `held ${opened} of ${sessions.length}; count went from ${base} to ${during ?? '?'}`,
   );
+
   await Promise.all(sessions.map((s) => s.closeAndWait()));
+  const settleFrom = Date.now();
+  let after = (await readHealth(config)).health?.connections;
+  while (Date.now() - settleFrom < config.leakSettleMs && (after === undefined || after > base)) {
+    await sleepMs(POLL_MS);
+    after = (await readHealth(config)).health?.connections;
+  }
+  expect(after !== undefined && after <= base, `the count returns to where it was within ${config.leakSettleMs} ms of closing them`, () =>
+    `count is ${after ?? '?'} ${Date.now() - settleFrom} ms after the close (before: ${base}, while held: ${during ?? '?'})`,
+  );
 }

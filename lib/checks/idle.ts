@@ -6,7 +6,6 @@
 import type { Config } from '../config.ts';
 import { idleSurvival } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
-import { isPong, messages } from '../protocol/chat.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 
@@ -23,14 +22,9 @@ export async function checkIdleSurvival(config: Config, tokens: TokenProvider, h
   // A timer, not sleep(): sleep() would freeze this VU's event loop and the socket with it.
   await sleepMs(holdS * 1000);
   const alive = session.state === 'open';
-  let answered = false;
-  if (alive) {
-    const id = `idle-${Date.now()}`;
-    session.send(messages.ping(id));
-    answered = (await session.next((m) => isPong(m, id), PONG_TIMEOUT_MS)) !== undefined;
-  }
+  const answered = alive && (await session.alive(`idle-${Date.now()}`, PONG_TIMEOUT_MS));
   idleSurvival.add(alive && answered);
-  expect(alive && answered, `connection idle for ${holdS} s is still open and answers a ping`, () =>
+  expect(alive && answered, `connection idle for ${holdS} s is still open and alive`, () =>
     !alive
       ? `closed after ${((session.closeInfo?.afterMs ?? 0) / 1000).toFixed(1)} s idle with code ${session.closeInfo?.code}`
       : `open, but no pong within ${PONG_TIMEOUT_MS} ms`,

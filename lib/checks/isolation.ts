@@ -6,8 +6,7 @@
 import type { Config } from '../config.ts';
 import { isolationViolations } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
-import { messages } from '../protocol/chat.ts';
-import type { ServerMessage } from '../protocol/chat.ts';
+import type { Inbound } from '../dialects/dialect.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 import { runAgentsOn } from './agents.ts';
@@ -23,7 +22,7 @@ export async function checkIsolation(config: Config, tokens: TokenProvider, runs
   await runAgentsOn(session, config, { runs: runsPerUser, staggerMs: 20, lingerMs: GATHER_MS });
   const first = session.foreign[0];
   expect(session.foreign.length === 0, 'user receives only their own events', () =>
-    `user ${cred.userId} received ${session.foreign.length} message(s) of other users, first ${first?.type} of run ${String(first?.['run_id'])} belonging to ${String(first?.['user_id'] ?? first?.['to_user_id'])}`,
+    `user ${cred.userId} received ${session.foreign.length} message(s) of other users, first ${first?.label ?? '?'} belonging to ${first?.owner ?? '?'}`,
   );
   await session.closeAndWait();
 }
@@ -52,32 +51,32 @@ export async function checkCohortIsolation(config: Config, tokens: TokenProvider
   const session = new Session(config, { userId: cred.userId, token: cred.token });
   if (!expect(await session.opened(), 'connection opens for the isolation check', () => `close ${session.closeInfo?.code ?? 'none'}`)) return;
 
-  const directs: ServerMessage[] = [];
-  const roomMessages: ServerMessage[] = [];
-  const foreignRooms: ServerMessage[] = [];
+  const directs: Extract<Inbound, { kind: 'direct' }>[] = [];
+  const roomMessages: Inbound[] = [];
+  const foreignRooms: Inbound[] = [];
   session.onMessage((m) => {
-    if (m.type === 'direct_message' && m['to_user_id'] === me) directs.push(m);
-    if (m.type === 'room_message') {
-      if (m['room'] === room) roomMessages.push(m);
+    if (m.kind === 'direct' && m.to === me) directs.push(m);
+    if (m.kind === 'room') {
+      if (m.room === room) roomMessages.push(m);
       else {
         foreignRooms.push(m);
         isolationViolations.add(1);
       }
     }
   });
-  session.send(messages.joinRoom(room));
-  await session.next((m) => m.type === 'room_joined', 5000);
+  session.send(session.codec.joinRoom(room));
+  await session.next((m) => m.kind === 'room-joined', 5000);
   await sleepMs(GATHER_MS * 2);
 
-  session.send(messages.direct(cohortUser(cohort, cohort.index + 1), `${me}-dm`, { from: me, seq: 1 }));
-  session.send(messages.roomMessage(room, `${me}-rm`, { from: me, seq: 1 }));
+  session.send(session.codec.direct(cohortUser(cohort, cohort.index + 1), `${me}-dm`, { from: me, seq: 1 }));
+  session.send(session.codec.roomMessage(room, `${me}-rm`, { from: me, seq: 1 }));
   await runAgentsOn(session, config, { runs, staggerMs: 10, lingerMs: GATHER_MS * 2 });
 
   const sender = cohortUser(cohort, cohort.index - 1);
   expect(
-    directs.length === 1 && directs[0]?.['from_user_id'] === sender,
+    directs.length === 1 && directs[0]?.from === sender,
     'user receives exactly the one direct message sent to them',
-    () => `user ${me} received ${directs.length} direct message(s)${directs[0] ? ', first from ' + String(directs[0]['from_user_id']) : ''}; expected 1 from ${sender}`,
+    () => `user ${me} received ${directs.length} direct message(s)${directs[0] ? ', first from ' + String(directs[0].from) : ''}; expected 1 from ${sender}`,
   );
   const members = Array.from({ length: cohort.size }, (_, i) => i).filter((i) => i % 2 === cohort.index % 2).length;
   expect(roomMessages.length === members, "user receives each of their room's messages once", () =>
@@ -86,9 +85,7 @@ export async function checkCohortIsolation(config: Config, tokens: TokenProvider
   const firstForeign = session.foreign[0] ?? foreignRooms[0];
   const foreignCount = session.foreign.length + foreignRooms.length;
   expect(foreignCount === 0, "user receives nothing meant for other users or rooms", () =>
-    `user ${me} received ${foreignCount} foreign message(s), first ${firstForeign?.type} ${
-      firstForeign?.['run_id'] ? 'of run ' + String(firstForeign['run_id']) + ' ' : ''
-    }belonging to ${String(firstForeign?.['user_id'] ?? firstForeign?.['to_user_id'] ?? firstForeign?.['room'])}`,
+    `user ${me} received ${foreignCount} foreign message(s), first ${firstForeign?.label ?? '?'} belonging to ${firstForeign?.owner ?? (firstForeign?.kind === 'room' ? 'room ' + firstForeign.room : '?')}`,
   );
   await session.closeAndWait();
 }

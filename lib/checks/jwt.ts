@@ -5,7 +5,7 @@
  * issuer or audience mismatch.
  */
 import type { Config } from '../config.ts';
-import { describeHandshake, probeHandshake } from '../handshake.ts';
+import { describeHandshake, probeHandshake, refusedAsExpected } from '../handshake.ts';
 import { expect, uniqueUser } from '../observe.ts';
 import { fetchToken, mintToken, peekClaims, randomSecret } from '../tokens.ts';
 
@@ -23,8 +23,8 @@ export async function checkJwtSynchronization(config: Config, users = 1): Promis
     }
     if (!expect(issued !== undefined, 'auth service issues a token', () => issueError)) continue;
     const token = issued ?? '';
-    const accepted = await probeHandshake(config, { token, expectSuccess: true });
-    expect(accepted.status === 101 && accepted.first?.['user_id'] === userId, 'backend accepts the auth service token', () => {
+    const accepted = await probeHandshake(config, { userId, token, expectSuccess: true });
+    expect(accepted.accepted, 'backend accepts the auth service token', () => {
       const c = peekClaims(token);
       const hint =
         c?.['iss'] !== config.issuer ? `issuer is "${String(c?.['iss'])}", expected "${config.issuer}"` :
@@ -35,6 +35,6 @@ export async function checkJwtSynchronization(config: Config, users = 1): Promis
   }
 
   const forged = await mintToken(config, userId, { secret: randomSecret() });
-  const refused = await probeHandshake(config, { token: forged });
-  expect(refused.status === 403, 'backend refuses a token signed with another secret (403)', () => describeHandshake(refused));
+  const refused = await probeHandshake(config, { userId, token: forged });
+  expect(refusedAsExpected(config, refused, 403), 'backend refuses a token signed with another secret', () => describeHandshake(refused));
 }

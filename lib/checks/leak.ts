@@ -10,7 +10,7 @@ import type { Config } from '../config.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
-import { readHealth } from './health.ts';
+import { readHealth } from '../target-http.ts';
 
 const POLL_MS = 100;
 
@@ -33,9 +33,9 @@ export async function checkConnectionLeak(config: Config, tokens: TokenProvider)
   const opened = (await Promise.all(sessions.map((s) => s.opened()))).filter(Boolean).length;
   const peak = (await readHealth(config)).health;
   expect(
-    opened === n && (peak?.active_connections ?? 0) >= base.active_connections + n,
+    opened === n && (peak?.connections ?? 0) >= (base.connections ?? 0) + n,
     `service counts the ${n} connections opened`,
-    () => `opened ${opened} of ${n}; count went from ${base.active_connections} to ${peak?.active_connections ?? '?'}`,
+    () => `opened ${opened} of ${n}; count went from ${base.connections ?? '?'} to ${peak?.connections ?? '?'}`,
   );
 
   await Promise.all(sessions.slice(0, cleanCount).map((s) => s.closeAndWait()));
@@ -47,13 +47,13 @@ export async function checkConnectionLeak(config: Config, tokens: TokenProvider)
 
   const deadline = Date.now() + config.leakSettleMs;
   let now = (await readHealth(config)).health;
-  while (Date.now() < deadline && (now === undefined || now.active_connections > base.active_connections || now.users > base.users)) {
+  while (Date.now() < deadline && (now === undefined || (now.connections ?? 0) > (base.connections ?? 0) || (now.users ?? 0) > (base.users ?? 0))) {
     await sleepMs(POLL_MS);
     now = (await readHealth(config)).health;
   }
   expect(
-    now !== undefined && now.active_connections <= base.active_connections && now.users <= base.users,
+    now !== undefined && (now.connections ?? 0) <= (base.connections ?? 0) && (now.users ?? 0) <= (base.users ?? 0),
     `connection count returns to its baseline within ${config.leakSettleMs} ms of ${cleanCount} clean closes and ${n - cleanCount} drops`,
-    () => `count is ${now?.active_connections ?? '?'} (baseline ${base.active_connections}, peak ${peak?.active_connections ?? '?'}), users ${now?.users ?? '?'} (baseline ${base.users})`,
+    () => `count is ${now?.connections ?? '?'} (baseline ${base.connections ?? '?'}, peak ${peak?.connections ?? '?'}), users ${now?.users ?? '?'} (baseline ${base.users ?? '?'})`,
   );
 }

@@ -7,7 +7,6 @@
 import type { Config } from '../config.ts';
 import { connectionDrops } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
-import { isPong, messages } from '../protocol/chat.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 import { runAgentsOn } from './agents.ts';
@@ -33,10 +32,8 @@ export async function holdPoolConnection(config: Config, tokens: TokenProvider, 
     // Wakes at the next ping or at a drop, whichever comes first, so a drop is noticed at once.
     await session.next(() => false, Math.min(PING_EVERY_MS, until - Date.now()));
     if (session.state !== 'open' || Date.now() >= until) break;
-    const id = `pool-${++n}`;
-    session.send(messages.ping(id));
-    const pong = await session.next((m) => isPong(m, id), PONG_TIMEOUT_MS);
-    expect(pong !== undefined, 'pool connection answers a ping', () => (session.state === 'open' ? 'no pong' : `closed with ${session.closeInfo?.code}`));
+    const pong = await session.alive(`pool-${++n}`, PONG_TIMEOUT_MS);
+    expect(pong, 'pool connection is alive (answers a ping where the protocol has one)', () => (session.state === 'open' ? 'no pong' : `closed with ${session.closeInfo?.code}`));
   }
   const dropped = session.state === 'closed';
   if (dropped) connectionDrops.add(1);

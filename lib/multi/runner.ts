@@ -11,7 +11,6 @@
 import type { Config } from '../config.ts';
 import { delivery, duplicates, isolationViolations, messageLatency, outOfOrder } from '../metrics.ts';
 import { expect, sleepMs } from '../observe.ts';
-import { messages } from '../protocol/chat.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 import { runAgentsOn } from '../checks/agents.ts';
@@ -74,8 +73,8 @@ export async function runUsers(config: Config, tokens: TokenProvider, plan: Plan
     if (!e) return undefined;
     const content = { ...e, t: now };
     const id = `${u.index}-${e.p}-${e.q}`;
-    if (send.kind === 'direct') s.send(messages.direct(plan.userId(Number(send.to)), id, content));
-    else s.send(messages.roomMessage(String(send.to), id, content));
+    if (send.kind === 'direct') s.send(s.codec.direct(plan.userId(Number(send.to)), id, content));
+    else s.send(s.codec.roomMessage(String(send.to), id, content));
     return undefined;
   }
 
@@ -120,11 +119,11 @@ async function open(config: Config, tokens: TokenProvider, plan: Plan, u: User):
   const ledger = u.ledger;
   if (ledger) s.onMessage((m) => {
     // Direct messages for someone else are already counted by the session's own isolation guard.
-    const forMe = m.type === 'room_message' || (m.type === 'direct_message' && m['to_user_id'] === me);
+    const forMe = m.kind === 'room' || (m.kind === 'direct' && m.to === me);
     if (!forMe) return;
-    const e = asEnvelope(m['content']);
+    const e = asEnvelope(m.content);
     if (!e) return;
-    const outcome = ledger.receive(e, m.type === 'direct_message' ? String(m['to_user_id']) : me);
+    const outcome = ledger.receive(e, m.kind === 'direct' ? m.to : me);
     const tags = PATTERN_TAGS[e.p] ?? { pattern: String(e.p) };
     if (outcome === 'violation') isolationViolations.add(1, tags);
     else if (outcome === 'duplicate') duplicates.add(1, tags);
@@ -135,8 +134,8 @@ async function open(config: Config, tokens: TokenProvider, plan: Plan, u: User):
   });
   if (!(await s.opened())) return;
   for (const room of plan.roomsOf(u.index)) {
-    s.send(messages.joinRoom(room));
-    await s.next((m) => m.type === 'room_joined' && m['room'] === room, 10_000);
+    s.send(s.codec.joinRoom(room));
+    await s.next((m) => m.kind === 'room-joined' && m.room === room, 10_000);
   }
 }
 
@@ -154,7 +153,7 @@ function judge(u: User): void {
   const f = foreign[0];
   expect((u.ledger?.violations ?? 0) === 0 && foreign.length === 0, 'user receives nothing addressed to others', () =>
     u.ledger?.firstViolation ??
-    `user ${u.index} received ${foreign.length} message(s) of others, first ${f?.type}${f?.['run_id'] ? ' of run ' + String(f['run_id']) : ''} belonging to ${String(f?.['user_id'] ?? f?.['to_user_id'])}`,
+    `user ${u.index} received ${foreign.length} message(s) of others, first ${f?.label ?? '?'} belonging to ${f?.owner ?? '?'}`,
   );
 }
 
@@ -164,7 +163,8 @@ async function holdAll(states: User[], until: number): Promise<void> {
   while (Date.now() < until) {
     await sleepMs(Math.min(KEEPALIVE_MS / Math.max(1, states.length), until - Date.now()));
     const u = states[turn++ % Math.max(1, states.length)];
-    if (u?.session?.state === 'open') u.session.send(messages.ping(`keepalive-${turn}`));
+    // Where the protocol has no application ping, the server's own heartbeats keep the connection busy.
+    if (u?.session?.state === 'open') u.session.send(u.session.codec.ping(`keepalive-${turn}`));
   }
   for (const u of states) {
     expect(u.session?.state === 'open', 'connection stays open for the whole hold', () =>

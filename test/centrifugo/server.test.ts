@@ -8,7 +8,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { AGENT_EVENTS, RunTracker, type AgentEvent } from '../../lib/protocol/chat.ts';
+import { AGENT_EVENTS } from '../../lib/dialects/dialect.ts';
+import type { AgentEventType } from '../../lib/dialects/dialect.ts';
+import { RunTracker } from '../../lib/runs.ts';
+
+/** An agent event as the driver publishes it (the chat protocol's field names). */
+interface AgentEvent {
+  type: AgentEventType;
+  run_id: string;
+  seq: number;
+  user_id: string;
+  message_id: string;
+}
+
+/** The canonical event RunTracker judges. */
+const canonical = (e: AgentEvent) => ({ type: e.type, runRef: e.message_id, runId: e.run_id, seq: e.seq, userId: e.user_id });
 import { CLOSE_CODES, ERROR_CODES, batch, isTerminalClose, type ServerMessage } from '../../lib/dialects/centrifugo/protocol.ts';
 import { AGENT_ERRORS, AGENT_RUN_METHOD, startAgentDriver, type AgentDriver } from '../../third-party/centrifugo/agent-driver.ts';
 import { CentrifugoError, findCentrifugo } from '../../third-party/centrifugo/binary.ts';
@@ -173,7 +187,7 @@ describe('centrifugo v6.9.1: auth, channels, agent runs', { skip, timeout: 60_00
     assert.equal(data['user_id'], 'carl', 'the proxy request carries the user Centrifugo authenticated');
     assert.equal(data['message_id'], 'm-1');
     const run = new RunTracker('carl', 'm-1');
-    for (const e of events) run.add(e);
+    for (const e of events) run.add(canonical(e));
     assert.deepEqual(run.verdict(), { complete: true, problems: [], runId: data['run_id'] });
     assert.deepEqual(events.map((e) => e.type), [...AGENT_EVENTS]);
     assert.deepEqual(events.map((e) => e.seq), [1, 2, 3, 4, 5]);
@@ -423,7 +437,7 @@ describe('centrifugo v6.9.1: the faults wsgate must catch', { skip, timeout: 60_
       await pair.driver.idle();
       // Drain what a fault published after agent_completed (a reorder keeps agent_completed last).
       const run = new RunTracker('fay', `m-${fault.kind}`);
-      for (const e of events) run.add(e);
+      for (const e of events) run.add(canonical(e));
       const v = run.verdict();
       assert.equal(v.complete, false);
       assert.ok(v.problems.includes(problem), JSON.stringify(v.problems));

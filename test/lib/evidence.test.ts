@@ -34,7 +34,7 @@ test('a sample too small for the floor fails the verdict under policy fail, warn
   const meta = { suite: 's', env: 'local', target: {}, scenarios: ['a'], finishedAt: new Date(0) };
   const failing = buildResult(data, { ...meta, evidence: { floor: 0.01, policy: 'fail', enforced: ['agent_runs', 'connections'] } });
   assert.equal(failing.verdict, 'fail');
-  assert.deepEqual(failing.evidence.map((e) => [e.family, e.outcome]), [['agent_runs', 'fail'], ['connections', 'ok']]);
+  assert.deepEqual(failing.evidence?.map((e) => [e.family, e.outcome]), [['agent_runs', 'fail'], ['connections', 'ok']]);
   assert.match(renderText(failing), /FAIL 40 agent runs, 0 failed: .*; the floor of 1% needs 299/);
   assert.match(renderJUnit(failing), /name="evidence: agent_runs \(floor 1%\)">\n\s+<failure message="40 agent runs/);
   const warning = buildResult(data, { ...meta, evidence: { floor: 0.01, policy: 'warn', enforced: ['agent_runs'] } });

@@ -1,14 +1,18 @@
 /**
- * End to end: the real k6 v2.2 pushes a wsgate run's metrics through `--out experimental-prometheus-rw`
- * into a real Prometheus (Debian's 2.42, on loopback, remote-write receiver on, wsgate's alert rules
- * loaded), and the test finds them there.
+ * End to end: wsgate's engine (`node dist/node/engine.mjs run --out experimental-prometheus-rw`) pushes
+ * a wsgate run's metrics into a real Prometheus (Debian's, on loopback, remote-write receiver on,
+ * wsgate's alert rules loaded), and the test finds them there with k6's names, labels and units, so
+ * monitoring/ works whichever engine ran. With WSGATE_K6 set, the same runs on k6's own output
+ * (dist/*.js, `k6 run --out experimental-prometheus-rw`) are held to the same checks, each engine into
+ * a Prometheus of its own; skipped with one line otherwise.
  *
- * Two runs at once, each against its own reference service playing isolation_leak (and idle_timeout
- * for the monitoring pool), so the counters that exist only after a failure do appear:
- * dist/monitoring.js tagged env=staging and dist/deployment-validation.js tagged env=production (the
- * suite that records wsgate_auth_failures); and a third, dist/monitoring.js tagged env=local against a
- * service playing handshake_403, for the windowed auth-failure rule. The test then checks every series of monitoring/k6-series.json, its labels
- * and units, that the isolation alert fires, and that every dashboard query returns data.
+ * Three runs at once per engine, each against its own reference service: the monitoring bundle tagged
+ * env=staging and the deployment-validation bundle tagged env=production (the suite that records
+ * wsgate_auth_failures), both playing isolation_leak (and idle_timeout for the monitoring pool), so the
+ * counters that exist only after a failure do appear; and the monitoring bundle tagged env=local
+ * against a service playing handshake_403, for the windowed auth-failure rule. The test then checks
+ * every series of monitoring/k6-series.json, its labels and units, that the isolation alert fires, and
+ * that every dashboard query returns data.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,25 +20,33 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { build, isStale } from '../../build.mjs';
-import { AGENT_EVENTS } from '../../lib/protocol/chat.ts';
+import { AGENT_EVENTS } from '../../lib/dialects/dialect.ts';
 import { startTarget } from '../../target/service.ts';
 import type { RunningTarget } from '../../target/service.ts';
 import { RULES_FILE } from '../../scripts/prometheus-rules.ts';
-import { k6Binary } from '../helpers/k6.ts';
+import { k6Binary, k6Skip } from '../helpers/k6.ts';
 import { dashboardQueries, REPO, startServer, tempDir, tools, verifiedSeries } from './helpers.ts';
 import type { Server } from './helpers.ts';
 
 const SECRET = 'prometheus-test-secret-0123456789abcdef';
 const TREND_STATS = 'p(50),p(95),p(99),count';
-const K6_RUN_TIMEOUT_MS = 40_000;
+const RUN_TIMEOUT_MS = 40_000;
 const need = tools('prometheus');
 
-interface K6Result {
+type Kind = 'wsgate' | 'k6';
+
+/** How each engine is started on a suite: program, leading arguments and the suite's bundle. */
+const ENGINES: Record<Kind, { start: () => string[]; bundle: (suite: string) => string }> = {
+  wsgate: { start: () => [process.execPath, join(REPO, 'dist', 'node', 'engine.mjs'), 'run'], bundle: (suite) => join('dist', 'engine', `${suite}.mjs`) },
+  k6: { start: () => [k6Binary(), 'run'], bundle: (suite) => join('dist', `${suite}.js`) },
+};
+
+interface RunResult {
   code: number | null;
   out: string;
 }
 
-/** The caller's environment without wsgate configuration, except where to find k6. */
+/** The caller's environment without wsgate or k6 configuration. */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
@@ -43,13 +55,13 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function runK6(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<K6Result> {
+function runOnce(cmd: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd[0] ?? '', cmd.slice(1), { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), K6_RUN_TIMEOUT_MS);
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -63,11 +75,12 @@ interface Sample {
   value: [number, string];
 }
 
-describe('k6 remote write into a real Prometheus', { skip: need.skip, timeout: 90_000 }, () => {
+function remoteWriteSuite(kind: Kind): void {
+  const engine = kind === 'k6' ? 'k6' : 'the engine';
   let dir: ReturnType<typeof tempDir> | undefined;
   let prom: Server | undefined;
   const targets: RunningTarget[] = [];
-  const runs: Record<string, K6Result> = {};
+  const runs: Record<string, RunResult> = {};
 
   async function query(expr: string): Promise<Sample[]> {
     const url = (prom ?? assert.fail('prometheus is not running')).url;
@@ -78,9 +91,9 @@ describe('k6 remote write into a real Prometheus', { skip: need.skip, timeout: 9
   }
 
   before(async () => {
-    dir = tempDir('prometheus');
+    dir = tempDir(`prometheus-${kind}`);
     if (isStale()) await build();
-    const k6 = await k6Binary();
+    const start = ENGINES[kind].start();
     const configFile = join(dir.path, 'prometheus.yml');
     // a 1 s evaluation interval so the alert rules see the run while the test waits
     writeFileSync(configFile, `global:\n  evaluation_interval: 1s\nrule_files:\n  - ${JSON.stringify(RULES_FILE)}\n`);
@@ -118,11 +131,11 @@ describe('k6 remote write into a real Prometheus', { skip: need.skip, timeout: 9
       K6_PROMETHEUS_RW_TREND_STATS: TREND_STATS,
       K6_PROMETHEUS_RW_PUSH_INTERVAL: '1s',
     });
-    const k6Args = (envTag: string, bundle: string) => ['run', '--quiet', '--tag', `env=${envTag}`, '--out', 'experimental-prometheus-rw', join('dist', bundle)];
+    const cmd = (envTag: string, suite: string) => [...start, '--quiet', '--tag', `env=${envTag}`, '--out', 'experimental-prometheus-rw', ENGINES[kind].bundle(suite)];
     const [monitoring, validation, refused] = await Promise.all([
-      runK6(k6, k6Args('staging', 'monitoring.js'), env(forMonitoring)),
-      runK6(k6, k6Args('production', 'deployment-validation.js'), env(forValidation)),
-      runK6(k6, k6Args('local', 'monitoring.js'), env(refusing)),
+      runOnce(cmd('staging', 'monitoring'), env(forMonitoring)),
+      runOnce(cmd('production', 'deployment-validation'), env(forValidation)),
+      runOnce(cmd('local', 'monitoring'), env(refusing)),
     ]);
     runs['monitoring'] = monitoring;
     runs['validation'] = validation;
@@ -134,10 +147,11 @@ describe('k6 remote write into a real Prometheus', { skip: need.skip, timeout: 9
     dir?.remove();
   });
 
-  test('both k6 runs ran to the end (0: pass, 99: thresholds crossed, as the faults make them)', () => {
+  test(`the three runs on ${engine} ran to the end (0: pass, 99: thresholds crossed, as the faults make them)`, () => {
+    assert.deepEqual(Object.keys(runs).sort(), ['monitoring', 'monitoring refused', 'validation']);
     for (const [name, r] of Object.entries(runs)) {
-      assert.ok(r.code === 0 || r.code === 99, `${name}: k6 exited ${r.code}\n${r.out.slice(-3000)}`);
-      assert.doesNotMatch(r.out, /Failed to send the time series data|remote write/i, `${name}: k6 reported no remote-write error`);
+      assert.ok(r.code === 0 || r.code === 99, `${name}: ${engine} exited ${r.code}\n${r.out.slice(-3000)}`);
+      assert.doesNotMatch(r.out, /Failed to send the time series data|remote write/i, `${name}: ${engine} reported no remote-write error`);
     }
   });
 
@@ -145,7 +159,7 @@ describe('k6 remote write into a real Prometheus', { skip: need.skip, timeout: 9
     const url = (prom ?? assert.fail()).url;
     const names = ((await (await fetch(`${url}/api/v1/label/__name__/values`)).json()) as { data: string[] }).data;
     for (const [name, info] of Object.entries(verifiedSeries())) {
-      assert.ok(names.includes(name), `${name} arrived (k6 sent: ${names.filter((n) => n.startsWith('k6_')).join(', ')})`);
+      assert.ok(names.includes(name), `${name} arrived (${engine} sent: ${names.filter((n) => n.startsWith('k6_')).join(', ')})`);
       const envs = (await query(`count by (env) (${name})`)).map((s) => s.metric['env']);
       assert.ok(envs.length > 0 && envs.every((e) => e === 'staging' || e === 'production' || e === 'local'), `${name} carries an env label, got ${JSON.stringify(envs)}`);
       for (const label of info.labels) {
@@ -168,7 +182,12 @@ describe('k6 remote write into a real Prometheus', { skip: need.skip, timeout: 9
       'k6_wsgate_event_latency_p50',
       'k6_wsgate_event_latency_p95',
       'k6_wsgate_event_latency_p99',
+      'k6_wsgate_greeting_latency_count',
+      'k6_wsgate_greeting_latency_p50',
+      'k6_wsgate_greeting_latency_p95',
+      'k6_wsgate_greeting_latency_p99',
       'k6_wsgate_idle_survival_rate',
+      'k6_wsgate_isolation_checked_total',
       'k6_wsgate_isolation_violations_total',
     ]);
   });
@@ -185,7 +204,8 @@ describe('k6 remote write into a real Prometheus', { skip: need.skip, timeout: 9
       // the reference service answers within milliseconds: seconds, not ms, and never 0
       assert.ok(v > 0 && v < 5, `latency ${v} s (${s.metric['event']})`);
     }
-    // k6 v2.2 passes every stat of a time trend through its ms -> s conversion, the sample count too
+    // k6 v2.2 passes every stat of a time trend through its ms -> s conversion, the sample count too,
+    // and the engine does the same so the series mean the same
     for (const s of await query('k6_wsgate_event_latency_count')) {
       const v = Number(s.value[1]);
       assert.ok(v > 0 && v < 1, `count ${v} is samples / 1000`);
@@ -253,4 +273,8 @@ describe('k6 remote write into a real Prometheus', { skip: need.skip, timeout: 9
       assert.ok(result.length > 0, `"${q.title}": ${expr} returned nothing`);
     }
   });
-});
+}
+
+describe("the engine's remote write into a real Prometheus", { skip: need.skip, timeout: 90_000 }, () => remoteWriteSuite('wsgate'));
+
+describe("k6's remote write (the k6 at WSGATE_K6) into a real Prometheus", { skip: need.skip || k6Skip(), timeout: 90_000 }, () => remoteWriteSuite('k6'));

@@ -34,7 +34,7 @@ async function call(
 /** A target with the admin endpoint on random ports; `t.after` closes it. */
 async function withAdmin(
   t: { after: (fn: () => Promise<void> | void) => void },
-  options: { faults?: FaultName[]; host?: string } = {},
+  options: { faults?: FaultName[]; host?: string; authPassword?: string } = {},
 ): Promise<RunningTarget & { adminUrl: string }> {
   const target = await startTarget({ authSecret: SECRET, backendSecret: SECRET, ...options, admin: { token: TOKEN } });
   t.after(() => target.close());

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AGENT_EVENTS, type AgentEventType } from '../../lib/protocol/chat.ts';
+import { AGENT_EVENTS, type AgentEventType } from '../../lib/dialects/dialect.ts';
 import { callApi } from './server.ts';
 
 export const AGENT_RUN_METHOD = 'agent_run';
