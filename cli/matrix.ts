@@ -226,7 +226,7 @@ async function runSetup(setup: MatrixSetup, dir: string, env: NodeJS.ProcessEnv,
   if (json) {
     try {
       const result = JSON.parse(readFileSync(join(dir, json), 'utf8')) as SuiteResult;
-      for (const s of result.scenarios) verdicts[s.name] = s.verdict;
+      for (const s of result.scenarios) verdicts[s.name] = s.verdict === 'not applicable' ? undefined : s.verdict;
       for (const t of result.thresholds.filter((x) => !x.ok)) {
         const used = Object.entries(t.observed).filter(([k]) => t.expression.includes(k));
         suiteFailures.push(`${t.metric} ${t.expression} (observed ${used.map(([k, v]) => `${k} ${v}`).join(', ')})`);

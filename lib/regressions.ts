@@ -3,6 +3,7 @@
  * of them a run selects. Pure module: the CLI validates --test and --critical-only with it before
  * starting k6, and the scenario builds its options from the same selection.
  */
+import type { Need } from './capabilities.ts';
 import { ConfigError } from './errors.ts';
 
 export interface Regression {
@@ -16,16 +17,18 @@ export interface Regression {
    * each regression test fails against its own fault.
    */
   reproducedBy: string[];
+  /** What the test needs (lib/capabilities.ts); without it the test is "not applicable". */
+  needs: Need[];
 }
 
 export const REGRESSIONS: readonly Regression[] = [
-  { name: 'jwt_secret_synchronization_regression', critical: true, guards: 'auth service and backend signed and verified with different secrets', reproducedBy: ['jwt_secret_desync'] },
-  { name: 'websocket_403_handshake_regression', critical: true, guards: 'valid tokens were refused with HTTP 403 at the handshake', reproducedBy: ['handshake_403'] },
-  { name: 'load_balancer_timeout_regression', critical: true, guards: "the load balancer's idle timeout cut idle chat connections", reproducedBy: ['idle_timeout', 'nginx:broken'] },
-  { name: 'multi_user_isolation_regression', critical: true, guards: "users received other users' events", reproducedBy: ['isolation_leak'] },
-  { name: 'agent_events_missing_regression', critical: true, guards: 'agent runs skipped some of their five events', reproducedBy: ['missing_agent_events'] },
-  { name: 'connection_leak_regression', critical: false, guards: 'closed connections stayed counted and held resources', reproducedBy: ['connection_leak'] },
-  { name: 'auth_token_refresh_regression', critical: false, guards: 'long-lived connections died when their token expired despite refreshing', reproducedBy: ['token_refresh_broken'] },
+  { name: 'jwt_secret_synchronization_regression', critical: true, guards: 'auth service and backend signed and verified with different secrets', reproducedBy: ['jwt_secret_desync'], needs: ['auth-service'] },
+  { name: 'websocket_403_handshake_regression', critical: true, guards: 'valid tokens were refused with HTTP 403 at the handshake', reproducedBy: ['handshake_403'], needs: [] },
+  { name: 'load_balancer_timeout_regression', critical: true, guards: "the load balancer's idle timeout cut idle chat connections", reproducedBy: ['idle_timeout', 'nginx:broken'], needs: [] },
+  { name: 'multi_user_isolation_regression', critical: true, guards: "users received other users' events", reproducedBy: ['isolation_leak'], needs: ['agent-runs', 'direct-messages', 'rooms'] },
+  { name: 'agent_events_missing_regression', critical: true, guards: 'agent runs skipped some of their five events', reproducedBy: ['missing_agent_events'], needs: ['agent-runs'] },
+  { name: 'connection_leak_regression', critical: false, guards: 'closed connections stayed counted and held resources', reproducedBy: ['connection_leak'], needs: ['connection-count', 'drop-relay'] },
+  { name: 'auth_token_refresh_regression', critical: false, guards: 'long-lived connections died when their token expired despite refreshing', reproducedBy: ['token_refresh_broken'], needs: ['jwt-secret', 'in-band-refresh', 'expiry-close'] },
 ];
 
 export const REGRESSION_NAMES = REGRESSIONS.map((r) => r.name);
@@ -54,16 +57,4 @@ function parseBool(v: string | undefined, name: string): boolean {
   if (v === undefined || v === '' || v === 'false' || v === '0') return false;
   if (v === 'true' || v === '1') return true;
   throw new ConfigError(`${name} is "${v}"; it must be true or false`);
-}
-
-/**
- * The refresh regression mints short-lived tokens whatever the token source, so it needs the shared
- * secret. The CLI asks before starting k6; the scenario asks again under plain `k6 run`.
- */
-export function requireRefreshSecret(selected: readonly string[], jwtSecret: string | undefined): void {
-  if (selected.includes('auth_token_refresh_regression') && !jwtSecret) {
-    throw new ConfigError(
-      'auth_token_refresh_regression mints short-lived tokens and needs WSGATE_JWT_SECRET; set it, or leave the test out with --test or --critical-only',
-    );
-  }
 }

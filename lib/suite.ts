@@ -12,6 +12,8 @@ import { redactUrl } from './url.ts';
 import type { Config } from './config.ts';
 import { WsgateError } from './errors.ts';
 import { guarded } from './observe.ts';
+import { missing, notApplicable } from './capabilities.ts';
+import type { Need } from './capabilities.ts';
 import { thresholdsFor } from './thresholds.ts';
 import type { ThresholdFile } from './thresholds.ts';
 import { createTokenProvider } from './tokens.ts';
@@ -43,7 +45,7 @@ export interface Suite {
    * A scenario's exec function: the body gets the parsed config and token source, and an exception
    * becomes a failed check with its message rather than an iteration that records nothing.
    */
-  step(body: (config: Config, tokens: TokenProvider, data: SetupData) => Promise<void>): (data: SetupData) => Promise<void>;
+  step(body: (config: Config, tokens: TokenProvider, data: SetupData) => Promise<void>, needs?: readonly Need[]): (data: SetupData) => Promise<void>;
 }
 
 /**
@@ -83,10 +85,12 @@ export function loadSuite(
       systemTags: SAFE_SYSTEM_TAGS,
       setupTimeout: '30s',
     }),
-    step: (body) => (data) =>
+    step: (body, needs = []) => (data) =>
       guarded(async () => {
         // setup() aborts the test before any scenario when either is missing
         if (!config || !tokens) throw new Error(error ?? 'the suite is not configured');
+        const lacking = missing(config, needs);
+        if (lacking.length > 0) return notApplicable(lacking);
         await body(config, tokens, data);
       }),
   };

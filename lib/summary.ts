@@ -8,6 +8,9 @@
  * Pure module: Node tests feed it recorded k6 data.
  */
 import { EVIDENCE_FAMILIES, assess, percent } from './evidence.ts';
+
+/** The check-name prefix lib/capabilities.ts records for a scenario that could not run here. */
+export const NOT_APPLICABLE = 'not applicable: ';
 import type { Evidence, EvidenceFamily } from './evidence.ts';
 
 /** The parts of k6's handleSummary() data wsgate reads. */
@@ -44,7 +47,9 @@ export interface ThresholdResult {
 }
 export interface ScenarioResult {
   name: string;
-  verdict: 'pass' | 'fail';
+  /** 'not applicable' when the run lacked what the check needs (the reason is in not_applicable). */
+  verdict: 'pass' | 'fail' | 'not applicable';
+  not_applicable?: string;
   checks: CheckResult[];
   thresholds: ThresholdResult[];
 }
@@ -111,12 +116,12 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
     // checks{scenario:NAME}: rate==1) and it checked something: k6 reports thresholds as holding
     // when a run is aborted before they are evaluated.
     const ok = own.length > 0 && ownThresholds.every((t) => t.ok);
-    return {
-      name,
-      verdict: ok ? 'pass' : 'fail',
-      checks: own.map((c) => ({ ...c, name: c.name.slice(name.length + 2) })),
-      thresholds: ownThresholds,
-    };
+    const checksOf = own.map((c) => ({ ...c, name: c.name.slice(name.length + 2) }));
+    const na = checksOf.length > 0 && checksOf.every((c) => c.name.startsWith(NOT_APPLICABLE) && c.ok);
+    if (na) {
+      return { name, verdict: 'not applicable', not_applicable: checksOf.map((c) => c.name.slice(NOT_APPLICABLE.length)).join('; '), checks: [], thresholds: [] };
+    }
+    return { name, verdict: ok ? 'pass' : 'fail', checks: checksOf, thresholds: ownThresholds };
   });
   const suiteThresholds = thresholds.filter((t) => !SCENARIO_SUBMETRIC.test(t.metric) && !(meta.owners?.[t.metric] && meta.scenarios.includes(meta.owners[t.metric] ?? '')));
   const evidence = meta.evidence ? gatherEvidence(data, meta.evidence) : [];
@@ -128,7 +133,7 @@ export function buildResult(data: K6SummaryData, meta: ResultMeta): SuiteResult 
     wsgate_result_version: 1,
     suite: meta.suite,
     env: meta.env,
-    verdict: thresholds.every((t) => t.ok) && scenarios.every((s) => s.verdict === 'pass') && evidence.every((e) => e.outcome !== 'fail') ? 'pass' : 'fail',
+    verdict: thresholds.every((t) => t.ok) && scenarios.every((s) => s.verdict !== 'fail') && evidence.every((e) => e.outcome !== 'fail') ? 'pass' : 'fail',
     finished_at: meta.finishedAt.toISOString(),
     duration_s: round((data.state?.testRunDurationMs ?? 0) / 1000, 2),
     target: meta.target,
@@ -196,6 +201,10 @@ export function renderJUnit(r: SuiteResult): string {
     suites.push(`  <testsuite name="${xml(name)}" tests="${cases.length}" failures="${f}" skipped="${sk}">\n${body}\n  </testsuite>`);
   };
   for (const s of r.scenarios) {
+    if (s.verdict === 'not applicable') {
+      suiteXml(s.name, [{ name: s.name, ok: true, skipped: true, message: `not applicable: ${s.not_applicable ?? ''}` }]);
+      continue;
+    }
     const ran = s.checks.length > 0 ? [] : [{ name: 'scenario ran its checks', ok: false, message: NO_CHECKS }];
     suiteXml(s.name, [
       ...ran,
@@ -233,6 +242,10 @@ export function renderText(r: SuiteResult, files: string[] = []): string {
   const mark = (ok: boolean): string => (ok ? 'ok  ' : 'FAIL');
   const lines = [`wsgate ${r.suite} (env ${r.env}): ${r.verdict.toUpperCase()} in ${r.duration_s} s`];
   for (const s of r.scenarios) {
+    if (s.verdict === 'not applicable') {
+      lines.push(`  n/a  ${s.name.padEnd(40)} not applicable: ${s.not_applicable ?? ''}`);
+      continue;
+    }
     const passed = s.checks.filter((c) => c.ok).length;
     lines.push(`  ${mark(s.verdict === 'pass')} ${s.name.padEnd(40)} ${passed}/${s.checks.length} checks`);
     for (const c of s.checks.filter((x) => !x.ok)) lines.push(`         - ${c.name}: ${c.fails} of ${c.passes + c.fails} failed`);

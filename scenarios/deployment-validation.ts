@@ -69,16 +69,16 @@ export const websocketConnection = suite.step(async (config, tokens) => {
   await checkConnectionSample(config, tokens, config.sampleConnections);
 });
 
-export const jwtSynchronization = suite.step((config) => checkJwtSynchronization(config));
+export const jwtSynchronization = suite.step((config) => checkJwtSynchronization(config), ['auth-service']);
 
 export const loadBalancerTimeout = suite.step((config, tokens) => checkIdleSurvival(config, tokens));
 
 // The configured runs are split over the scenario's two VUs (two connections).
-export const agentEvents = suite.step((config, tokens) => checkAgentEvents(config, tokens, Math.ceil(config.agentRuns / 2)));
+export const agentEvents = suite.step((config, tokens) => checkAgentEvents(config, tokens, Math.ceil(config.agentRuns / 2)), ['agent-runs']);
 
-export const multiUserIsolation = suite.step((config, tokens) => checkIsolation(config, tokens, 2));
+export const multiUserIsolation = suite.step((config, tokens) => checkIsolation(config, tokens, 2), ['agent-runs']);
 
-export const healthEndpoint = suite.step((config, tokens) => checkHealth(config, tokens));
+export const healthEndpoint = suite.step((config, tokens) => checkHealth(config, tokens), ['health']);
 
 export function handleSummary(data: K6SummaryData): Record<string, string> {
   // Validation answers for the evidence its floor asks of it: agent runs, connections, isolation.

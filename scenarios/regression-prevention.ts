@@ -20,9 +20,9 @@ import { checkJwtSynchronization } from '../lib/checks/jwt.ts';
 import { checkConnectionLeak } from '../lib/checks/leak.ts';
 import { checkTokenRefresh } from '../lib/checks/refresh.ts';
 import type { Config } from '../lib/config.ts';
-import { ConfigError } from '../lib/errors.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
-import { requireRefreshSecret, selectRegressions } from '../lib/regressions.ts';
+import type { Need } from '../lib/capabilities.ts';
+import { REGRESSIONS, selectRegressions } from '../lib/regressions.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
 import type { SetupData } from '../lib/suite.ts';
 import type { K6SummaryData } from '../lib/summary.ts';
@@ -32,11 +32,13 @@ import THRESHOLDS from '../thresholds/regression-prevention.json';
 const SUITE = 'regression-prevention';
 
 let selected: string[] = [];
-const suite = loadSuite(SUITE, THRESHOLDS, (c) => {
+const suite = loadSuite(SUITE, THRESHOLDS, () => {
   selected = selectRegressions(runtime.env).map((r) => r.name);
-  requireWhatSelectedTestsNeed(c, selected);
   return selected;
 });
+
+/** A test's needs (lib/regressions.ts): without them it is "not applicable", and the others still run. */
+const needs = (name: string): Need[] => REGRESSIONS.find((r) => r.name === name)?.needs ?? [];
 const { config } = suite;
 
 export const options: Options = suite.options(schedule(config, selected));
@@ -45,21 +47,22 @@ export function setup(): Promise<SetupData> {
   return preflight(suite);
 }
 
-export const jwt_secret_synchronization_regression = suite.step((c) => checkJwtSynchronization(c, c.jwtSyncUsers));
+export const jwt_secret_synchronization_regression = suite.step((c) => checkJwtSynchronization(c, c.jwtSyncUsers), needs('jwt_secret_synchronization_regression'));
 
-export const websocket_403_handshake_regression = suite.step((c, tokens) => checkWebsocketConnection(c, tokens));
+export const websocket_403_handshake_regression = suite.step((c, tokens) => checkWebsocketConnection(c, tokens), needs('websocket_403_handshake_regression'));
 
-export const load_balancer_timeout_regression = suite.step((c, tokens) => checkIdleSurvival(c, tokens));
+export const load_balancer_timeout_regression = suite.step((c, tokens) => checkIdleSurvival(c, tokens), needs('load_balancer_timeout_regression'));
 
-export const multi_user_isolation_regression = suite.step((c, tokens, data) =>
-  checkCohortIsolation(c, tokens, { index: runtime.vu().iterationInTest, size: c.regressionUsers, nonce: data.nonce }, 3),
+export const multi_user_isolation_regression = suite.step(
+  (c, tokens, data) => checkCohortIsolation(c, tokens, { index: runtime.vu().iterationInTest, size: c.regressionUsers, nonce: data.nonce }, 3),
+  needs('multi_user_isolation_regression'),
 );
 
-export const agent_events_missing_regression = suite.step((c, tokens) => checkAgentEvents(c, tokens, c.agentRegressionRuns));
+export const agent_events_missing_regression = suite.step((c, tokens) => checkAgentEvents(c, tokens, c.agentRegressionRuns), needs('agent_events_missing_regression'));
 
-export const connection_leak_regression = suite.step((c, tokens) => checkConnectionLeak(c, tokens));
+export const connection_leak_regression = suite.step((c, tokens) => checkConnectionLeak(c, tokens), needs('connection_leak_regression'));
 
-export const auth_token_refresh_regression = suite.step((c) => checkTokenRefresh(c));
+export const auth_token_refresh_regression = suite.step((c) => checkTokenRefresh(c), needs('auth_token_refresh_regression'));
 
 export function handleSummary(data: K6SummaryData): Record<string, string> {
   // Every session in the run guards isolation, and a leaked event lands on whichever user the
@@ -88,13 +91,4 @@ function schedule(c: Config | undefined, names: string[]): Record<string, Scenar
     };
   }
   return out;
-}
-
-function requireWhatSelectedTestsNeed(c: Config, names: string[]): void {
-  requireRefreshSecret(names, c.jwtSecret);
-  if (names.includes('connection_leak_regression') && (!c.dropRelayWsUrl || !c.dropRelayControlUrl)) {
-    throw new ConfigError(
-      'connection_leak_regression needs a drop relay (WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL); run it through wsgate regression, which starts one, or leave the test out with --test',
-    );
-  }
 }

@@ -220,7 +220,7 @@ function checkChanges(now: SuiteResult | null, base: SuiteResult | null | undefi
   const out: CheckChange[] = [];
   for (const s of now.scenarios) {
     const was = base?.scenarios.find((b) => b.name === s.name);
-    const wasVerdict = was ? was.verdict : 'absent';
+    const wasVerdict = was && was.verdict !== 'not applicable' ? was.verdict : 'absent';
     if (s.verdict === 'fail' && wasVerdict !== 'fail') {
       const failing = s.checks.filter((c) => !c.ok);
       if (failing.length === 0) out.push({ suite: now.suite, scenario: s.name, check: null, was: wasVerdict, now: 'fail' });
