@@ -27,6 +27,8 @@ export interface Config {
   origin: string;
   /** The protocol the service speaks (lib/dialects/). */
   dialect: DialectName;
+  /** The json dialect's description of the protocol (WSGATE_DIALECT_FILE), read when the dialect is built. */
+  dialectFile: string | undefined;
   tokenSource: TokenSource;
   issuer: string;
   audience: string;
@@ -173,6 +175,7 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
     authUrl: urlField(field('auth_url'), ['http:', 'https:']),
     origin: urlField(field('origin'), ['http:', 'https:']),
     dialect: oneOf(field('dialect'), SUPPORTED_DIALECTS),
+    dialectFile: vars['WSGATE_DIALECT_FILE'] || undefined,
     tokenSource,
     issuer: str('issuer'),
     audience: str('audience'),
