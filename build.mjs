@@ -16,7 +16,7 @@ const root = dirname(fileURLToPath(import.meta.url));
 const dist = join(root, 'dist');
 const stampFile = join(dist, '.build-stamp.json');
 /** Everything whose change makes the bundles stale (JSON presets and thresholds are bundled in). */
-const SOURCES = ['scenarios', 'lib', 'cli', 'engine', 'target', 'config', 'thresholds', 'build.mjs', 'package.json', 'package-lock.json'];
+const SOURCES = ['scenarios', 'lib', 'cli', 'engine', 'reference-service', 'third-party', 'config', 'thresholds', 'build.mjs', 'package.json', 'package-lock.json'];
 
 /** Options for k6 bundles; each says why (see ../shared/K6-NOTES.md). */
 const k6Options = {

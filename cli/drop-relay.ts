@@ -1,9 +1,9 @@
 /**
- * `wsgate drop-relay`: the drop relay connection_leak_regression needs (target/drop-relay.ts), as a
+ * `wsgate drop-relay`: the drop relay connection_leak_regression needs (cli/drop-relay-server.ts), as a
  * command of its own, for whoever runs the bundle with plain `wsgate run` or `k6 run` instead of `wsgate regression`
  * (which starts one by itself).
  */
-import { parseUpstream, startDropRelay } from '../target/drop-relay.ts';
+import { parseUpstream, startDropRelay } from './drop-relay-server.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, parseOptions, say } from './io.ts';

@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WsgateError } from '../lib/errors.ts';
-import { TargetError } from '../target/errors.ts';
-import { runTargetCli } from '../target/main.ts';
+import { TargetError } from '../reference-service/errors.ts';
+import { runTargetCli } from '../reference-service/main.ts';
 import { DROP_RELAY_USAGE, dropRelay } from './drop-relay.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
@@ -37,7 +37,7 @@ Commands:
   merge        judge a run split over several instances (execution segments) from their merged samples
   multi-user   many authenticated users at once (chat, agents, mixed, or a connection stress test)
   monitor      monitor an environment for a duration: rolling windows, alerts (console, webhook), rollback trigger
-  target       run the reference chat service (for local runs and demos)
+  reference    run the reference chat service (for local runs and demos)
   drop-relay   run the drop relay the connection-leak regression needs, for plain wsgate run / k6 run users
   matrix       prove the regression suite here: every fault of the reference service against every test
   run          one test on an engine, like k6 run: a suite, an engine bundle or a scenario source
@@ -57,9 +57,9 @@ Bundles scenarios/*.ts twice (dist/engine/<name>.mjs for the engine, dist/<name>
 engine into dist/node/engine.mjs and the CLI into dist/node/cli.mjs, and prints each output with its size. (wsgate rebuilds by itself when a source changed; this forces it.)
 `;
 
-const COMMANDS = 'validate, regression, pre, post, merge, multi-user, monitor, target, drop-relay, matrix, run, build and help';
+const COMMANDS = 'validate, regression, pre, post, merge, multi-user, monitor, reference, drop-relay, matrix, run, build and help';
 
-const TARGET_HELP_NOTE = 'Run wsgate target --help for its options.\n';
+const TARGET_HELP_NOTE = 'Run wsgate reference --help for its options.\n';
 
 /** Parses a command that takes no options except --help; true when help was asked for. */
 function noOptions(argv: string[], command: string): boolean {
@@ -92,7 +92,7 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
         merge: MERGE_USAGE,
         'multi-user': MULTI_USER_USAGE,
         monitor: MONITOR_USAGE,
-        target: TARGET_HELP_NOTE,
+        reference: TARGET_HELP_NOTE,
         'drop-relay': DROP_RELAY_USAGE,
         matrix: MATRIX_USAGE,
         build: BUILD_USAGE,
@@ -126,7 +126,7 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
       return matrix(rest, env, io);
     case 'run':
       return run(rest, env, io);
-    case 'target':
+    case 'reference':
       // The reference service's own CLI owns its flags, messages and exit codes.
       return runTargetCli(rest, env, { stdout: (t) => io.stdout.write(t), stderr: (t) => io.stderr.write(t) });
     case 'build': {

@@ -13,9 +13,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Config } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { startTargetCluster } from '../target/cluster.ts';
-import { FAULT_NAMES, isFaultName, startTarget } from '../target/service.ts';
-import type { FaultName, RunningTarget, TargetTls } from '../target/service.ts';
+import { startTargetCluster } from '../reference-service/cluster.ts';
+import { FAULT_NAMES, isFaultName, startTarget } from '../reference-service/service.ts';
+import type { FaultName, RunningTarget, TargetTls } from '../reference-service/service.ts';
 import { K6FailedError, UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, loadBuilder, packageRoot, runStamp, say } from './io.ts';
@@ -176,7 +176,7 @@ export async function prepareRun(suite: string, configEnv: string, plan: OutputP
 
 /**
  * Starts the reference service on loopback with one shared secret, accepting the config's origin;
- * with `workers` > 1 its backend runs in that many processes (target/cluster.ts).
+ * with `workers` > 1 its backend runs in that many processes (reference-service/cluster.ts).
  */
 export function startReferenceService(config: Config, secret: string, faults: readonly FaultName[], tls?: TargetTls, workers = 1): Promise<RunningTarget> {
   const options = {

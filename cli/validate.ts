@@ -9,7 +9,7 @@
 import type { Config } from '../lib/config.ts';
 import { loadConfig } from '../lib/config.ts';
 import { redactUrl } from '../lib/url.ts';
-import { FAULT_NAMES } from '../target/service.ts';
+import { FAULT_NAMES } from '../reference-service/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, parseOptions, say } from './io.ts';

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../../lib/errors.ts';
 import type { SuiteResult } from '../../lib/summary.ts';
-import { FAULT_NAMES } from '../../target/service.ts';
+import { FAULT_NAMES } from '../../reference-service/service.ts';
 import { UsageError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { EXIT, parseOptions, runStamp, say } from '../io.ts';

@@ -47,7 +47,7 @@ async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: n
 
 describe('usage errors: exit 2, one sentence', { concurrency: true }, () => {
   test('unknown command', () =>
-    expectOneSentence(['deploy'], BASE, EXIT.USAGE, 'unknown command "deploy"; the commands are validate, regression, pre, post, merge, multi-user, monitor, target, drop-relay, matrix, run, build and help'));
+    expectOneSentence(['deploy'], BASE, EXIT.USAGE, 'unknown command "deploy"; the commands are validate, regression, pre, post, merge, multi-user, monitor, reference, drop-relay, matrix, run, build and help'));
 
   test('install-k6 is gone: wsgate never builds or downloads k6', () =>
     expectOneSentence(['install-k6'], BASE, EXIT.USAGE, /^wsgate: unknown command "install-k6"; /));
@@ -138,9 +138,9 @@ describe('help: exit 0 on stdout', { concurrency: true }, () => {
   }
 
   test('target --help is the reference service CLI', async () => {
-    const r = await run(['target', '--help'], BASE);
+    const r = await run(['reference', '--help'], BASE);
     assert.equal(r.code, 0);
-    assert.match(r.out, /^Usage: wsgate target/);
+    assert.match(r.out, /^Usage: wsgate reference/);
   });
 });
 

@@ -8,7 +8,7 @@ import { EXIT, main } from '../../cli/main.ts';
 import { SETUPS, cellOf, matrixExit, ownTests, renderTable } from '../../cli/matrix.ts';
 import type { MatrixRow, MatrixSetup } from '../../cli/matrix.ts';
 import { REGRESSION_NAMES } from '../../lib/regressions.ts';
-import { FAULT_NAMES } from '../../target/service.ts';
+import { FAULT_NAMES } from '../../reference-service/service.ts';
 import { STACK_FRAME, capture } from './helpers.ts';
 
 const setup = (name: string): MatrixSetup => SETUPS.find((s) => s.name === name) as MatrixSetup;

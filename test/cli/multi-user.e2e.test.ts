@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { EXIT, main } from '../../cli/main.ts';
-import { startTargetCluster } from '../../target/cluster.ts';
+import { startTargetCluster } from '../../reference-service/cluster.ts';
 import { k6Skip } from '../helpers/k6.ts';
 import { DEFAULT_ENGINE, capture, cleanEnv as scrubbed, STACK_FRAME, tempDir } from './helpers.ts';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { EXIT } from '../../cli/main.ts';
 import { REGRESSIONS, REGRESSION_NAMES } from '../../lib/regressions.ts';
-import { findNginx } from '../../target/nginx.ts';
+import { findNginx } from '../../reference-service/nginx.ts';
 import { k6Skip } from '../helpers/k6.ts';
 import { cleanEnv, lastLine, runCli, tempDir } from './helpers.ts';
 

@@ -16,8 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, main } from '../../cli/main.ts';
 import { parseSoak, relayedWsUrl } from '../../cli/regression.ts';
 import { REGRESSION_NAMES } from '../../lib/regressions.ts';
-import { findNginx } from '../../target/nginx.ts';
-import { startTarget } from '../../target/service.ts';
+import { findNginx } from '../../reference-service/nginx.ts';
+import { startTarget } from '../../reference-service/service.ts';
 import { SECRET, STACK_FRAME, capture, fakeK6Runner, tempDir, writeExecutable } from './helpers.ts';
 
 const BASE: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'] };

@@ -17,8 +17,8 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { ConfigMap, PersistentVolumeClaim } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { build, isStale } from '../../build.mjs';
-import { startTarget } from '../../target/service.ts';
-import type { FaultName } from '../../target/service.ts';
+import { startTarget } from '../../reference-service/service.ts';
+import type { FaultName } from '../../reference-service/service.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DIR = join(REPO, 'deploy', 'kubernetes');

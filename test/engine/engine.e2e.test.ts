@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { build, bundleEngine, isStale } from '../../build.mjs';
-import { startTarget } from '../../target/service.ts';
-import type { RunningTarget } from '../../target/service.ts';
+import { startTarget } from '../../reference-service/service.ts';
+import type { RunningTarget } from '../../reference-service/service.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const ENGINE = join(REPO, 'dist', 'node', 'engine.mjs');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../lib/errors.ts';
 import { REGRESSIONS, REGRESSION_NAMES, selectRegressions } from '../../lib/regressions.ts';
-import { FAULT_NAMES } from '../../target/service.ts';
+import { FAULT_NAMES } from '../../reference-service/service.ts';
 
 test('the seven regressions keep the original design names, five of them critical', () => {
   assert.deepEqual(REGRESSION_NAMES, [

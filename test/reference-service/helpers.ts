@@ -12,8 +12,8 @@ import type { IncomingMessage } from 'node:http';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import type { ClientOptions } from 'ws';
-import { startTarget } from '../../target/service.ts';
-import type { RunningTarget, TargetOptions } from '../../target/service.ts';
+import { startTarget } from '../../reference-service/service.ts';
+import type { RunningTarget, TargetOptions } from '../../reference-service/service.ts';
 
 export const SECRET = 'test-secret-0123456789abcdef-0123456789';
 export const ISSUER = 'wsgate-reference-auth';

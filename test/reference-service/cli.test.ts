@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runTargetCli } from '../../target/main.ts';
+import { runTargetCli } from '../../reference-service/main.ts';
 import { within } from './helpers.ts';
 
 const SECRET_ENV = { WSGATE_AUTH_SECRET: 'cli-secret-0123456789abcdef-0123456789' };
-const MAIN = fileURLToPath(new URL('../../target/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../reference-service/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs the CLI in-process and returns its exit code and what it wrote. */
@@ -40,38 +40,38 @@ function spawnCli(argv: string[], env: NodeJS.ProcessEnv) {
 
 describe('runTargetCli: bad input is one sentence on stderr and exit code 2', { concurrency: true }, () => {
   const cases: [string, string[], NodeJS.ProcessEnv, string][] = [
-    ['unknown flag', ['--colour', 'red'], SECRET_ENV, 'wsgate target: unknown option "--colour"; run wsgate target --help to see the valid options.'],
+    ['unknown flag', ['--colour', 'red'], SECRET_ENV, 'wsgate reference: unknown option "--colour"; run wsgate reference --help to see the valid options.'],
     [
       'unknown fault',
       ['--fault', 'isolation_leak', '--fault', 'foo'],
       SECRET_ENV,
-      'wsgate target: unknown fault "foo"; valid faults are handshake_403, jwt_secret_desync, idle_timeout, isolation_leak, missing_agent_events, connection_leak, token_refresh_broken.',
+      'wsgate reference: unknown fault "foo"; valid faults are handshake_403, jwt_secret_desync, idle_timeout, isolation_leak, missing_agent_events, connection_leak, token_refresh_broken.',
     ],
-    ['non-numeric port', ['--port', 'eighty'], SECRET_ENV, 'wsgate target: --port is "eighty"; it must be a port number from 0 to 65535.'],
-    ['port out of range', ['--auth-port', '70000'], SECRET_ENV, 'wsgate target: --auth-port is "70000"; it must be a port number from 0 to 65535.'],
-    ['bad idle timeout', ['--idle-timeout-s', '0'], SECRET_ENV, 'wsgate target: --idle-timeout-s is "0"; it must be a number of seconds greater than 0, e.g. 3 or 0.5.'],
-    ['missing value', ['--token-ttl'], SECRET_ENV, 'wsgate target: option --token-ttl needs a value; write it as --token-ttl VALUE or --token-ttl=VALUE (see --help).'],
-    ['value that looks like a flag', ['--port', '-1'], SECRET_ENV, 'wsgate target: option --port needs a value; write it as --port VALUE or --port=VALUE (see --help).'],
-    ['positional argument', ['serve'], SECRET_ENV, 'wsgate target: unexpected argument "serve"; wsgate target takes only options (see --help).'],
+    ['non-numeric port', ['--port', 'eighty'], SECRET_ENV, 'wsgate reference: --port is "eighty"; it must be a port number from 0 to 65535.'],
+    ['port out of range', ['--auth-port', '70000'], SECRET_ENV, 'wsgate reference: --auth-port is "70000"; it must be a port number from 0 to 65535.'],
+    ['bad idle timeout', ['--idle-timeout-s', '0'], SECRET_ENV, 'wsgate reference: --idle-timeout-s is "0"; it must be a number of seconds greater than 0, e.g. 3 or 0.5.'],
+    ['missing value', ['--token-ttl'], SECRET_ENV, 'wsgate reference: option --token-ttl needs a value; write it as --token-ttl VALUE or --token-ttl=VALUE (see --help).'],
+    ['value that looks like a flag', ['--port', '-1'], SECRET_ENV, 'wsgate reference: option --port needs a value; write it as --port VALUE or --port=VALUE (see --help).'],
+    ['positional argument', ['serve'], SECRET_ENV, 'wsgate reference: unexpected argument "serve"; wsgate reference takes only options (see --help).'],
     [
       'short auth secret',
       [],
       { WSGATE_AUTH_SECRET: 'short-secret' },
-      'wsgate target: WSGATE_AUTH_SECRET is 12 bytes long; set it to at least 32 bytes, e.g. WSGATE_AUTH_SECRET=$(openssl rand -hex 32).',
+      'wsgate reference: WSGATE_AUTH_SECRET is 12 bytes long; set it to at least 32 bytes, e.g. WSGATE_AUTH_SECRET=$(openssl rand -hex 32).',
     ],
     [
       'short backend secret',
       [],
       { ...SECRET_ENV, WSGATE_BACKEND_SECRET: 'tiny' },
-      'wsgate target: WSGATE_BACKEND_SECRET is 4 bytes long; set it to at least 32 bytes, e.g. WSGATE_BACKEND_SECRET=$(openssl rand -hex 32).',
+      'wsgate reference: WSGATE_BACKEND_SECRET is 4 bytes long; set it to at least 32 bytes, e.g. WSGATE_BACKEND_SECRET=$(openssl rand -hex 32).',
     ],
     [
       'unreadable cert',
       ['--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'],
       SECRET_ENV,
-      'wsgate target: cannot read the --tls-cert file "/nonexistent/cert.pem" (ENOENT); pass the path of a readable PEM file.',
+      'wsgate reference: cannot read the --tls-cert file "/nonexistent/cert.pem" (ENOENT); pass the path of a readable PEM file.',
     ],
-    ['cert without key', ['--tls-cert', '/x.pem'], SECRET_ENV, 'wsgate target: --tls-cert was given alone; pass both --tls-cert and --tls-key, or neither.'],
+    ['cert without key', ['--tls-cert', '/x.pem'], SECRET_ENV, 'wsgate reference: --tls-cert was given alone; pass both --tls-cert and --tls-key, or neither.'],
   ];
   for (const [name, argv, env, sentence] of cases) {
     test(name, async () => {
@@ -92,7 +92,7 @@ describe('runTargetCli: bad input is one sentence on stderr and exit code 2', { 
 test('--help prints the usage and exits 0', async () => {
   const result = await runCli(['--help']);
   assert.equal(result.code, 0);
-  assert.match(result.stdout, /^Usage: wsgate target \[options\]/);
+  assert.match(result.stdout, /^Usage: wsgate reference \[options\]/);
   assert.equal(result.stderr, '');
 });
 
@@ -131,7 +131,7 @@ test('the spawned CLI with bad input writes one line, no stack trace, and exits 
   assert.equal(code, 2);
   assert.equal(stdout, '');
   assert.equal(stderr.split('\n').length, 2, stderr);
-  assert.match(stderr, /^wsgate target: unknown fault "nope"; valid faults are /);
+  assert.match(stderr, /^wsgate reference: unknown fault "nope"; valid faults are /);
   assert.doesNotMatch(stderr, /\n\s+at /);
 });
 
@@ -155,7 +155,7 @@ describe('runTargetCli: a service that cannot start is one sentence and exit cod
       const result = await runCli(['--port', String(port)]);
       assert.equal(result.code, 4);
       assert.equal(result.stdout, '');
-      assert.equal(result.stderr, `wsgate target: the backend port 127.0.0.1:${port} is already in use; choose another port or free this one.\n`);
+      assert.equal(result.stderr, `wsgate reference: the backend port 127.0.0.1:${port} is already in use; choose another port or free this one.\n`);
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
@@ -170,7 +170,7 @@ describe('runTargetCli: a service that cannot start is one sentence and exit cod
       const result = await runCli(['--nginx', 'healthy'], { ...SECRET_ENV, WSGATE_NGINX: fake });
       assert.equal(result.code, 4);
       assert.equal(result.stdout, '');
-      assert.match(result.stderr, /^wsgate target: nginx \(.*, config healthy\) exited with code 1 before it answered; last lines of its error log: nginx: \[emerg\] boom\n$/);
+      assert.match(result.stderr, /^wsgate reference: nginx \(.*, config healthy\) exited with code 1 before it answered; last lines of its error log: nginx: \[emerg\] boom\n$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -178,7 +178,7 @@ describe('runTargetCli: a service that cannot start is one sentence and exit cod
 });
 
 test('the auth service refuses to listen beyond loopback without a password (it issues a token for any user)', async () => {
-  const { normalizeOptions } = await import('../../target/config.ts');
+  const { normalizeOptions } = await import('../../reference-service/config.ts');
   const base = { authSecret: 'x'.repeat(40), backendSecret: 'x'.repeat(40) };
   assert.throws(() => normalizeOptions({ ...base, host: '0.0.0.0' }), /^TargetConfigError: host 0\.0\.0\.0 would let anyone who reaches it ask the auth service for any user's token; set WSGATE_AUTH_PASSWORD, or bind a loopback address such as 127\.0\.0\.1\.$/);
   assert.equal(normalizeOptions({ ...base, host: '0.0.0.0', authPassword: 'pw' }).host, '0.0.0.0');

@@ -1,5 +1,5 @@
 /**
- * `wsgate target`: runs the reference chat service from the command line. Importing this module has
+ * `wsgate reference`: runs the reference chat service from the command line. Importing this module has
  * no side effect; the CLI (or a test) calls {@link runTargetCli}.
  *
  * Secrets come only from the environment, never from flags, so they stay out of `ps` and shell history.
@@ -17,11 +17,11 @@ import type { NginxConfigName, RunningNginx } from './nginx.ts';
 import { MAX_WORKERS, startTargetCluster } from './cluster.ts';
 import type { StartClusterOptions } from './cluster.ts';
 
-const PREFIX = 'wsgate target:';
+const PREFIX = 'wsgate reference:';
 /** The service could not start: wsgate's exit code 4, "could not run" (1 would read as a verdict fail). */
 const START_FAILED = 4;
 
-export const TARGET_USAGE = `Usage: wsgate target [options]
+export const TARGET_USAGE = `Usage: wsgate reference [options]
 
 Runs the reference chat service: an auth listener and a chat backend (docs/protocol.md).
 Prints one JSON "ready" line on stdout, then serves until SIGINT or SIGTERM.
@@ -150,17 +150,17 @@ function argumentError(error: unknown): TargetConfigError {
   const message = error instanceof Error ? error.message : String(error);
   const quoted = /'([^']+)'/.exec(message)?.[1] ?? '';
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    return new TargetConfigError(`unknown option "${quoted}"; run wsgate target --help to see the valid options.`);
+    return new TargetConfigError(`unknown option "${quoted}"; run wsgate reference --help to see the valid options.`);
   }
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-    return new TargetConfigError(`unexpected argument "${quoted}"; wsgate target takes only options (see --help).`);
+    return new TargetConfigError(`unexpected argument "${quoted}"; wsgate reference takes only options (see --help).`);
   }
   const flag = /'(?:-\w, )?(--[\w-]+)/.exec(message)?.[1];
   if (flag !== undefined && /argument missing|argument is ambiguous/.test(message)) {
     return new TargetConfigError(`option ${flag} needs a value; write it as ${flag} VALUE or ${flag}=VALUE (see --help).`);
   }
   const firstSentence = message.split(/\.\s/)[0]?.replace(/\.$/, '') ?? message;
-  return new TargetConfigError(`${firstSentence.charAt(0).toLowerCase()}${firstSentence.slice(1)}; run wsgate target --help for the usage.`);
+  return new TargetConfigError(`${firstSentence.charAt(0).toLowerCase()}${firstSentence.slice(1)}; run wsgate reference --help for the usage.`);
 }
 
 /** startTarget's options plus what the CLI runs around the service. */
@@ -249,7 +249,7 @@ function waitForStop(stop: AbortSignal | undefined): Promise<string> {
 }
 
 /**
- * Runs `wsgate target` with `argv` (the arguments after the subcommand) and `env`. Resolves with the
+ * Runs `wsgate reference` with `argv` (the arguments after the subcommand) and `env`. Resolves with the
  * exit code: 0 after a clean shutdown (SIGINT/SIGTERM) or `--help`, 2 for bad input, 4 when the
  * service cannot start (wsgate's "could not run"; 1 means a verdict fail there). Errors are one
  * sentence on stderr, never a stack trace.

@@ -12,11 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { NGINX_NOT_INSTALLED, NginxError, findNginx, nginxTemplatePath, renderNginxConfig, startNginx } from '../../target/nginx.ts';
-import type { NginxConfigName, RunningNginx } from '../../target/nginx.ts';
-import { runTargetCli } from '../../target/main.ts';
-import type { RunningTarget } from '../../target/service.ts';
-import { startTarget } from '../../target/service.ts';
+import { NGINX_NOT_INSTALLED, NginxError, findNginx, nginxTemplatePath, renderNginxConfig, startNginx } from '../../reference-service/nginx.ts';
+import type { NginxConfigName, RunningNginx } from '../../reference-service/nginx.ts';
+import { runTargetCli } from '../../reference-service/main.ts';
+import type { RunningTarget } from '../../reference-service/service.ts';
+import { startTarget } from '../../reference-service/service.ts';
 import { Client, SECRET, connect, delay, eventually, getJson, postJson, refusal, selfSignedCert, signToken, within } from './helpers.ts';
 
 function nginxMissing(): string | undefined {
@@ -290,7 +290,7 @@ test('an https backend works behind nginx, and close() stops nginx and removes i
 });
 
 test('nginx does not outlive a process that exits without closing it', { skip }, async () => {
-  const nginxModule = fileURLToPath(new URL('../../target/nginx.ts', import.meta.url));
+  const nginxModule = fileURLToPath(new URL('../../reference-service/nginx.ts', import.meta.url));
   const script = [
     `const { startNginx } = await import(${JSON.stringify(nginxModule)});`,
     "const lb = await startNginx({ upstreamHttp: 'http://127.0.0.1:9', upstreamAuth: 'http://127.0.0.1:9', config: 'healthy' });",
@@ -303,7 +303,7 @@ test('nginx does not outlive a process that exits without closing it', { skip },
   assert.ok(!existsSync(prefix), 'prefix dir left behind');
 });
 
-test('wsgate target --nginx broken adds lb_ws_url, lb_http_url and lb_auth_url to the ready line', { skip }, async () => {
+test('wsgate reference --nginx broken adds lb_ws_url, lb_http_url and lb_auth_url to the ready line', { skip }, async () => {
   let stdout = '';
   let stderr = '';
   const stop = new AbortController();
@@ -337,9 +337,9 @@ test('wsgate target --nginx broken adds lb_ws_url, lb_http_url and lb_auth_url t
   assert.equal(gone, 'refused');
 });
 
-test('wsgate target --nginx with an unknown configuration is exit code 2', async () => {
+test('wsgate reference --nginx with an unknown configuration is exit code 2', async () => {
   let stderr = '';
   const code = await runTargetCli(['--nginx', 'sometimes'], { WSGATE_AUTH_SECRET: SECRET }, { stdout: () => {}, stderr: (text) => (stderr += text) });
   assert.equal(code, 2);
-  assert.equal(stderr, 'wsgate target: --nginx is "sometimes"; it must be healthy or broken.\n');
+  assert.equal(stderr, 'wsgate reference: --nginx is "sometimes"; it must be healthy or broken.\n');
 });

@@ -39,7 +39,7 @@ export interface TargetStats {
 
 /** startTarget's options: the service's own, plus the admin endpoint that can change it. */
 export interface StartTargetOptions extends TargetOptions {
-  /** Start the admin endpoint (target/admin.ts) on 127.0.0.1 with this bearer token. */
+  /** Start the admin endpoint (reference-service/admin.ts) on 127.0.0.1 with this bearer token. */
   readonly admin?: AdminOptions;
 }
 
@@ -63,7 +63,7 @@ export interface RunningTarget {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-// The helpers below are shared with target/cluster.ts, which runs the same listeners split over processes.
+// The helpers below are shared with reference-service/cluster.ts, which runs the same listeners split over processes.
 
 export function createListener(tls: TargetTls | undefined, handler: Handler): Server {
   if (tls === undefined) return createHttpServer(handler);

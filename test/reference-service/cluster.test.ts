@@ -1,5 +1,5 @@
 /**
- * The reference service over several worker processes (target/cluster.ts), with real sockets: the
+ * The reference service over several worker processes (reference-service/cluster.ts), with real sockets: the
  * protocol holds across workers (direct and room messages exactly once, agent runs, faults), /health
  * and /metrics count the whole cluster, and close() ends every worker.
  */
@@ -8,9 +8,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startTargetCluster } from '../../target/cluster.ts';
-import type { RunningCluster, StartClusterOptions } from '../../target/cluster.ts';
-import { TargetConfigError } from '../../target/errors.ts';
+import { startTargetCluster } from '../../reference-service/cluster.ts';
+import type { RunningCluster, StartClusterOptions } from '../../reference-service/cluster.ts';
+import { TargetConfigError } from '../../reference-service/errors.ts';
 import { connect, delay, eventually, getJson, metric, refusal, SECRET, tokenFor, within } from './helpers.ts';
 import type { Client, Frame } from './helpers.ts';
 
@@ -272,8 +272,8 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-test('wsgate target --workers 2 serves from two worker processes and stops them on SIGTERM', async () => {
-  const main = fileURLToPath(new URL('../../target/main.ts', import.meta.url));
+test('wsgate reference --workers 2 serves from two worker processes and stops them on SIGTERM', async () => {
+  const main = fileURLToPath(new URL('../../reference-service/main.ts', import.meta.url));
   const code = `import(${JSON.stringify(main)}).then((m) => m.runTargetCli(process.argv.slice(1), process.env)).then((c) => process.exit(c))`;
   const child = spawn(process.execPath, ['--import', 'tsx', '-e', code, '--', '--workers', '2'], {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),

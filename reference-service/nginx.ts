@@ -1,7 +1,7 @@
 /**
  * nginx as the load balancer in front of the reference service, for the regressions that need real
- * infrastructure: target/nginx/healthy.conf proxies WebSockets with a 24 h idle timeout (the fix for
- * the staging outage), target/nginx/broken.conf cuts idle WebSockets after 3 s (the outage itself).
+ * infrastructure: reference-service/nginx/healthy.conf proxies WebSockets with a 24 h idle timeout (the fix for
+ * the staging outage), reference-service/nginx/broken.conf cuts idle WebSockets after 3 s (the outage itself).
  *
  * nginx runs unprivileged-style inside a temp prefix dir (config, pid, logs, temp paths), listens on
  * 127.0.0.1 only, on two free ports: one for the chat backend (/ws, /health, /metrics) and one for the
@@ -89,10 +89,10 @@ export type NginxPlaceholder = (typeof NGINX_PLACEHOLDERS)[number];
 
 /**
  * The template of `config`. Found next to this module (running from source) or, from the CLI bundle
- * in dist/node/, in the checkout's target/nginx/.
+ * in dist/node/, in the checkout's reference-service/nginx/.
  */
 export function nginxTemplatePath(config: NginxConfigName): string {
-  const candidates = [new URL(`./nginx/${config}.conf`, import.meta.url), new URL(`../../target/nginx/${config}.conf`, import.meta.url)];
+  const candidates = [new URL(`./nginx/${config}.conf`, import.meta.url), new URL(`../../reference-service/nginx/${config}.conf`, import.meta.url)];
   for (const url of candidates) {
     const path = fileURLToPath(url);
     if (existsSync(path)) return path;

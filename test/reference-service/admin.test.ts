@@ -1,20 +1,20 @@
 /**
- * The admin endpoint (target/admin.ts): loopback only, bearer token compared in constant time, faults
- * switched at run time with effects on the running service, and `wsgate target --admin`.
+ * The admin endpoint (reference-service/admin.ts): loopback only, bearer token compared in constant time, faults
+ * switched at run time with effects on the running service, and `wsgate reference --admin`.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ADMIN_HOST, startAdmin } from '../../target/admin.ts';
-import { runTargetCli } from '../../target/main.ts';
-import { FAULT_NAMES, TargetConfigError, startTarget } from '../../target/service.ts';
-import type { FaultName, RunningTarget } from '../../target/service.ts';
+import { ADMIN_HOST, startAdmin } from '../../reference-service/admin.ts';
+import { runTargetCli } from '../../reference-service/main.ts';
+import { FAULT_NAMES, TargetConfigError, startTarget } from '../../reference-service/service.ts';
+import type { FaultName, RunningTarget } from '../../reference-service/service.ts';
 import { SECRET, connect, refusal, start, tokenFor, within } from './helpers.ts';
 
 const TOKEN = 'admin-token-0123456789abcdef';
-const MAIN = fileURLToPath(new URL('../../target/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../reference-service/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 async function call(
@@ -167,7 +167,7 @@ describe('admin endpoint', { concurrency: true }, () => {
   });
 });
 
-describe('wsgate target --admin', { concurrency: true }, () => {
+describe('wsgate reference --admin', { concurrency: true }, () => {
   const env = { WSGATE_AUTH_SECRET: 'cli-secret-0123456789abcdef-0123456789' };
 
   async function runCli(argv: string[], extra: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -182,10 +182,10 @@ describe('wsgate target --admin', { concurrency: true }, () => {
   test('without WSGATE_ADMIN_TOKEN, or with a short one, it is one sentence and exit 2', async () => {
     const none = await runCli(['--admin'], {});
     assert.equal(none.code, 2);
-    assert.equal(none.stderr, 'wsgate target: --admin needs its bearer token in WSGATE_ADMIN_TOKEN (at least 16 characters), e.g. WSGATE_ADMIN_TOKEN=$(openssl rand -hex 16).\n');
+    assert.equal(none.stderr, 'wsgate reference: --admin needs its bearer token in WSGATE_ADMIN_TOKEN (at least 16 characters), e.g. WSGATE_ADMIN_TOKEN=$(openssl rand -hex 16).\n');
     const short = await runCli(['--admin'], { WSGATE_ADMIN_TOKEN: 'tiny-token' });
     assert.equal(short.code, 2);
-    assert.equal(short.stderr, 'wsgate target: WSGATE_ADMIN_TOKEN is 10 characters long; set it to at least 16, e.g. WSGATE_ADMIN_TOKEN=$(openssl rand -hex 16).\n');
+    assert.equal(short.stderr, 'wsgate reference: WSGATE_ADMIN_TOKEN is 10 characters long; set it to at least 16, e.g. WSGATE_ADMIN_TOKEN=$(openssl rand -hex 16).\n');
     assert.doesNotMatch(short.stderr, /tiny-token/);
   });
 
@@ -200,7 +200,7 @@ describe('wsgate target --admin', { concurrency: true }, () => {
     assert.doesNotMatch(admin.stdout + admin.stderr, new RegExp(TOKEN));
   });
 
-  test('a spawned `wsgate target --admin` switches faults over HTTP until SIGTERM', async () => {
+  test('a spawned `wsgate reference --admin` switches faults over HTTP until SIGTERM', async () => {
     const code = `import(${JSON.stringify(MAIN)}).then((m) => m.runTargetCli(process.argv.slice(1), process.env)).then((c) => process.exit(c))`;
     const child = spawn(process.execPath, ['--import', 'tsx', '-e', code, '--', '--admin'], {
       cwd: REPO,

@@ -38,7 +38,7 @@ export interface BackendDeps {
   readonly uptimeSeconds: () => number;
   /** Prefix of connection and run ids; a cluster worker passes its own (`w1-…`). Default: random. */
   readonly idPrefix?: string;
-  /** Set in a cluster worker only (target/cluster.ts): the other workers, reached through the primary. */
+  /** Set in a cluster worker only (reference-service/cluster.ts): the other workers, reached through the primary. */
   readonly peers?: BackendPeers;
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FAULT_NAMES } from '../../target/service.ts';
+import { FAULT_NAMES } from '../../reference-service/service.ts';
 import { connect, connectAs, delay, eventually, getJson, metric, postJson, refusal, signToken, start, tokenFor } from './helpers.ts';
 
 const run = (messageId: string): Record<string, string> => ({

@@ -12,8 +12,8 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { TargetConfigError, TargetStartError } from './errors.ts';
-import { pathOf, sendJson } from './http.ts';
+import { TargetConfigError, TargetStartError } from '../reference-service/errors.ts';
+import { pathOf, sendJson } from '../reference-service/http.ts';
 
 const CONTROL_HOST = '127.0.0.1';
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { TargetConfigError } from '../../target/errors.ts';
-import { parseUpstream, startDropRelay } from '../../target/drop-relay.ts';
-import type { RunningRelay } from '../../target/drop-relay.ts';
-import type { RunningTarget } from '../../target/service.ts';
-import { connect, connectAs, delay, eventually, getJson, selfSignedCert, signToken, start, tokenFor, within, withoutOpenssl } from './helpers.ts';
+import { TargetConfigError } from '../../reference-service/errors.ts';
+import { parseUpstream, startDropRelay } from '../../cli/drop-relay-server.ts';
+import type { RunningRelay } from '../../cli/drop-relay-server.ts';
+import type { RunningTarget } from '../../reference-service/service.ts';
+import { connect, connectAs, delay, eventually, getJson, selfSignedCert, signToken, start, tokenFor, within, withoutOpenssl } from '../reference-service/helpers.ts';
 
 async function relayTo(t: { after: (fn: () => Promise<void>) => void }, upstream: string): Promise<RunningRelay> {
   const relay = await startDropRelay({ upstream });
