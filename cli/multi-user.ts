@@ -27,6 +27,7 @@ import { preflight } from './preflight.ts';
 import {
   SUITE_OPTIONS,
   SUITE_OPTIONS_USAGE,
+  checkDialectFile,
   embeddedSecret,
   outputPlan,
   parseFaults,
@@ -196,6 +197,7 @@ export async function multiUser(argv: string[], env: NodeJS.ProcessEnv, io: Io):
     given.push(flag);
   }
   let config = configFrom(vars, given);
+  checkDialectFile(config);
   const vus = Math.ceil(config.multi.users / config.multi.connectionsPerVu);
   if (instances > vus) {
     throw new UsageError(

@@ -26,6 +26,7 @@ import type { PreparedRun, RunOptions, RunScope, Vars } from './suite-run.ts';
 import {
   SUITE_OPTIONS,
   SUITE_OPTIONS_USAGE,
+  checkDialectFile,
   embeddedSecret,
   outputPlan,
   parseFaults,
@@ -242,6 +243,7 @@ export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io,
   const selected = selectRegressions(vars);
   const names = selected.map((r) => r.name);
   let config: Config = loadConfig(vars);
+  checkDialectFile(config);
   if (soakS !== undefined && !names.includes(IDLE)) {
     throw new UsageError(`--soak only lengthens ${IDLE}, which this selection leaves out; add it to --test, or drop --soak`);
   }

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Config } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
+import { jsonDialectFromFile } from '../lib/dialects/json.ts';
 import { startTargetCluster } from '../reference-service/cluster.ts';
 import { FAULT_NAMES, isFaultName, startTarget } from '../reference-service/service.ts';
 import type { FaultName, RunningTarget, TargetTls } from '../reference-service/service.ts';
@@ -81,6 +82,9 @@ export function embeddedSecret(): string {
 export function suiteVars(env: NodeJS.ProcessEnv, envFlag: string | undefined, secret: string | undefined): Vars {
   const vars: Vars = { ...env, WSGATE_ENV: envFlag ?? env['WSGATE_ENV'] ?? 'local' };
   if (secret) vars['WSGATE_JWT_SECRET'] = secret;
+  // Relative to where wsgate was started: k6's open() would resolve it against the bundle's directory.
+  const dialectFile = vars['WSGATE_DIALECT_FILE'];
+  if (dialectFile) vars['WSGATE_DIALECT_FILE'] = resolve(dialectFile);
   return vars;
 }
 
@@ -96,6 +100,14 @@ export function readPem(flag: string, file: string, kind: 'CERTIFICATE' | 'PRIVA
     throw new ConfigError(`${flag} ${file} holds no PEM ${kind.toLowerCase()}; pass a PEM file (-----BEGIN ...${kind}-----)`);
   }
   return text;
+}
+
+/**
+ * The json dialect's description, read and checked now: a bad or missing file is one sentence and
+ * exit 2 before anything starts. The engine reads it again when it builds the dialect at init.
+ */
+export function checkDialectFile(config: Config): void {
+  if (config.dialect === 'json') jsonDialectFromFile(config.dialectFile, (path) => readFileSync(path, 'utf8'));
 }
 
 /** Paths under the working directory print relative; anything else absolute. */

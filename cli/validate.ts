@@ -18,6 +18,7 @@ import { preflight } from './preflight.ts';
 import {
   SUITE_OPTIONS,
   SUITE_OPTIONS_USAGE,
+  checkDialectFile,
   embeddedSecret,
   outputPlan,
   parseFaults,
@@ -89,6 +90,7 @@ export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): 
   const secret = embedded ? embeddedSecret() : undefined;
   const vars = suiteVars(env, values.env, secret);
   let config: Config = loadConfig(vars);
+  checkDialectFile(config);
   const plan = outputPlan(values, env);
   const report = values.report === undefined ? undefined : planReport(values.report, config.env, env);
   const tls =

@@ -98,7 +98,7 @@ export interface Config {
 type Vars = Readonly<Record<string, string | undefined>>;
 
 /** The dialects lib/dialects/index.ts can build. */
-export const SUPPORTED_DIALECTS: readonly DialectName[] = ['wsgate-chat'];
+export const SUPPORTED_DIALECTS: readonly DialectName[] = ['wsgate-chat', 'json'];
 
 export const EVIDENCE_POLICIES = ['fail', 'warn'] as const;
 export type EvidencePolicy = (typeof EVIDENCE_POLICIES)[number];

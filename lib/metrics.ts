@@ -4,19 +4,19 @@
  * threshold on an undeclared metric, and so does the engine).
  */
 import { runtime } from '#runtime';
-import { K6_METRICS } from './vocabulary.ts';
+import { CLIENT_METRICS } from './vocabulary.ts';
 
-export const connectionSuccess = runtime.metric('rate', K6_METRICS.connectionSuccess);
-export const agentEventCompletion = runtime.metric('rate', K6_METRICS.agentEventCompletion);
-export const isolationViolations = runtime.metric('counter', K6_METRICS.isolationViolations);
-export const eventLatency = runtime.metric('trend', K6_METRICS.eventLatency, true);
-export const idleSurvival = runtime.metric('rate', K6_METRICS.idleSurvival);
-export const authFailures = runtime.metric('rate', K6_METRICS.authFailures);
-export const checksRun = runtime.metric('counter', K6_METRICS.checksRun);
-export const connectionDrops = runtime.metric('counter', K6_METRICS.connectionDrops);
-export const delivery = runtime.metric('rate', K6_METRICS.delivery);
-export const duplicates = runtime.metric('counter', K6_METRICS.duplicates);
-export const outOfOrder = runtime.metric('counter', K6_METRICS.outOfOrder);
-export const messageLatency = runtime.metric('trend', K6_METRICS.messageLatency, true);
-export const isolationChecked = runtime.metric('counter', K6_METRICS.isolationChecked);
-export const greetingLatency = runtime.metric('trend', K6_METRICS.greetingLatency, true);
+export const connectionSuccess = runtime.metric('rate', CLIENT_METRICS.connectionSuccess);
+export const agentEventCompletion = runtime.metric('rate', CLIENT_METRICS.agentEventCompletion);
+export const isolationViolations = runtime.metric('counter', CLIENT_METRICS.isolationViolations);
+export const eventLatency = runtime.metric('trend', CLIENT_METRICS.eventLatency, true);
+export const idleSurvival = runtime.metric('rate', CLIENT_METRICS.idleSurvival);
+export const authFailures = runtime.metric('rate', CLIENT_METRICS.authFailures);
+export const checksRun = runtime.metric('counter', CLIENT_METRICS.checksRun);
+export const connectionDrops = runtime.metric('counter', CLIENT_METRICS.connectionDrops);
+export const delivery = runtime.metric('rate', CLIENT_METRICS.delivery);
+export const duplicates = runtime.metric('counter', CLIENT_METRICS.duplicates);
+export const outOfOrder = runtime.metric('counter', CLIENT_METRICS.outOfOrder);
+export const messageLatency = runtime.metric('trend', CLIENT_METRICS.messageLatency, true);
+export const isolationChecked = runtime.metric('counter', CLIENT_METRICS.isolationChecked);
+export const greetingLatency = runtime.metric('trend', CLIENT_METRICS.greetingLatency, true);

@@ -13,6 +13,7 @@ import type { Config } from './config.ts';
 import { WsgateError } from './errors.ts';
 import { guarded } from './observe.ts';
 import { missing, notApplicable } from './capabilities.ts';
+import { dialectFor } from './dialects/index.ts';
 import type { Need } from './capabilities.ts';
 import { thresholdsFor } from './thresholds.ts';
 import type { ThresholdFile } from './thresholds.ts';
@@ -64,6 +65,9 @@ export function loadSuite(
   let error: string | undefined;
   try {
     config = loadConfig(runtime.env);
+    // Built now, at init: the json dialect reads its file (k6 allows that only at init), and a bad
+    // description is then the suite's one-sentence error rather than a failure in every scenario.
+    dialectFor(config);
     const names = typeof scenarioNames === 'function' ? scenarioNames(config) : scenarioNames;
     thresholds = thresholdsFor(thresholdFile, name, config.env, names, opts.everyCheckMustPass ?? true);
     tokens = createTokenProvider(config);

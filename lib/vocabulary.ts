@@ -1,12 +1,12 @@
 /**
- * The one metric vocabulary. k6-side custom metrics (lib/metrics.ts) and the reference service's
- * /metrics use these names, so a dashboard reads the same words from both sides of the wire.
- * Pure module: runs in k6 and in Node.
+ * The one metric vocabulary. The suites' metrics (lib/metrics.ts, either engine) and the reference
+ * service's /metrics (reference-service/metrics.ts) import these names, so a dashboard reads the same
+ * words from both sides of the wire. Pure module.
  */
 export const METRIC_PREFIX = 'wsgate_';
 
-/** Metrics the k6 side records. */
-export const K6_METRICS = {
+/** Metrics the suites record (on either engine). */
+export const CLIENT_METRICS = {
   /** Rate: a handshake that was meant to succeed did (101 and connection_established). */
   connectionSuccess: 'wsgate_connection_success',
   /** Rate: an agent run delivered all five events, in order, within the deadline. */

@@ -212,12 +212,9 @@ export class ChatBackend {
     }
     if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
       const stats = this.stats();
-      const text = this.deps.metrics.render({
-        activeConnections: stats.active_connections,
-        users: stats.users,
-        uptimeSeconds: this.deps.uptimeSeconds(),
-      });
-      sendText(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text);
+      void this.deps.metrics
+        .render({ activeConnections: stats.active_connections, users: stats.users, uptimeSeconds: this.deps.uptimeSeconds() })
+        .then((text) => sendText(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text));
       return;
     }
     if (path === '/ws') {

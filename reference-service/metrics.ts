@@ -1,18 +1,16 @@
 /**
  * Counters behind `GET /metrics`. Plain numbers bumped in place: the hot paths (frames, agent events)
- * pay one property increment each, and the text is only built when scraped.
+ * pay one property increment each. A scrape renders them with prom-client (the maintained Prometheus
+ * client) under the names in lib/vocabulary.ts SERVICE_METRICS, the vocabulary the suites and the
+ * dashboards share.
  */
+import { Counter, Gauge, Registry } from 'prom-client';
+import { AGENT_EVENTS } from '../lib/dialects/dialect.ts';
+import type { AgentEventType } from '../lib/dialects/dialect.ts';
+import { SERVICE_METRICS } from '../lib/vocabulary.ts';
 
-/** The five agent events in the order a run sends them. */
-export const AGENT_EVENTS = [
-  'agent_started',
-  'agent_thinking',
-  'tool_executing',
-  'tool_completed',
-  'agent_completed',
-] as const;
-
-export type AgentEventType = (typeof AGENT_EVENTS)[number];
+export { AGENT_EVENTS };
+export type { AgentEventType };
 
 /** Statuses the backend can refuse a handshake with; pre-seeded so a scrape shows zeros, not gaps. */
 const KNOWN_REJECTION_STATUSES = [400, 401, 403, 404, 405, 426, 503] as const;
@@ -41,48 +39,24 @@ export class Metrics {
     this.handshakeRejections.set(status, (this.handshakeRejections.get(status) ?? 0) + 1);
   }
 
-  /** Prometheus text exposition format 0.0.4. */
-  render(gauges: GaugeValues): string {
-    const lines: string[] = [];
-    const family = (name: string, type: 'gauge' | 'counter', help: string, samples: string[]): void => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
-    };
-    family('wsgate_active_connections', 'gauge', 'Open WebSocket connections.', [
-      `wsgate_active_connections ${gauges.activeConnections}`,
-    ]);
-    family('wsgate_users', 'gauge', 'Distinct users with at least one open connection.', [
-      `wsgate_users ${gauges.users}`,
-    ]);
-    family('wsgate_uptime_seconds', 'gauge', 'Seconds since the service started.', [
-      `wsgate_uptime_seconds ${gauges.uptimeSeconds}`,
-    ]);
-    family('wsgate_connections_total', 'counter', 'WebSocket handshakes accepted.', [
-      `wsgate_connections_total ${this.connectionsTotal}`,
-    ]);
-    family(
-      'wsgate_handshake_rejections_total',
-      'counter',
-      'WebSocket handshakes refused, by HTTP status.',
-      [...this.handshakeRejections.entries()]
-        .sort(([a], [b]) => a - b)
-        .map(([status, n]) => `wsgate_handshake_rejections_total{status="${status}"} ${n}`),
-    );
-    family('wsgate_agent_runs_total', 'counter', 'Agent runs started.', [
-      `wsgate_agent_runs_total ${this.agentRunsTotal}`,
-    ]);
-    family(
-      'wsgate_agent_events_total',
-      'counter',
-      'Agent events sent, by event type.',
-      AGENT_EVENTS.map((event) => `wsgate_agent_events_total{event="${event}"} ${this.agentEvents[event]}`),
-    );
-    family('wsgate_token_refreshes_total', 'counter', 'In-band token refreshes, by result.', [
-      `wsgate_token_refreshes_total{result="accepted"} ${this.tokenRefreshes.accepted}`,
-      `wsgate_token_refreshes_total{result="rejected"} ${this.tokenRefreshes.rejected}`,
-    ]);
-    family('wsgate_messages_received_total', 'counter', 'Frames received from clients.', [
-      `wsgate_messages_received_total ${this.messagesReceivedTotal}`,
-    ]);
-    return `${lines.join('\n')}\n`;
+  /** Prometheus text exposition format 0.0.4, rendered by prom-client from the numbers above. */
+  render(gauges: GaugeValues): Promise<string> {
+    const registry = new Registry();
+    const registers = [registry];
+    const gauge = (name: string, help: string, value: number) => new Gauge({ name, help, registers }).set(value);
+    gauge(SERVICE_METRICS.activeConnections, 'Open WebSocket connections.', gauges.activeConnections);
+    gauge(SERVICE_METRICS.users, 'Distinct users with at least one open connection.', gauges.users);
+    gauge(SERVICE_METRICS.uptimeSeconds, 'Seconds since the service started.', gauges.uptimeSeconds);
+    new Counter({ name: SERVICE_METRICS.connectionsTotal, help: 'WebSocket handshakes accepted.', registers }).inc(this.connectionsTotal);
+    const rejections = new Counter({ name: SERVICE_METRICS.handshakeRejectionsTotal, help: 'WebSocket handshakes refused, by HTTP status.', labelNames: ['status'], registers });
+    for (const [status, n] of [...this.handshakeRejections.entries()].sort(([x], [y]) => x - y)) rejections.inc({ status: String(status) }, n);
+    new Counter({ name: SERVICE_METRICS.agentRunsTotal, help: 'Agent runs started.', registers }).inc(this.agentRunsTotal);
+    const events = new Counter({ name: SERVICE_METRICS.agentEventsTotal, help: 'Agent events sent, by event type.', labelNames: ['event'], registers });
+    for (const event of AGENT_EVENTS) events.inc({ event }, this.agentEvents[event]);
+    const refreshes = new Counter({ name: SERVICE_METRICS.tokenRefreshesTotal, help: 'In-band token refreshes, by result.', labelNames: ['result'], registers });
+    refreshes.inc({ result: 'accepted' }, this.tokenRefreshes.accepted);
+    refreshes.inc({ result: 'rejected' }, this.tokenRefreshes.rejected);
+    new Counter({ name: SERVICE_METRICS.messagesReceivedTotal, help: 'Frames received from clients.', registers }).inc(this.messagesReceivedTotal);
+    return registry.metrics();
   }
 }

@@ -26,7 +26,7 @@ import { REGRESSIONS, selectRegressions } from '../lib/regressions.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
 import type { SetupData } from '../lib/suite.ts';
 import type { K6SummaryData } from '../lib/summary.ts';
-import { K6_METRICS } from '../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../lib/vocabulary.ts';
 import THRESHOLDS from '../thresholds/regression-prevention.json';
 
 const SUITE = 'regression-prevention';
@@ -67,7 +67,7 @@ export const auth_token_refresh_regression = suite.step((c) => checkTokenRefresh
 export function handleSummary(data: K6SummaryData): Record<string, string> {
   // Every session in the run guards isolation, and a leaked event lands on whichever user the
   // service picks, often one of another test: any violation is this regression's failure.
-  return writeSummary(SUITE, config, selected, data, { [K6_METRICS.isolationViolations]: 'multi_user_isolation_regression' });
+  return writeSummary(SUITE, config, selected, data, { [CLIENT_METRICS.isolationViolations]: 'multi_user_isolation_regression' });
 }
 
 /** One scenario per selected regression, each running its export of the same name. */

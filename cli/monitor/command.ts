@@ -23,7 +23,7 @@ import { EXIT, parseOptions, say } from '../io.ts';
 import { preflight } from '../preflight.ts';
 import { runK6 } from '../run-k6.ts';
 import type { K6Exit } from '../run-k6.ts';
-import { embeddedSecret, engineEnvironment, parseFaults, pointAt, prepareRun, readPem, requireEmbedded, show, suiteVars } from '../suite-run.ts';
+import { checkDialectFile, embeddedSecret, engineEnvironment, parseFaults, pointAt, prepareRun, readPem, requireEmbedded, show, suiteVars } from '../suite-run.ts';
 import type { Vars } from '../suite-run.ts';
 import { span } from './format.ts';
 import { Monitor } from './monitor.ts';
@@ -173,6 +173,7 @@ function plan(values: ReturnType<typeof parseMonitorArgs>, env: NodeJS.ProcessEn
   const secret = embedded ? embeddedSecret() : undefined;
   const vars: Vars = { ...suiteVars(env, values.env, secret), WSGATE_MONITOR_DURATION: duration };
   const config = loadConfig(vars);
+  checkDialectFile(config);
 
   const policy = loadPolicy();
   limitsFor(policy, config.env, sensitivityArg); // an environment without limits fails here, before anything runs

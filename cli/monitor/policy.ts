@@ -8,7 +8,7 @@
  * any warning does, healthy otherwise.
  */
 import { ConfigError } from '../../lib/errors.ts';
-import { K6_METRICS } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
 import POLICY_FILE from '../../thresholds/monitoring.json';
 import { K6_BUILTIN } from './samples.ts';
 
@@ -184,12 +184,12 @@ export function limitsFor(policy: MonitoringPolicy, env: string, sensitivity: Se
 /** The limits as a flat list of rules, most severe first per metric. */
 export function alertRules(l: AlertLimits): AlertRule[] {
   return [
-    { metric: 'connection_success', level: 'critical', op: '<', threshold: l.connection_success.critical_below, source: K6_METRICS.connectionSuccess },
-    { metric: 'connection_success', level: 'warning', op: '<', threshold: l.connection_success.warning_below, source: K6_METRICS.connectionSuccess },
-    { metric: 'agent_event_completion', level: 'critical', op: '<', threshold: l.agent_event_completion.critical_below, source: K6_METRICS.agentEventCompletion },
-    { metric: 'agent_event_completion', level: 'warning', op: '<', threshold: l.agent_event_completion.warning_below, source: K6_METRICS.agentEventCompletion },
+    { metric: 'connection_success', level: 'critical', op: '<', threshold: l.connection_success.critical_below, source: CLIENT_METRICS.connectionSuccess },
+    { metric: 'connection_success', level: 'warning', op: '<', threshold: l.connection_success.warning_below, source: CLIENT_METRICS.connectionSuccess },
+    { metric: 'agent_event_completion', level: 'critical', op: '<', threshold: l.agent_event_completion.critical_below, source: CLIENT_METRICS.agentEventCompletion },
+    { metric: 'agent_event_completion', level: 'warning', op: '<', threshold: l.agent_event_completion.warning_below, source: CLIENT_METRICS.agentEventCompletion },
     { metric: 'auth_failure_rate', level: 'warning', op: '>', threshold: l.auth_failure_rate.warning_above, source: `${K6_BUILTIN.wsConnecting}{status=401|403} / ${K6_BUILTIN.wsConnecting}` },
     { metric: 'error_rate', level: 'warning', op: '>', threshold: l.error_rate.warning_above, source: `1 - ${K6_BUILTIN.checks}` },
-    { metric: 'isolation_violations', level: 'critical', op: '>', threshold: l.isolation_violations.critical_above, source: K6_METRICS.isolationViolations },
+    { metric: 'isolation_violations', level: 'critical', op: '>', threshold: l.isolation_violations.critical_above, source: CLIENT_METRICS.isolationViolations },
   ];
 }

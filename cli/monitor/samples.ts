@@ -4,7 +4,7 @@
  * middle of a UTF-8 character: {@link LineSplitter} hands out complete lines only. Pure module.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { K6_METRICS } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
 
 /** k6's own metric names the monitor reads (ours are in lib/vocabulary.ts). */
 export const K6_BUILTIN = {
@@ -16,11 +16,11 @@ export const K6_BUILTIN = {
 
 /** The metrics a window is made of; every other line of the stream is skipped. */
 export const MONITORED_METRICS: ReadonlySet<string> = new Set([
-  K6_METRICS.connectionSuccess,
-  K6_METRICS.agentEventCompletion,
-  K6_METRICS.eventLatency,
-  K6_METRICS.isolationViolations,
-  K6_METRICS.connectionDrops,
+  CLIENT_METRICS.connectionSuccess,
+  CLIENT_METRICS.agentEventCompletion,
+  CLIENT_METRICS.eventLatency,
+  CLIENT_METRICS.isolationViolations,
+  CLIENT_METRICS.connectionDrops,
   K6_BUILTIN.checks,
   K6_BUILTIN.wsConnecting,
 ]);

@@ -6,7 +6,7 @@
  * window already closed is counted as late and left out. At the end, the window the stream stopped
  * in is closed as partial. Pure module: the clock is whatever the caller passes.
  */
-import { K6_METRICS } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
 import type { Sample } from './samples.ts';
 import { K6_BUILTIN } from './samples.ts';
 
@@ -74,10 +74,10 @@ function tally(t: Tally, value: number): void {
 export function addSample(w: WindowStats, s: Sample): void {
   w.samples++;
   switch (s.metric) {
-    case K6_METRICS.connectionSuccess:
+    case CLIENT_METRICS.connectionSuccess:
       tally(w.connections, s.value);
       break;
-    case K6_METRICS.agentEventCompletion:
+    case CLIENT_METRICS.agentEventCompletion:
       tally(w.agentRuns, s.value);
       break;
     case K6_BUILTIN.checks:
@@ -87,13 +87,13 @@ export function addSample(w: WindowStats, s: Sample): void {
       w.handshakes.n++;
       if (s.tags.status !== undefined && AUTH_FAILURE_STATUSES.has(s.tags.status)) w.handshakes.authFailed++;
       break;
-    case K6_METRICS.isolationViolations:
+    case CLIENT_METRICS.isolationViolations:
       w.isolationViolations += s.value;
       break;
-    case K6_METRICS.connectionDrops:
+    case CLIENT_METRICS.connectionDrops:
       w.drops += s.value;
       break;
-    case K6_METRICS.eventLatency:
+    case CLIENT_METRICS.eventLatency:
       if (s.tags.event === LATENCY_EVENT) w.latenciesMs.push(s.value);
       break;
     default:

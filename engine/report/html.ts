@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { FlushPoint, MetricType } from '../contracts.ts';
-import { K6_METRICS, METRIC_PREFIX } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS, METRIC_PREFIX } from '../../lib/vocabulary.ts';
 
 /** One metric of k6's handleSummary() data. */
 export interface SummaryMetric {
@@ -219,7 +219,7 @@ function throughput(startedAt: number, points: FlushPoint[]): ChartSeries[] {
   });
   const present = (name: string): boolean => points.some((p) => name in p.interval || name in p.total);
   // wsgate's own checks counter; k6's `checks` rate stands in for it when a script did not record it
-  const checks = present(K6_METRICS.checksRun) ? K6_METRICS.checksRun : 'checks';
+  const checks = present(CLIENT_METRICS.checksRun) ? CLIENT_METRICS.checksRun : 'checks';
   const metrics = [
     { name: 'iterations', label: 'iterations' },
     { name: 'ws_msgs_sent', label: 'ws_msgs_sent' },
