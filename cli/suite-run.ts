@@ -15,8 +15,10 @@ import type { Config } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { jsonDialectFromFile } from '../lib/dialects/json.ts';
 import { startTargetCluster } from '../reference-service/cluster.ts';
-import { FAULT_NAMES, isFaultName, startTarget } from '../reference-service/service.ts';
+import { ALL_FAULT_NAMES, isFaultName, startTarget } from '../reference-service/service.ts';
 import type { FaultName, RunningTarget, TargetTls } from '../reference-service/service.ts';
+import { startDropRelay } from './drop-relay-server.ts';
+import type { RunningRelay } from './drop-relay-server.ts';
 import { K6FailedError, UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, loadBuilder, packageRoot, runStamp, say } from './io.ts';
@@ -51,7 +53,7 @@ export const SUITE_OPTIONS_USAGE = `  --env NAME             environment preset 
 export function parseFaults(names: readonly string[] | undefined): FaultName[] {
   const faults: FaultName[] = [];
   for (const name of names ?? []) {
-    if (!isFaultName(name)) throw new UsageError(`unknown fault "${name}"; choose one of ${FAULT_NAMES.join(', ')}`);
+    if (!isFaultName(name)) throw new UsageError(`unknown fault "${name}"; choose one of ${ALL_FAULT_NAMES.join(', ')}`);
     faults.push(name);
   }
   return faults;
@@ -199,10 +201,30 @@ export function startReferenceService(config: Config, secret: string, faults: re
     audience: config.audience,
     allowedOrigins: [...new Set([config.origin, 'http://localhost', 'http://127.0.0.1'])],
     faults: [...faults],
+    // The heartbeat the preset expects of the service; the interval stays above the broken nginx's 3 s cut.
+    heartbeatTimeoutS: config.heartbeatTimeoutMs / 1000,
+    heartbeatIntervalS: Math.min(3.5, (0.7 * config.heartbeatTimeoutMs) / 1000),
+    // rare_late_run completes its runs a second after the suite's deadline.
+    lateRunMs: config.agentDeadlineMs + 1000,
     ...(tls ? { tls } : {}),
     ...(config.authPassword ? { authPassword: config.authPassword } : {}),
   };
   return workers > 1 ? startTargetCluster({ ...options, workers }) : startTarget(options);
+}
+
+/** `wsUrl` with its host and port replaced by the relay's `address` (path and query kept). */
+export function relayedWsUrl(wsUrl: string, address: string): string {
+  const url = new URL(wsUrl);
+  url.host = address;
+  return url.toString().replace(/\/$/, '');
+}
+
+/** Starts a drop relay in front of `wsUrl`, owned by the run, and points the suite's relay variables at it. */
+export async function startRelay(scope: RunScope, vars: Vars, wsUrl: string): Promise<RunningRelay> {
+  const relay = scope.own('drop relay', await startDropRelay({ upstream: wsUrl }));
+  vars['WSGATE_DROP_RELAY_WS_URL'] = relayedWsUrl(wsUrl, relay.address);
+  vars['WSGATE_DROP_RELAY_CONTROL_URL'] = relay.controlUrl;
+  return relay;
 }
 
 /** Points the suite's three URLs at a service (or at the load balancer in front of it). */

@@ -59,6 +59,15 @@ export interface Config {
    * server sees a drop at once; through a load balancer it sees it when the balancer closes its side.
    */
   leakSettleMs: number;
+  /**
+   * The longest a client that vanished without a packet may stay open at the server: the service's
+   * heartbeat timeout (it must ping silent clients and reap the ones that do not answer).
+   */
+  heartbeatTimeoutMs: number;
+  /** Allowance on top of heartbeatTimeoutMs before a black-holed client still held counts as a leak. */
+  reapMarginMs: number;
+  /** Connections the leak regression and validation's health check black-hole through the drop relay. */
+  blackholeConnections: number;
   /** Lifetime of the short-lived tokens the refresh regression mints. */
   refreshTtlS: number;
   regressionUsers: number;
@@ -98,7 +107,7 @@ export interface Config {
 type Vars = Readonly<Record<string, string | undefined>>;
 
 /** The dialects lib/dialects/index.ts can build. */
-export const SUPPORTED_DIALECTS: readonly DialectName[] = ['wsgate-chat', 'json'];
+export const SUPPORTED_DIALECTS: readonly DialectName[] = ['wsgate-chat', 'json', 'centrifugo'];
 
 export const EVIDENCE_POLICIES = ['fail', 'warn'] as const;
 export type EvidencePolicy = (typeof EVIDENCE_POLICIES)[number];
@@ -126,6 +135,9 @@ const OVERRIDES: Record<string, string> = {
   jwt_sync_users: 'WSGATE_JWT_SYNC_USERS',
   leak_connections: 'WSGATE_LEAK_CONNECTIONS',
   leak_settle_ms: 'WSGATE_LEAK_SETTLE_MS',
+  heartbeat_timeout_ms: 'WSGATE_HEARTBEAT_TIMEOUT_MS',
+  reap_margin_ms: 'WSGATE_REAP_MARGIN_MS',
+  blackhole_connections: 'WSGATE_BLACKHOLE_CONNECTIONS',
   refresh_ttl_s: 'WSGATE_REFRESH_TTL_S',
   regression_users: 'WSGATE_REGRESSION_USERS',
   agent_regression_runs: 'WSGATE_AGENT_REGRESSION_RUNS',
@@ -191,6 +203,9 @@ export function loadConfig(vars: Vars, presets: Record<string, unknown> = ENVIRO
     jwtSyncUsers: int('jwt_sync_users', 1, 10_000),
     leakConnections: int('leak_connections', 2, 10_000),
     leakSettleMs: int('leak_settle_ms', 100, 600_000),
+    heartbeatTimeoutMs: int('heartbeat_timeout_ms', 100, 3_600_000),
+    reapMarginMs: int('reap_margin_ms', 0, 600_000),
+    blackholeConnections: int('blackhole_connections', 1, 1000),
     refreshTtlS: int('refresh_ttl_s', 2, 3600),
     regressionUsers: int('regression_users', 2, 10_000),
     agentRegressionRuns: int('agent_regression_runs', 1, 10_000),

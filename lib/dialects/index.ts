@@ -7,6 +7,7 @@ import { runtime } from '#runtime';
 import type { Config } from '../config.ts';
 import { SUPPORTED_DIALECTS } from '../config.ts';
 import { ConfigError } from '../errors.ts';
+import { centrifugo } from './centrifugo.ts';
 import type { Dialect } from './dialect.ts';
 import { jsonDialectFromFile } from './json.ts';
 import { wsgateChat } from './wsgate-chat.ts';
@@ -29,6 +30,8 @@ function build(config: Config): Dialect {
     case 'json':
       // Read through the runtime: lib/suite.ts builds the dialect at init, where k6 allows open().
       return jsonDialectFromFile(config.dialectFile, runtime.readFile);
+    case 'centrifugo':
+      return centrifugo;
     default:
       // loadConfig only accepts SUPPORTED_DIALECTS, so this is reached only by a hand-made Config.
       throw new ConfigError(`dialect "${config.dialect}" is not one this build has; use one of ${SUPPORTED_DIALECTS.join(', ')}`);
