@@ -34,7 +34,7 @@ export interface Config {
   audience: string;
   /** Seconds a connection is held idle in the load-balancer check. */
   idleHoldS: number;
-  /** Milliseconds an agent run may take from user_message to agent_completed. */
+  /** Milliseconds an agent run may take from the message that starts it to agent_completed. */
   agentDeadlineMs: number;
   /**
    * Milliseconds a run stays watched after its agent_completed before it is judged, so a duplicate or

@@ -128,7 +128,7 @@ export async function refreshAtAuthService(config: Config, refreshToken: string)
   const res = await runtime.http({
     method: 'POST',
     url,
-    body: JSON.stringify({ refresh_token: refreshToken }),
+    body: auth.refreshRequest(refreshToken),
     headers: { 'Content-Type': 'application/json' },
     timeoutMs: 10_000,
   });

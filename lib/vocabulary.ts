@@ -7,13 +7,13 @@ export const METRIC_PREFIX = 'wsgate_';
 
 /** Metrics the suites record (on either engine). */
 export const CLIENT_METRICS = {
-  /** Rate: a handshake that was meant to succeed did (101 and connection_established). */
+  /** Rate: a handshake that was meant to succeed did (the server greeted the right user). */
   connectionSuccess: 'wsgate_connection_success',
   /** Rate: an agent run delivered all five events, in order, within the deadline. */
   agentEventCompletion: 'wsgate_agent_event_completion',
   /** Counter: events (or messages) received by a user they were not meant for. */
   isolationViolations: 'wsgate_isolation_violations',
-  /** Trend (ms), tagged `event`: from sending user_message to receiving each agent event. */
+  /** Trend (ms), tagged `event`: from starting the run to receiving each agent event. */
   eventLatency: 'wsgate_event_latency',
   /** Rate: a connection held idle for the hold time was still open and answered a ping. */
   idleSurvival: 'wsgate_idle_survival',
@@ -41,6 +41,11 @@ export const CLIENT_METRICS = {
   isolationChecked: 'wsgate_isolation_checked',
   /** Trend (ms): from opening a connection to the server's greeting for the right user. */
   greetingLatency: 'wsgate_greeting_latency',
+  /**
+   * Trend (seconds): how long the server took to reap a client that vanished without a packet (a
+   * connection the drop relay black-holed), from the black-holing to the server closing its side.
+   */
+  reapSeconds: 'wsgate_reap_seconds',
 } as const;
 
 /** Metrics the reference service exports on GET /metrics (see docs/protocol.md). */

@@ -12,7 +12,7 @@ import { K6_BUILTIN } from './samples.ts';
 
 /** How far past a window's end the clock must be before it closes. */
 export const DEFAULT_LATENESS_MS = 1000;
-/** The latency the window line reports: the whole run, user_message to agent_completed. */
+/** The latency the window line reports: the whole run, start to agent_completed. */
 export const LATENCY_EVENT = 'agent_completed';
 /** Handshake statuses that are authentication failures. */
 const AUTH_FAILURE_STATUSES: ReadonlySet<string> = new Set(['401', '403']);

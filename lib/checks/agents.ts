@@ -1,7 +1,7 @@
 /**
  * Does every agent run deliver all its events, in order? Runs are started on one connection, all
  * in flight at once, and each is judged by RunTracker: five events, in order, one run id, rising
- * seq, before the deadline. Latency from the user_message to each event goes to a Trend per type.
+ * seq, before the deadline. Latency from the message that started the run to each event goes to a Trend per type.
  */
 import type { Config } from '../config.ts';
 import { agentEventCompletion, eventLatency } from '../metrics.ts';

@@ -157,6 +157,8 @@ export interface Dialect {
         tokenPath: string;
         refreshPath: string;
         tokenRequest(userId: string, password: string | undefined): string;
+        /** The body that trades a refresh token for a new access token at refreshPath. */
+        refreshRequest(refreshToken: string): string;
         parseTokenResponse(body: string): { accessToken: string; refreshToken: string | undefined } | undefined;
       }
     | undefined;

@@ -635,6 +635,8 @@ export function jsonDialect(description: unknown, origin: string): Dialect {
         if (password !== undefined && auth.passwordField !== undefined) body[auth.passwordField] = password;
         return JSON.stringify(body);
       },
+      // The refresh token travels back under the name the service gave it (refresh_token_field).
+      refreshRequest: (refreshToken) => JSON.stringify({ [auth.refreshTokenField ?? 'refresh_token']: refreshToken }),
       parseTokenResponse(body) {
         const v = jsonObject(body);
         const access = v?.[auth.accessTokenField];

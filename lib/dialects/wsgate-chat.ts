@@ -143,6 +143,7 @@ export const wsgateChat: Dialect = {
     tokenPath: PATHS.token,
     refreshPath: PATHS.refresh,
     tokenRequest: (userId, password) => JSON.stringify(password === undefined ? { user_id: userId } : { user_id: userId, password }),
+    refreshRequest: (refreshToken) => JSON.stringify({ refresh_token: refreshToken }),
     parseTokenResponse(body) {
       const v = jsonObject(body);
       if (typeof v?.['access_token'] !== 'string') return undefined;
