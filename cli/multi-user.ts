@@ -17,7 +17,7 @@ import { redactUrl } from '../lib/url.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { BUSINESS_SCENARIOS } from '../lib/multi/plan.ts';
 import { MAX_WORKERS } from '../reference-service/cluster.ts';
-import { FAULT_NAMES } from '../reference-service/service.ts';
+import { ALL_FAULT_NAMES } from '../reference-service/service.ts';
 import { UsageError } from './errors.ts';
 import { MAX_INSTANCES, formatLocalIps, instanceFile, parseLocalIps, shares, worstExit } from './instances.ts';
 import type { InstanceShare } from './instances.ts';
@@ -69,7 +69,7 @@ ${SUITE_OPTIONS_USAGE}
   --embedded-target      start the reference service on random loopback ports and test it
   --workers N            with --embedded-target: its backend's worker processes (default 1)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
-                         ${FAULT_NAMES.join(', ')}
+                         ${ALL_FAULT_NAMES.join(', ')}
   --instances N          split the run over N processes (execution segments), for more connections
                          than one process may hold (its open-files limit). On the wsgate engine
                          they are its worker processes (default: one per core) and the verdict is

@@ -12,11 +12,9 @@ import { ConfigError } from '../lib/errors.ts';
 import { REGRESSIONS, selectRegressions } from '../lib/regressions.ts';
 import type { Regression } from '../lib/regressions.ts';
 import type { SuiteResult, ThresholdResult } from '../lib/summary.ts';
-import { startDropRelay } from './drop-relay-server.ts';
-import type { RunningRelay } from './drop-relay-server.ts';
 import { NGINX_CONFIGS, NginxError, startNginx } from '../reference-service/nginx.ts';
 import type { NginxConfigName } from '../reference-service/nginx.ts';
-import { FAULT_NAMES } from '../reference-service/service.ts';
+import { ALL_FAULT_NAMES } from '../reference-service/service.ts';
 import type { FaultName } from '../reference-service/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
@@ -35,6 +33,7 @@ import {
   requireEmbedded,
   runSuite,
   startReferenceService,
+  startRelay,
   suiteVars,
   verdict,
   withRunScope,
@@ -75,7 +74,7 @@ ${SUITE_OPTIONS_USAGE}
   --embedded-target      start the reference service, nginx in front of it and a drop relay, all on
                          random loopback ports, and test through nginx (random secret, never printed)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
-                         ${FAULT_NAMES.join(', ')}
+                         ${ALL_FAULT_NAMES.join(', ')}
   --lb CONFIG            with --embedded-target: the load balancer in front: healthy (default; idle
                          WebSockets kept 24 h), broken (cut after 3 s idle) or none (no nginx)
   -h, --help             print this help
@@ -124,12 +123,7 @@ function parseLb(value: string | undefined): LbChoice {
   return value as LbChoice;
 }
 
-/** `wsUrl` with its host and port replaced by the relay's `address` (path and query kept). */
-export function relayedWsUrl(wsUrl: string, address: string): string {
-  const url = new URL(wsUrl);
-  url.host = address;
-  return url.toString().replace(/\/$/, '');
-}
+export { relayedWsUrl } from './suite-run.ts';
 
 /**
  * Against a deployed service: does the leak test need wsgate to start a relay, and can it? Throws
@@ -161,13 +155,6 @@ async function startLb(scope: RunScope, upstream: { httpUrl: string; authUrl: st
     }
     throw err;
   }
-}
-
-async function startRelay(scope: RunScope, vars: Vars, wsUrl: string): Promise<RunningRelay> {
-  const relay = scope.own('drop relay', await startDropRelay({ upstream: wsUrl }));
-  vars['WSGATE_DROP_RELAY_WS_URL'] = relayedWsUrl(wsUrl, relay.address);
-  vars['WSGATE_DROP_RELAY_CONTROL_URL'] = relay.controlUrl;
-  return relay;
 }
 
 /** `count==0 (observed count 40)`: only the statistics the expression judges, else all of them. */

@@ -9,10 +9,11 @@
 import type { Config } from '../lib/config.ts';
 import { loadConfig } from '../lib/config.ts';
 import { redactUrl } from '../lib/url.ts';
-import { FAULT_NAMES } from '../reference-service/service.ts';
+import { ALL_FAULT_NAMES } from '../reference-service/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, parseOptions, say } from './io.ts';
+import type { RunOptions } from './suite-run.ts';
 import { planReport, reportDashboardVars, writeRunReport } from './pipeline/single.ts';
 import { preflight } from './preflight.ts';
 import {
@@ -28,6 +29,7 @@ import {
   requireEmbedded,
   runSuite,
   startReferenceService,
+  startRelay,
   suiteVars,
   verdict,
   withRunScope,
@@ -46,7 +48,7 @@ ${SUITE_OPTIONS_USAGE}
   --embedded-target      start the reference service in-process on random loopback ports and
                          validate it (a random shared JWT secret is generated and never printed)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
-                         ${FAULT_NAMES.join(', ')}
+                         ${ALL_FAULT_NAMES.join(', ')}
   --tls-cert FILE        with --embedded-target: serve https/wss with this PEM certificate...
   --tls-key FILE         ...and this PEM private key
   --report FILE          also write a Markdown deployment report to FILE (verdict, every check, the
@@ -72,8 +74,11 @@ const OPTIONS = {
   report: { type: 'string' },
 } as const;
 
-/** Runs `wsgate validate <argv...>`; resolves with the exit code (EXIT in io.ts). */
-export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+/**
+ * Runs `wsgate validate <argv...>`; resolves with the exit code (EXIT in io.ts). `options` is for
+ * callers that run it many times (wsgate matrix).
+ */
+export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io, options: RunOptions = {}): Promise<number> {
   const values = parseOptions(argv, OPTIONS, 'validate');
   if (values.help) {
     io.stdout.write(VALIDATE_USAGE);
@@ -89,6 +94,11 @@ export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): 
   // Configuration before anything heavy. With the embedded target, its secret is the one k6 mints with.
   const secret = embedded ? embeddedSecret() : undefined;
   const vars = suiteVars(env, values.env, secret);
+  if (embedded) {
+    // Whatever relay the shell names, the embedded run uses its own.
+    delete vars['WSGATE_DROP_RELAY_WS_URL'];
+    delete vars['WSGATE_DROP_RELAY_CONTROL_URL'];
+  }
   let config: Config = loadConfig(vars);
   checkDialectFile(config);
   const plan = outputPlan(values, env);
@@ -103,12 +113,15 @@ export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io): 
     for (const note of await preflight(config, env)) say(io.stderr, note);
   }
 
-  const run = await prepareRun(SCENARIO, config.env, plan, env, io, { engine: values.engine });
+  const run = await prepareRun(SCENARIO, config.env, plan, env, io, { engine: values.engine, ...options });
   return withRunScope(run, io, async (scope) => {
     if (embedded && secret) {
       const target = scope.own('reference service', await startReferenceService(config, secret, faults, tls));
       scope.checkpoint();
       pointAt(vars, target);
+      // The health check black-holes a few of its connections through it (a client that vanishes).
+      await startRelay(scope, vars, target.wsUrl);
+      scope.checkpoint();
       config = loadConfig(vars);
     }
     const what = embedded ? `the embedded reference service${faults.length ? ` (faults: ${faults.join(', ')})` : ''}` : 'the deployed service';

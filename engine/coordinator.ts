@@ -34,6 +34,7 @@ import type { Script } from './script.ts';
 import { planScenarios, scenarioLengthMs } from './scenarios.ts';
 import { checkSegment, validateScenario } from './schedule.ts';
 import { renderTextSummary } from './text-summary.ts';
+import { redactorFor } from '../lib/redact.ts';
 import type { ThresholdVerdict } from './text-summary.ts';
 
 export const EXIT = {
@@ -88,7 +89,9 @@ interface WorkerHandle {
 }
 
 export async function runTest(o: RunOptions): Promise<number> {
-  const say = (line: string) => o.stderr.write(`wsgate engine: ${line}\n`);
+  // Script errors and abort reasons can quote a server: redacted like every line scripts print.
+  const redact = redactorFor(o.env);
+  const say = (line: string) => o.stderr.write(`wsgate engine: ${redact(line)}\n`);
   const testTags: Tags = { ...o.tags };
   let script: Script;
   const registryOf = (submetrics: string[], series: boolean) => new Registry({ submetrics, series });

@@ -17,6 +17,7 @@ import { loadScript, whereThrown } from './script.ts';
 import type { Script } from './script.ts';
 import { planScenarios } from './scenarios.ts';
 import { startScenario } from './schedule.ts';
+import { redactorFor } from '../lib/redact.ts';
 
 const FLUSH_MS = 1000;
 /** Script errors printed per worker before they are only counted. */
@@ -31,6 +32,8 @@ export async function workerMain(): Promise<void> {
   process.on('SIGTERM', () => undefined);
   process.on('disconnect', () => process.exit(0));
   const init = await nextMessage<InitMessage>('init');
+  // An exception's message can quote a server: redacted like every line scripts print.
+  const redact = redactorFor(init.env);
   const registry = new Registry({ submetrics: init.submetrics, series: init.series });
   let json: JsonOutput | undefined;
   const host = new Host({
@@ -86,7 +89,8 @@ export async function workerMain(): Promise<void> {
           if (!(err instanceof TestAbortedError)) {
             errors++;
             if (errors <= MAX_ERROR_LINES) {
-              process.stderr.write(`wsgate engine: ${plan.name}: the iteration threw: ${err instanceof Error ? err.message : String(err)}${whereThrown(err)}\n`);
+              const why = redact(`${err instanceof Error ? err.message : String(err)}${whereThrown(err)}`);
+              process.stderr.write(`wsgate engine: ${plan.name}: the iteration threw: ${why}\n`);
             }
           }
         }

@@ -2,10 +2,24 @@
  * A check that says what it saw. k6's check() records pass/fail only; when a check fails we also log
  * one line naming the scenario, the check and the observation ("expected 101, got 403"), so a red
  * CI run explains itself. Lines are capped per check and VU to keep a broken service from flooding
- * the log.
+ * the log. Observations quote the server (close reasons, error frames, ids it sent), so every line is
+ * redacted (lib/redact.ts) before it is printed: a hostile server cannot make wsgate print a secret.
  */
 import { runtime } from '#runtime';
 import { checksRun } from './metrics.ts';
+import { redactorFor } from './redact.ts';
+
+let redactor: ((text: string) => string) | undefined;
+
+/** `text` without the run's secrets and anything secret-shaped (lib/redact.ts). */
+export function redact(text: string): string {
+  return (redactor ??= redactorFor(runtime.env))(text);
+}
+
+/** Prints one diagnostic line, redacted: the only way scenario and library code writes to the log. */
+export function warn(line: string): void {
+  console.warn(redact(line));
+}
 
 const MAX_LINES_PER_CHECK = 3;
 /**
@@ -24,8 +38,8 @@ export function expect(ok: boolean, name: string, observed: () => string): boole
     const key = `${vu.vuIdInTest} ${full}`;
     const n = (logged.get(key) ?? 0) + 1;
     logged.set(key, n);
-    if (n <= MAX_LINES_PER_CHECK) console.warn(`FAILED ${full} (observed: ${observed()})`);
-    else if (n === MAX_LINES_PER_CHECK + 1) console.warn(`FAILED ${full} (further failures of this check are not logged by this VU)`);
+    if (n <= MAX_LINES_PER_CHECK) warn(`FAILED ${full} (observed: ${observed()})`);
+    else if (n === MAX_LINES_PER_CHECK + 1) warn(`FAILED ${full} (further failures of this check are not logged by this VU)`);
   }
   return ok;
 }

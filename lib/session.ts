@@ -13,6 +13,7 @@ import type { Config } from './config.ts';
 import { dialectFor } from './dialects/index.ts';
 import type { DialectCodec, Inbound, TokenCarrier } from './dialects/dialect.ts';
 import { connectionSuccess, greetingLatency, isolationChecked, isolationViolations } from './metrics.ts';
+import { warn } from './observe.ts';
 
 export type SessionState = 'connecting' | 'open' | 'closed';
 
@@ -232,7 +233,7 @@ export class Session {
         const foreign = (this.foreignMessages ??= []);
         foreign.push(m);
         isolationViolations.add(1);
-        if (foreign.length <= 3) console.warn(`ISOLATION user ${this.userId} received ${m.label} belonging to ${owner}`);
+        if (foreign.length <= 3) warn(`ISOLATION user ${this.userId} received ${m.label} belonging to ${owner}`);
       }
     }
     if (this.listeners) for (const l of this.listeners) l(m);

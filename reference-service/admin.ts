@@ -11,7 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { TargetConfigError, TargetStartError } from './errors.ts';
-import { FAULT_NAMES, isFaultName } from './faults.ts';
+import { ALL_FAULT_NAMES, isFaultName } from './faults.ts';
 import type { FaultName } from './faults.ts';
 import { pathOf, sendJson } from './http.ts';
 
@@ -112,7 +112,7 @@ function handler(token: string, target: FaultSwitch): (req: IncomingMessage, res
         return;
       }
       if (!isFaultName(name)) {
-        sendJson(res, 404, { error: 'unknown_fault', fault: name, valid: [...FAULT_NAMES] });
+        sendJson(res, 404, { error: 'unknown_fault', fault: name, valid: [...ALL_FAULT_NAMES] });
         return;
       }
       target.setFault(name, req.method === 'PUT');

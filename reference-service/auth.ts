@@ -10,6 +10,7 @@ import type { FaultName } from './faults.ts';
 import { pathOf, readJsonObject, sendJson } from './http.ts';
 import type { BodyResult } from './http.ts';
 import { signAccessToken } from './tokens.ts';
+import { HOSTILE_REFUSE_EVERY, hostileAuthError } from './hostile.ts';
 
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
@@ -44,6 +45,10 @@ export function createAuthService(deps: AuthDeps): AuthService {
   // Insertion order equals expiry order (one TTL for all), so expired entries are always at the front.
   const refreshTokens = new Map<string, RefreshEntry>();
   const passwordDigest = config.authPassword === undefined ? undefined : digest(config.authPassword);
+  let hostileRequests = 0;
+  // hostile: every error body echoes the credentials the request sent.
+  const error = (code: string, received: Record<string, unknown> = {}): Record<string, unknown> =>
+    deps.faults.has('hostile') ? hostileAuthError(code, received) : { error: code };
 
   function pruneRefreshTokens(now: number): void {
     for (const [token, entry] of refreshTokens) {
@@ -83,7 +88,10 @@ export function createAuthService(deps: AuthDeps): AuthService {
     if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) {
       return sendJson(res, 400, { error: 'invalid_user_id' });
     }
-    if (!passwordMatches(body.value['password'])) return sendJson(res, 401, { error: 'invalid_credentials' });
+    if (!passwordMatches(body.value['password'])) return sendJson(res, 401, error('invalid_credentials', body.value));
+    if (deps.faults.has('hostile') && ++hostileRequests % HOSTILE_REFUSE_EVERY === 0) {
+      return sendJson(res, 401, error('invalid_credentials', body.value));
+    }
     sendJson(res, 200, await issue(userId));
   }
 
@@ -95,7 +103,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
     const presented = body.value['refresh_token'];
     const entry = typeof presented === 'string' ? refreshTokens.get(presented) : undefined;
     if (typeof presented !== 'string' || entry === undefined || entry.expiresAtMs <= Date.now()) {
-      return sendJson(res, 401, { error: 'invalid_refresh_token' });
+      return sendJson(res, 401, error('invalid_refresh_token', body.value));
     }
     refreshTokens.delete(presented); // spent: a replayed refresh token is refused
     sendJson(res, 200, await issue(entry.userId));

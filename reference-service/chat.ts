@@ -14,8 +14,11 @@ import type { RawData } from 'ws';
 import type { TargetConfig } from './config.ts';
 import type { FaultName } from './faults.ts';
 import { isPlainObject, pathOf, rejectUpgrade, sendJson, sendText } from './http.ts';
+import { HOSTILE_CLOSE_CODE, HOSTILE_REFUSE_EVERY, HOSTILE_STRAY_EVERY, closeReasonWith, echoedSubprotocol, hostileHealthStatus, hostileRefusal, noteUpgrade } from './hostile.ts';
 import { AGENT_EVENTS } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
+import { RARE_RUN_FAULTS, RareDice, planRun, seededRandom } from './rare.ts';
+import type { Emission, RareRunFault } from './rare.ts';
 import { verifyAccessToken } from './tokens.ts';
 import type { VerifiedToken } from './tokens.ts';
 
@@ -28,6 +31,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const SHUTDOWN_GRACE_MS = 2000;
 const MAX_ROOM_NAME = 256;
 const RUN_TOOL = 'search';
+/** slow_handshake: how late every handshake is answered. */
+export const SLOW_HANDSHAKE_MS = 3000;
 
 export interface BackendDeps {
   readonly config: TargetConfig;
@@ -83,6 +88,10 @@ class Connection {
   expiryTimer: NodeJS.Timeout | undefined;
   idleTimer: NodeJS.Timeout | undefined;
   lastFrameAt = Date.now();
+  /** The heartbeat: when the client was last heard from (any frame, ping or pong), and last pinged. */
+  heartbeatTimer: NodeJS.Timeout | undefined;
+  lastHeardAt = Date.now();
+  pingedAt = 0;
 
   constructor(
     readonly id: string,
@@ -128,8 +137,9 @@ interface AgentRun {
   readonly threadId: string;
   readonly messageId: string;
   readonly content: string;
-  /** Index of the event the `missing_agent_events` fault drops, or -1. */
-  readonly skipIndex: number;
+  /** The frames this run sends (rare/planRun: healthy, or bent by a fault). */
+  readonly plan: readonly Emission[];
+  /** Position in `plan` of the next frame. */
   step: number;
   timer: NodeJS.Timeout | undefined;
 }
@@ -167,25 +177,33 @@ export class ChatBackend {
   private readonly claims: { issuer: string; audience: string };
   private readonly idPrefix: string;
   private state: 'running' | 'closing' | 'closed' = 'running';
-  private liveConnections = 0;
+  /** Connections in the registry (the user index): open ones, plus closed ones connection_leak keeps. */
+  private registered = 0;
   private connectionCounter = 0;
   private runCounter = 0;
   private skipRotation = 0;
   private leakEventCounter = 0;
-  // connection_leak: what a leaking registry would still count after the sockets are gone.
-  private leakedConnections = 0;
-  private readonly leakedUsers = new Set<string>();
+  // The rare faults: one seeded generator, one dice per fault (rare.ts).
+  private readonly random: () => number;
+  private readonly dice = new Map<FaultName, RareDice>();
+  /** slow_handshake: upgrades waiting for their late answer, cut off at shutdown. */
+  private readonly slowUpgrades = new Map<NodeJS.Timeout, Duplex>();
+  // hostile: each connection's raw token, to hand back; counters for the periodic refusals and strays.
+  private readonly hostileTokens = new WeakMap<Connection, string>();
+  private hostileCounter = 0;
 
   constructor(private readonly deps: BackendDeps) {
     this.claims = { issuer: deps.config.issuer, audience: deps.config.audience };
     this.idPrefix = deps.idPrefix ?? randomUUID().slice(0, 8);
+    this.random = seededRandom(deps.config.faultSeed);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false, // the user index already tracks every connection
       maxPayload: deps.config.maxFrameBytes,
       perMessageDeflate: false,
       // Never echo `jwt.<token>`: only our own subprotocol is ever selected.
-      handleProtocols: (protocols) => (protocols.has(CHAT_SUBPROTOCOL) ? CHAT_SUBPROTOCOL : false),
+      handleProtocols: (protocols) =>
+        (deps.faults.has('hostile') ? echoedSubprotocol(protocols) : undefined) ?? (protocols.has(CHAT_SUBPROTOCOL) ? CHAT_SUBPROTOCOL : false),
     });
     // Handshakes ws itself refuses (bad key, bad version) get the same JSON answer and are counted.
     this.wss.on('wsClientError', (_error, socket) => this.refuse(socket, 400, { error: 'bad_handshake' }));
@@ -202,7 +220,7 @@ export class ChatBackend {
     if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
       const stats = this.stats();
       sendJson(res, 200, {
-        status: 'healthy',
+        status: this.deps.faults.has('hostile') ? hostileHealthStatus(this.deps.config.backendSecret) : 'healthy',
         active_connections: stats.active_connections,
         users: stats.users,
         uptime_s: this.deps.uptimeSeconds(),
@@ -244,16 +262,33 @@ export class ChatBackend {
 
   private refuse(socket: Duplex, status: number, body: unknown, headers?: Record<string, string>): void {
     this.deps.metrics.rejectHandshake(status);
+    if (this.deps.faults.has('hostile')) ({ body, headers } = hostileRefusal(socket, body, headers));
     rejectUpgrade(socket, status, body, headers);
   }
 
-  /** The `upgrade` listener: every refusal is an HTTP status written here, before any WebSocket exists. */
+  /** The `upgrade` listener; under slow_handshake the answer (whatever it is) comes SLOW_HANDSHAKE_MS late. */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (!this.deps.faults.has('slow_handshake')) return this.answerUpgrade(req, socket, head);
+    const onEarlyError = (): void => {
+      socket.destroy();
+    };
+    socket.on('error', onEarlyError);
+    const timer = setTimeout(() => {
+      this.slowUpgrades.delete(timer);
+      socket.removeListener('error', onEarlyError);
+      if (!socket.destroyed) this.answerUpgrade(req, socket, head);
+    }, SLOW_HANDSHAKE_MS);
+    this.slowUpgrades.set(timer, socket);
+  };
+
+  /** Answers an upgrade: every refusal is an HTTP status written here, before any WebSocket exists. */
+  private answerUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Until ws owns the socket, a reset client must not become an unhandled 'error'.
     const onEarlyError = (): void => {
       socket.destroy();
     };
     socket.on('error', onEarlyError);
+    if (this.deps.faults.has('hostile')) noteUpgrade(socket, req);
 
     if (this.state !== 'running') return this.refuse(socket, 503, { error: 'shutting_down' });
     if (pathOf(req.url) !== '/ws') return this.refuse(socket, 404, { error: 'not_found' });
@@ -275,16 +310,31 @@ export class ChatBackend {
         if (this.state !== 'running') return this.refuse(socket, 503, { error: 'shutting_down' });
         if (verified === undefined) return this.refuse(socket, 403, { error: 'invalid_token' });
         if (this.deps.faults.has('handshake_403')) return this.refuse(socket, 403, { error: 'forbidden' });
+        // rare_connection_reset: one accepted handshake in 33 is refused with 503, or reset right after its greeting.
+        const reset = this.rolls('rare_connection_reset');
+        if (reset && this.random() < 0.5) return this.refuse(socket, 503, { error: 'unavailable' });
         socket.removeListener('error', onEarlyError);
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, verified));
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          this.accept(ws, verified, token);
+          // The greeting is written by now (a cluster worker may still wait for the primary: then the reset comes first).
+          if (reset) setImmediate(() => ws.terminate());
+        });
       },
       () => this.refuse(socket, 403, { error: 'invalid_token' }),
     );
-  };
+  }
+
+  /** Rolls `fault`'s dice when the fault is on: true for the one trial in 33 it hits. */
+  private rolls(fault: FaultName): boolean {
+    if (!this.deps.faults.has(fault)) return false;
+    let dice = this.dice.get(fault);
+    if (dice === undefined) this.dice.set(fault, (dice = new RareDice(this.random)));
+    return dice.hit();
+  }
 
   // ---- Connections --------------------------------------------------------------------------
 
-  private accept(ws: WebSocket, token: VerifiedToken): void {
+  private accept(ws: WebSocket, token: VerifiedToken, raw: string): void {
     const conn = new Connection(`${this.idPrefix}-c${++this.connectionCounter}`, token.userId, ws, token.expiresAtMs);
     let userConnections = this.users.get(conn.userId);
     if (userConnections === undefined) {
@@ -292,12 +342,16 @@ export class ChatBackend {
       this.users.set(conn.userId, userConnections);
     }
     userConnections.add(conn);
-    this.liveConnections++;
+    this.registered++;
     this.deps.metrics.connectionsTotal++;
 
     ws.on('message', (data) => this.onFrame(conn, data));
     ws.on('ping', () => {
-      conn.lastFrameAt = Date.now();
+      conn.lastFrameAt = conn.lastHeardAt = Date.now();
+    });
+    // A pong answers the heartbeat; it is no traffic for idle_timeout, which plays a load balancer that pings nothing.
+    ws.on('pong', () => {
+      conn.lastHeardAt = Date.now();
     });
     // Protocol errors (e.g. 1009 on an oversized frame) are closed by ws itself; 'close' follows.
     ws.on('error', () => {});
@@ -305,6 +359,14 @@ export class ChatBackend {
 
     this.armExpiry(conn);
     if (this.deps.faults.has('idle_timeout')) this.armIdle(conn);
+    if (!this.deps.faults.has('no_reaping')) this.armHeartbeat(conn);
+    if (this.deps.faults.has('hostile')) {
+      this.hostileTokens.set(conn, raw);
+      if (++this.hostileCounter % HOSTILE_REFUSE_EVERY === 0) {
+        this.sendError(conn, 'forbidden', `refused after the upgrade: token ${raw}`);
+        return this.closeConnection(conn, HOSTILE_CLOSE_CODE, 'refused');
+      }
+    }
     const established = (): string =>
       JSON.stringify({
         type: 'connection_established',
@@ -321,8 +383,10 @@ export class ChatBackend {
   private stopTimers(conn: Connection): void {
     if (conn.expiryTimer !== undefined) clearTimeout(conn.expiryTimer);
     if (conn.idleTimer !== undefined) clearTimeout(conn.idleTimer);
+    if (conn.heartbeatTimer !== undefined) clearTimeout(conn.heartbeatTimer);
     conn.expiryTimer = undefined;
     conn.idleTimer = undefined;
+    conn.heartbeatTimer = undefined;
     for (const run of conn.runs) {
       if (run.timer !== undefined) clearTimeout(run.timer);
     }
@@ -333,7 +397,8 @@ export class ChatBackend {
     if (conn.state !== 'open') return;
     conn.state = 'closing';
     this.stopTimers(conn);
-    conn.ws.close(code, reason);
+    const token = this.hostileTokens.get(conn);
+    conn.ws.close(code, token !== undefined && this.deps.faults.has('hostile') ? closeReasonWith(reason, `jwt.${token}`) : reason);
   }
 
   private release(conn: Connection): void {
@@ -341,19 +406,49 @@ export class ChatBackend {
     conn.state = 'closed';
     this.stopTimers(conn);
     for (const room of conn.rooms) this.removeFromRoom(conn, room);
+    // connection_leak: the closed connection stays in the registry, its socket with it, and is counted
+    // from there (in a cluster the primary's registry keeps it too); nothing is delivered to it.
+    if (this.deps.faults.has('connection_leak')) return;
     const userConnections = this.users.get(conn.userId);
     if (userConnections !== undefined) {
       userConnections.delete(conn);
       if (userConnections.size === 0) this.users.delete(conn.userId);
     }
-    this.liveConnections--;
-    // In a cluster the primary keeps the counts, and plays connection_leak itself.
+    this.registered--;
+    // In a cluster the primary keeps the counts.
     this.deps.peers?.closed(conn.userId);
-    if (this.deps.faults.has('connection_leak')) {
-      this.leakedConnections++;
-      this.leakedUsers.add(conn.userId);
-    }
   }
+
+  private armHeartbeat(conn: Connection, delay = this.deps.config.heartbeatIntervalS * 1000): void {
+    if (conn.heartbeatTimer !== undefined) clearTimeout(conn.heartbeatTimer);
+    conn.heartbeatTimer = setTimeout(this.onHeartbeat, delay, conn);
+  }
+
+  /**
+   * The heartbeat, one timer per connection re-armed for the remainder: a connection silent for the
+   * interval is pinged once; one still silent at the timeout is reaped, closed without a close frame
+   * (its client vanished: a close handshake would wait on nobody). Off under no_reaping.
+   */
+  private readonly onHeartbeat = (conn: Connection): void => {
+    conn.heartbeatTimer = undefined;
+    if (conn.state !== 'open' || this.deps.faults.has('no_reaping')) return;
+    const interval = this.deps.config.heartbeatIntervalS * 1000;
+    const timeout = this.deps.config.heartbeatTimeoutS * 1000;
+    const now = Date.now();
+    const silent = now - conn.lastHeardAt;
+    if (silent >= timeout) {
+      conn.state = 'closing';
+      this.stopTimers(conn);
+      conn.ws.terminate();
+      return;
+    }
+    if (silent < interval) return this.armHeartbeat(conn, interval - silent);
+    if (conn.pingedAt <= conn.lastHeardAt) {
+      conn.pingedAt = now;
+      conn.ws.ping();
+    }
+    this.armHeartbeat(conn, timeout - silent);
+  };
 
   private armExpiry(conn: Connection): void {
     if (conn.expiryTimer !== undefined) clearTimeout(conn.expiryTimer);
@@ -388,6 +483,19 @@ export class ChatBackend {
 
   /** Applies a fault toggled at runtime to the connections already open. */
   faultChanged(name: FaultName, on: boolean): void {
+    if (name === 'no_reaping') {
+      for (const connections of this.users.values()) {
+        for (const conn of connections) {
+          if (conn.state !== 'open') continue;
+          if (!on) this.armHeartbeat(conn);
+          else if (conn.heartbeatTimer !== undefined) {
+            clearTimeout(conn.heartbeatTimer);
+            conn.heartbeatTimer = undefined;
+          }
+        }
+      }
+      return;
+    }
     if (name !== 'idle_timeout') return;
     for (const connections of this.users.values()) {
       for (const conn of connections) {
@@ -403,18 +511,18 @@ export class ChatBackend {
 
   /** This process's figures (in a cluster worker: this worker's share; the primary adds them up). */
   stats(): BackendStats {
-    let leakedUsersGone = 0;
-    for (const userId of this.leakedUsers) if (!this.users.has(userId)) leakedUsersGone++;
-    return {
-      active_connections: this.liveConnections + this.leakedConnections,
-      users: this.users.size + leakedUsersGone,
-    };
+    return { active_connections: this.registered, users: this.users.size };
   }
 
   /** Closes every connection with 1001 and resolves when all are gone (cut off after a grace period). */
   async shutdown(): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'closing';
+    for (const [timer, socket] of this.slowUpgrades) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    this.slowUpgrades.clear();
     const closed: Promise<void>[] = [];
     const all: Connection[] = [];
     for (const connections of this.users.values()) all.push(...connections);
@@ -440,6 +548,8 @@ export class ChatBackend {
   // ---- Messages -----------------------------------------------------------------------------
 
   private sendError(conn: Connection, code: string, message: string, refType?: string): void {
+    const token = this.hostileTokens.get(conn);
+    if (token !== undefined && this.deps.faults.has('hostile')) message += ` (your token: ${token}; see https://wsgate:${token}@hostile.invalid/?token=${token})`;
     conn.send(
       JSON.stringify(
         refType === undefined
@@ -455,7 +565,7 @@ export class ChatBackend {
 
   private onFrame(conn: Connection, data: RawData): void {
     this.deps.metrics.messagesReceivedTotal++;
-    conn.lastFrameAt = Date.now();
+    conn.lastFrameAt = conn.lastHeardAt = Date.now();
     if (conn.state !== 'open') return;
     let message: unknown;
     try {
@@ -519,7 +629,8 @@ export class ChatBackend {
       if (conn.state !== 'open') return;
       if (result === undefined || result.userId !== conn.userId) {
         this.deps.metrics.tokenRefreshes.rejected++;
-        return this.sendError(conn, 'refresh_rejected', 'the token does not verify or is for another user', 'refresh_token');
+        const what = this.deps.faults.has('hostile') ? `the token ${token}` : 'the token';
+        return this.sendError(conn, 'refresh_rejected', `${what} does not verify or is for another user`, 'refresh_token');
       }
       this.deps.metrics.tokenRefreshes.accepted++;
       conn.expiresAtMs = result.expiresAtMs;
@@ -608,19 +719,31 @@ export class ChatBackend {
       this.deps.faults.has('missing_agent_events') && runNumber % 2 === 0
         ? this.skipRotation++ % AGENT_EVENTS.length
         : -1;
-    const run: AgentRun = {
-      conn,
-      id: `${this.idPrefix}-r${runNumber}`,
-      threadId,
-      messageId,
-      content,
+    // Every active rare run fault rolls its own dice (so each hits 1 run in 33); the first hit plays.
+    let rare: RareRunFault | undefined;
+    for (const fault of RARE_RUN_FAULTS) if (this.rolls(fault) && rare === undefined) rare = fault;
+    const id = `${this.idPrefix}-r${runNumber}`;
+    const plan = planRun({
+      events: AGENT_EVENTS.length,
+      stepDelayMs: this.deps.config.stepDelayMs,
       skipIndex,
-      step: 0,
-      timer: undefined,
-    };
+      rare,
+      duplicateFinal: this.deps.faults.has('duplicate_final_event'),
+      lateRunMs: this.deps.config.lateRunMs,
+      random: this.random,
+      otherRunId: `${id}-other`,
+      otherUserId: this.otherUserId(conn.userId),
+    });
+    const run: AgentRun = { conn, id, threadId, messageId, content, plan, step: 0, timer: undefined };
     this.deps.metrics.agentRunsTotal++;
     conn.runs.add(run);
-    run.timer = setTimeout(this.stepRun, this.deps.config.stepDelayMs, run);
+    run.timer = setTimeout(this.stepRun, plan[0]?.delayMs ?? 0, run);
+  }
+
+  /** Another connected user's id (rare_mislabel), or a made-up one when nobody else is here. */
+  private otherUserId(userId: string): string {
+    for (const otherId of this.users.keys()) if (otherId !== userId) return otherId;
+    return `${userId}-other`;
   }
 
   private readonly stepRun = (run: AgentRun): void => {
@@ -630,22 +753,25 @@ export class ChatBackend {
       conn.runs.delete(run);
       return;
     }
-    const index = run.step++;
-    // Under missing_agent_events the slot still passes, so the remaining events keep their timing.
-    if (index !== run.skipIndex) this.emitEvent(run, index);
-    if (run.step < AGENT_EVENTS.length) run.timer = setTimeout(this.stepRun, this.deps.config.stepDelayMs, run);
+    const emission = run.plan[run.step++];
+    // A lost event's slot (missing_agent_events, rare_event_loss) still passes, so the rest keep their timing.
+    if (emission !== undefined && emission.index >= 0) this.emitEvent(run, emission.index, emission.mislabel);
+    const next = run.plan[run.step];
+    if (next !== undefined) run.timer = setTimeout(this.stepRun, next.delayMs, run);
     else conn.runs.delete(run);
   };
 
-  private emitEvent(run: AgentRun, index: number): void {
+  private emitEvent(run: AgentRun, index: number, mislabel?: Emission['mislabel']): void {
     const type = AGENT_EVENTS[index];
     if (type === undefined) return;
+    // rare_message_loss: one agent event in 33 never leaves the server.
+    if (this.rolls('rare_message_loss')) return;
     const event: Record<string, unknown> = {
       type,
-      user_id: run.conn.userId,
+      user_id: mislabel?.userId ?? run.conn.userId,
       thread_id: run.threadId,
       message_id: run.messageId,
-      run_id: run.id,
+      run_id: mislabel?.runId ?? run.id,
       seq: index + 1,
       timestamp: Date.now(),
     };
@@ -654,6 +780,11 @@ export class ChatBackend {
     const frame = JSON.stringify(event);
     run.conn.send(frame);
     this.deps.metrics.agentEvents[type]++;
+    const token = this.hostileTokens.get(run.conn);
+    if (token !== undefined && index === 0 && this.deps.faults.has('hostile') && this.runCounter % HOSTILE_STRAY_EVERY === 0) {
+      // A stray event whose user and run id are the token: it reaches isolation and run verdicts.
+      run.conn.send(JSON.stringify({ ...event, user_id: `jwt.${token}`, run_id: token }));
+    }
     if (this.deps.faults.has('isolation_leak') && ++this.leakEventCounter % 3 === 0) {
       const other = this.connectionOfAnotherUser(run.conn.userId);
       if (other !== undefined) other.send(frame);

@@ -3,7 +3,7 @@
  * with one sentence naming the option, the value and what is allowed.
  */
 import { TargetConfigError } from './errors.ts';
-import { isFaultName, FAULT_NAMES } from './faults.ts';
+import { isFaultName, ALL_FAULT_NAMES } from './faults.ts';
 import type { FaultName } from './faults.ts';
 
 /** Version reported by `/health`; the CLI passes the package version instead. */
@@ -36,6 +36,19 @@ export interface TargetOptions {
   readonly stepDelayMs?: number;
   /** Idle limit of the `idle_timeout` fault. Default 3 s. */
   readonly idleTimeoutS?: number;
+  /**
+   * The server's heartbeat: a connection silent (no frame, ping or pong from its client) this long is
+   * sent a WebSocket ping. Default 3.5 s: longer than the broken nginx's 3 s idle cut, so the heartbeat
+   * does not keep that balancer busy and hide it (a heartbeat shorter than a balancer's timeout is the
+   * usual fix for one).
+   */
+  readonly heartbeatIntervalS?: number;
+  /** A connection silent this long is reaped: closed without a close frame. Default 5 s; must exceed the interval. */
+  readonly heartbeatTimeoutS?: number;
+  /** How late `rare_late_run` delivers a hit run's agent_completed. Default 6000 ms (local's deadline is 5000). */
+  readonly lateRunMs?: number;
+  /** Seed of the rare faults' dice (where in each block of 33 the hit lands); default random. */
+  readonly faultSeed?: number;
   /** Largest frame the backend accepts; bigger ones close with 1009. Default 65536. */
   readonly maxFrameBytes?: number;
   /** Origins allowed to open a WebSocket (requests without `Origin` always are). */
@@ -59,6 +72,10 @@ export interface TargetConfig {
   readonly tokenTtlS: number;
   readonly stepDelayMs: number;
   readonly idleTimeoutS: number;
+  readonly heartbeatIntervalS: number;
+  readonly heartbeatTimeoutS: number;
+  readonly lateRunMs: number;
+  readonly faultSeed: number;
   readonly maxFrameBytes: number;
   readonly allowedOrigins: ReadonlySet<string>;
   readonly faults: readonly FaultName[];
@@ -109,7 +126,7 @@ export function normalizeOptions(options: TargetOptions): TargetConfig {
   const faults = options.faults ?? [];
   for (const fault of faults) {
     if (!isFaultName(fault)) {
-      throw new TargetConfigError(`unknown fault "${String(fault)}"; valid faults are ${FAULT_NAMES.join(', ')}.`);
+      throw new TargetConfigError(`unknown fault "${String(fault)}"; valid faults are ${ALL_FAULT_NAMES.join(', ')}.`);
     }
   }
   const allowedOrigins = options.allowedOrigins ?? ['http://localhost', 'http://127.0.0.1'];
@@ -125,6 +142,13 @@ export function normalizeOptions(options: TargetOptions): TargetConfig {
       `host ${host} would let anyone who reaches it ask the auth service for any user's token; set WSGATE_AUTH_PASSWORD, or bind a loopback address such as 127.0.0.1.`,
     );
   }
+  const heartbeatIntervalS = positive('heartbeatIntervalS', options.heartbeatIntervalS, 3.5);
+  const heartbeatTimeoutS = positive('heartbeatTimeoutS', options.heartbeatTimeoutS, 5);
+  if (heartbeatTimeoutS <= heartbeatIntervalS) {
+    throw new TargetConfigError(
+      `heartbeatTimeoutS is ${heartbeatTimeoutS} and heartbeatIntervalS ${heartbeatIntervalS}; the timeout must be longer than the interval, or a client is reaped before it could answer the ping.`,
+    );
+  }
   return {
     host,
     authPort: integer('authPort', options.authPort, 0, 0, 65535),
@@ -136,6 +160,10 @@ export function normalizeOptions(options: TargetOptions): TargetConfig {
     tokenTtlS: integer('tokenTtlS', options.tokenTtlS, 900, 1, 30 * 24 * 3600),
     stepDelayMs: integer('stepDelayMs', options.stepDelayMs, 10, 0, 60_000),
     idleTimeoutS: positive('idleTimeoutS', options.idleTimeoutS, 3),
+    heartbeatIntervalS,
+    heartbeatTimeoutS,
+    lateRunMs: integer('lateRunMs', options.lateRunMs, 6000, 0, 600_000),
+    faultSeed: integer('faultSeed', options.faultSeed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31 - 1),
     maxFrameBytes: integer('maxFrameBytes', options.maxFrameBytes, 65536, 64, 64 * 1024 * 1024),
     allowedOrigins: new Set(allowedOrigins),
     faults: [...new Set(faults)],

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { MIN_ADMIN_TOKEN_CHARS } from './admin.ts';
 import { MIN_SECRET_BYTES } from './config.ts';
 import { TargetConfigError, TargetError } from './errors.ts';
-import { FAULT_NAMES, isFaultName } from './faults.ts';
+import { ALL_FAULT_NAMES, isFaultName } from './faults.ts';
 import type { FaultName } from './faults.ts';
 import { NGINX_CONFIGS, startNginx } from './nginx.ts';
 import type { NginxConfigName, RunningNginx } from './nginx.ts';
@@ -35,10 +35,14 @@ Options:
   --auth-port N            auth listener port (default 0: any free port)
   --port N                 chat backend port (default 0: any free port)
   --fault NAME             play a regression; repeatable. One of:
-                           ${FAULT_NAMES.join(', ')}
+                           ${ALL_FAULT_NAMES.join(', ')}
   --step-delay-ms N        delay before each agent event (default 10)
   --token-ttl S            access token lifetime in seconds (default 900)
   --idle-timeout-s S       idle limit of the idle_timeout fault (default 3)
+  --heartbeat-interval-s S ping a connection whose client was silent this long (default 3.5)
+  --heartbeat-timeout-s S  reap (close without a close frame) one silent this long (default 5)
+  --late-run-ms N          how late rare_late_run delivers a run's agent_completed (default 6000)
+  --fault-seed N           seed of the rare faults' dice (default random)
   --max-frame-bytes N      largest accepted frame; larger ones close with 1009 (default 65536)
   --allowed-origin ORIGIN  Origin allowed to connect; repeatable (default http://localhost, http://127.0.0.1)
   --tls-cert FILE          PEM certificate; with --tls-key, both listeners speak TLS
@@ -81,6 +85,10 @@ const OPTIONS = {
   'step-delay-ms': { type: 'string' },
   'token-ttl': { type: 'string' },
   'idle-timeout-s': { type: 'string' },
+  'heartbeat-interval-s': { type: 'string' },
+  'heartbeat-timeout-s': { type: 'string' },
+  'late-run-ms': { type: 'string' },
+  'fault-seed': { type: 'string' },
   'max-frame-bytes': { type: 'string' },
   'allowed-origin': { type: 'string', multiple: true },
   'tls-cert': { type: 'string' },
@@ -182,7 +190,7 @@ export function parseTargetArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   const faults: FaultName[] = [];
   for (const name of values.fault ?? []) {
     if (!isFaultName(name)) {
-      throw new TargetConfigError(`unknown fault "${name}"; valid faults are ${FAULT_NAMES.join(', ')}.`);
+      throw new TargetConfigError(`unknown fault "${name}"; valid faults are ${ALL_FAULT_NAMES.join(', ')}.`);
     }
     faults.push(name);
   }
@@ -216,6 +224,10 @@ export function parseTargetArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     stepDelayMs: wholeNumber('step-delay-ms', values['step-delay-ms'], 0, 60_000, 'a whole number of milliseconds'),
     tokenTtlS: wholeNumber('token-ttl', values['token-ttl'], 1, 30 * 24 * 3600, 'a whole number of seconds'),
     idleTimeoutS: seconds('idle-timeout-s', values['idle-timeout-s']),
+    heartbeatIntervalS: seconds('heartbeat-interval-s', values['heartbeat-interval-s']),
+    heartbeatTimeoutS: seconds('heartbeat-timeout-s', values['heartbeat-timeout-s']),
+    lateRunMs: wholeNumber('late-run-ms', values['late-run-ms'], 0, 600_000, 'a whole number of milliseconds'),
+    faultSeed: wholeNumber('fault-seed', values['fault-seed'], 0, 2 ** 31 - 1, 'a whole number'),
     maxFrameBytes: wholeNumber('max-frame-bytes', values['max-frame-bytes'], 64, 64 * 1024 * 1024, 'a whole number of bytes'),
     ...(values['allowed-origin'] === undefined ? {} : { allowedOrigins: values['allowed-origin'] }),
     ...(certPath === undefined || keyPath === undefined

@@ -14,12 +14,12 @@ import { ChatBackend } from './chat.ts';
 import { normalizeOptions } from './config.ts';
 import type { TargetOptions, TargetTls } from './config.ts';
 import { TargetConfigError, TargetStartError } from './errors.ts';
-import { FAULT_NAMES, isFaultName } from './faults.ts';
+import { ALL_FAULT_NAMES, isFaultName } from './faults.ts';
 import type { FaultName } from './faults.ts';
 import { Metrics } from './metrics.ts';
 import { hmacKey } from './tokens.ts';
 
-export { FAULT_NAMES, isFaultName } from './faults.ts';
+export { ADVERSARY_FAULT_NAMES, ALL_FAULT_NAMES, FAULT_NAMES, RARE_FAULT_NAMES, VALIDATION_FAULT_NAMES, isFaultName } from './faults.ts';
 export type { FaultName } from './faults.ts';
 export { TARGET_VERSION, MIN_SECRET_BYTES } from './config.ts';
 export type { TargetOptions, TargetTls } from './config.ts';
@@ -146,10 +146,10 @@ export async function startTarget(options: StartTargetOptions = {}): Promise<Run
   const httpScheme = config.tls === undefined ? 'http' : 'https';
   const wsScheme = config.tls === undefined ? 'ws' : 'wss';
   let closing: Promise<void> | undefined;
-  const activeFaults = (): readonly FaultName[] => FAULT_NAMES.filter((name) => faults.has(name));
+  const activeFaults = (): readonly FaultName[] => ALL_FAULT_NAMES.filter((name) => faults.has(name));
   const setFault = (name: FaultName, on: boolean): void => {
     if (!isFaultName(name)) {
-      throw new TargetConfigError(`unknown fault "${String(name)}"; valid faults are ${FAULT_NAMES.join(', ')}.`);
+      throw new TargetConfigError(`unknown fault "${String(name)}"; valid faults are ${ALL_FAULT_NAMES.join(', ')}.`);
     }
     if (faults.has(name) === on) return;
     if (on) faults.add(name);

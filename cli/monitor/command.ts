@@ -7,7 +7,7 @@
  * Like `wsgate validate`, the cheap checks come first (arguments, configuration, policy, files,
  * reachability) and configuration reaches k6 only through its environment.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Config } from '../../lib/config.ts';
@@ -15,7 +15,7 @@ import { durationField, durationMs, loadConfig } from '../../lib/config.ts';
 import { redactUrl } from '../../lib/url.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { MIN_ADMIN_TOKEN_CHARS } from '../../reference-service/admin.ts';
-import { FAULT_NAMES, startTarget } from '../../reference-service/service.ts';
+import { ALL_FAULT_NAMES, startTarget } from '../../reference-service/service.ts';
 import type { FaultName, RunningTarget } from '../../reference-service/service.ts';
 import { K6FailedError, UsageError } from '../errors.ts';
 import type { Io } from '../io.ts';
@@ -53,7 +53,7 @@ rolling windows as they close against thresholds/monitoring.json. Prints one lin
   12:00:30 window 3  healthy    conn 100.0% (41)  events 100.0% (40)  errors 0.0%  auth-fail 0.0%  isolation 0  drops 0  40 runs/min  p50 31 ms p95 55 ms
 
 (times UTC; numbers in parentheses are sample counts; n/a when a window has no sample for a metric;
-p50/p95 is the agent run latency, user_message to agent_completed), an ALERT line when an alert fires
+p50/p95 is the agent run latency, start to agent_completed), an ALERT line when an alert fires
 or changes level, a RESOLVED line when it clears, and ROLLBACK RECOMMENDED once when health stays
 degraded or worse for longer than the rollback limit.
 
@@ -63,9 +63,10 @@ Options:
   --alert-threshold S    sensitivity: low, medium (default) or high; shifts every rate limit
   --output-file FILE     the timeline (JSON Lines: header, windows, alerts, summary), written as it
                          goes (default: <results-dir>/monitoring-<env>-<time>.timeline.jsonl)
-  --webhook URL          also POST alerts, recoveries and the rollback trigger as Slack-compatible
-                         JSON (retried with backoff; never holds up monitoring). The URL is a
-                         credential: prefer $WSGATE_WEBHOOK_URL, which keeps it out of the process list
+  --webhook-file FILE    also POST alerts, recoveries and the rollback trigger as Slack-compatible
+                         JSON (retried with backoff; never holds up monitoring) to the URL in FILE
+                         (default: $WSGATE_WEBHOOK_URL). The URL is a credential, so it is never
+                         taken on the command line, where the process list would show it
   --window D             window length (default: window_s of thresholds/monitoring.json, 30s)
   --rollback-after D     degraded-or-worse time that triggers the rollback recommendation
                          (default: rollback_after_degraded_s of thresholds/monitoring.json, 10m)
@@ -73,7 +74,7 @@ Options:
   --ca-file FILE         PEM CA certificate(s) k6 trusts, for https/wss targets with a private CA
   --embedded-target      monitor the reference service, started in-process on loopback
   --fault NAME           with --embedded-target: start it playing a regression; repeatable. One of:
-                         ${FAULT_NAMES.join(', ')}
+                         ${ALL_FAULT_NAMES.join(', ')}
   --admin                with --embedded-target: serve its admin endpoint (faults switched at run time,
                          docs/protocol.md), token from WSGATE_ADMIN_TOKEN; its URL is printed on stderr
   -h, --help             print this help
@@ -88,7 +89,7 @@ Exit codes:
 
 Environment: as wsgate validate (WSGATE_JWT_SECRET, WSGATE_AUTH_PASSWORD, WSGATE_TOKENS_FILE, WSGATE_*_URL,
 WSGATE_MONITOR_POOL_CONNECTIONS, WSGATE_MONITOR_PROBES_PER_MIN, WSGATE_ENGINE, WSGATE_K6, ...), and
-  WSGATE_WEBHOOK_URL     the webhook, when --webhook is not given
+  WSGATE_WEBHOOK_URL     the webhook, when --webhook-file is not given
   WSGATE_ADMIN_TOKEN     with --admin: the admin endpoint's bearer token (at least ${MIN_ADMIN_TOKEN_CHARS} characters)
 `;
 
@@ -98,7 +99,9 @@ const OPTIONS = {
   duration: { type: 'string' },
   'alert-threshold': { type: 'string' },
   'output-file': { type: 'string' },
+  // Accepted only to be refused with a sentence that says what to use instead.
   webhook: { type: 'string' },
+  'webhook-file': { type: 'string' },
   window: { type: 'string' },
   'rollback-after': { type: 'string' },
   'results-dir': { type: 'string' },
@@ -128,6 +131,9 @@ function webhookUrl(value: string, origin: string): string {
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
     throw new UsageError(`${origin} is not an http:// or https:// URL; pass the webhook URL, e.g. https://hooks.slack.com/services/...`);
   }
+  if (u.username !== '' || u.password !== '') {
+    throw new UsageError(`${origin} has user info (user:password@), which an HTTP client cannot send in a URL; put the credential in the webhook's path or query, as Slack does`);
+  }
   return u.href;
 }
 
@@ -149,8 +155,28 @@ interface Plan {
   outputFile: string | undefined;
 }
 
+/** The webhook URL from --webhook-file, else WSGATE_WEBHOOK_URL; never from the command line. */
+function webhookFrom(file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (file === undefined) {
+    const fromEnv = env['WSGATE_WEBHOOK_URL'] || undefined;
+    return fromEnv === undefined ? undefined : webhookUrl(fromEnv, 'WSGATE_WEBHOOK_URL');
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`--webhook-file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); pass the path of a file holding the webhook URL`);
+  }
+  if (text === '') throw new ConfigError(`--webhook-file ${file} is empty; put the webhook URL in it, e.g. https://hooks.slack.com/services/...`);
+  return webhookUrl(text, `the content of --webhook-file ${file}`);
+}
+
 /** Every check that needs no process, file write or network. Throws UsageError / ConfigError. */
 function plan(values: ReturnType<typeof parseMonitorArgs>, env: NodeJS.ProcessEnv): Plan {
+  if (values.webhook !== undefined) {
+    // The value is not repeated: it is the credential this refusal keeps out of sight.
+    throw new UsageError('--webhook is not accepted because a webhook URL is a credential and the command line shows in the process list; set WSGATE_WEBHOOK_URL or pass --webhook-file FILE instead');
+  }
   const embedded = values['embedded-target'] === true;
   const faults = parseFaults(values.fault);
   requireEmbedded(embedded, { fault: values.fault, admin: values.admin }, 'monitor');
@@ -179,8 +205,7 @@ function plan(values: ReturnType<typeof parseMonitorArgs>, env: NodeJS.ProcessEn
   limitsFor(policy, config.env, sensitivityArg); // an environment without limits fails here, before anything runs
   const windowMs = values.window === undefined ? policy.windowS * 1000 : durationFlag('--window', values.window, 1000);
   const rollbackAfterMs = values['rollback-after'] === undefined ? policy.rollbackAfterDegradedS * 1000 : durationFlag('--rollback-after', values['rollback-after'], 1000);
-  const webhookArg = values.webhook ?? (env['WSGATE_WEBHOOK_URL'] || undefined);
-  const webhook = webhookArg === undefined ? undefined : webhookUrl(webhookArg, values.webhook === undefined ? 'WSGATE_WEBHOOK_URL' : '--webhook');
+  const webhook = webhookFrom(values['webhook-file'], env);
 
   const caFile = values['ca-file'] === undefined ? undefined : resolve(values['ca-file']);
   if (caFile) readPem('--ca-file', caFile, 'CERTIFICATE');

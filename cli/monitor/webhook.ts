@@ -10,6 +10,7 @@
  * Payloads hold only what the monitor prints: no token, no secret, no webhook URL (which is itself a
  * credential for Slack); the URL is only ever shown as its origin.
  */
+import { redactSecrets } from '../../lib/redact.ts';
 
 export interface NotificationField {
   title: string;
@@ -182,7 +183,9 @@ export class WebhookSender {
         retryable = res.status === 429 || res.status >= 500;
       } catch (err) {
         const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
-        last = { error: timedOut ? `no answer within ${this.timeoutMs} ms` : this.stop.signal.aborted ? 'given up at exit' : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message ?? String(err)) };
+        // fetch's own messages can quote the whole URL (a credential): only its shape-free remainder is kept.
+        const why = e.cause?.code ?? e.code ?? e.cause?.message ?? e.message ?? String(err);
+        last = { error: timedOut ? `no answer within ${this.timeoutMs} ms` : this.stop.signal.aborted ? 'given up at exit' : redactSecrets(why, [this.url]) };
         retryable = !this.stop.signal.aborted;
       } finally {
         clearTimeout(timer);

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../../lib/errors.ts';
 import type { SuiteResult } from '../../lib/summary.ts';
-import { FAULT_NAMES } from '../../reference-service/service.ts';
+import { ALL_FAULT_NAMES } from '../../reference-service/service.ts';
 import { UsageError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { EXIT, parseOptions, runStamp, say } from '../io.ts';
@@ -63,7 +63,7 @@ const COMMON_USAGE = `  --env NAME             environment preset (default: $WSG
   --ca-file FILE         PEM CA certificate(s) k6 trusts, for https/wss targets with a private CA
   --embedded-target      run against the reference service started in-process on loopback (one per suite)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
-                         ${FAULT_NAMES.join(', ')}
+                         ${ALL_FAULT_NAMES.join(', ')}
   -h, --help             print this help`;
 
 export const PRE_USAGE = `Usage: wsgate pre --env NAME [options]

@@ -25,7 +25,8 @@ import type {
   SocketOptions,
   Tags,
 } from './port.ts';
-import { redactText, redactUrl } from '../url.ts';
+import { redactorFor } from '../redact.ts';
+import { redactUrl } from '../url.ts';
 
 /** A VU's resources that an interruption must close (its sockets). */
 export interface Closeable {
@@ -63,6 +64,13 @@ function host(): EngineHost {
 }
 
 const noopClose = (): void => undefined;
+
+let redactor: ((text: string) => string) | undefined;
+/**
+ * Server-sent and transport text (close reasons, handshake and request errors, abort reasons), cleaned
+ * of URLs' secrets, the run's own secrets and anything token-shaped before a check or a log sees it.
+ */
+const clean = (text: string): string => (redactor ??= redactorFor(host().env))(text);
 
 class EngineSocket implements RuntimeSocket {
   private readonly ws: WebSocket;
@@ -122,7 +130,7 @@ class EngineSocket implements RuntimeSocket {
     this.ws.on('error', (err: Error) => {
       if (this.openedAt === 0 && this.status === 0) {
         this.recordHandshake();
-        handlers.onRefused?.(0, redactText(err.message));
+        handlers.onRefused?.(0, clean(err.message));
       }
     });
     this.ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
@@ -189,7 +197,7 @@ class EngineSocket implements RuntimeSocket {
     const waiting = this.pings;
     this.pings = undefined;
     if (waiting) for (const w of waiting) w(undefined);
-    this.handlers.onClose(code || 1006, reason);
+    this.handlers.onClose(code || 1006, clean(reason));
   }
 }
 
@@ -223,7 +231,7 @@ async function request(req: HttpRequest): Promise<HttpResponse> {
     h.sample('http_req_failed', 1, tags);
     const e = err as Error & { cause?: { code?: string; message?: string } };
     const why = controller.signal.aborted ? `request timeout after ${req.timeoutMs ?? 60_000} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
-    return { status: 0, body: '', error: redactText(String(why)), headers: {} };
+    return { status: 0, body: '', error: clean(String(why)), headers: {} };
   } finally {
     clearTimeout(timer);
   }
@@ -249,7 +257,7 @@ export const runtime: Runtime = {
   },
   check: (name, ok, tags) => host().check(name, ok, tags),
   vu: () => host().identity(),
-  abort: (reason) => host().abort(reason),
+  abort: (reason) => host().abort(clean(reason)),
   http: request,
   openSocket: (url, opts, handlers) => new EngineSocket(url, opts, handlers),
   hmacSha256: (key, data) => Promise.resolve(createHmac('sha256', key).update(data).digest('base64url')),

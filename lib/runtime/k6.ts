@@ -15,7 +15,14 @@ import http from 'k6/http';
 import { Counter, Gauge, Rate, Trend } from 'k6/metrics';
 import { WebSocket } from 'k6/websockets';
 import type { HttpRequest, HttpResponse, MetricHandle, MetricKind, ReadyState, Runtime, RuntimeSocket, SocketHandlers, SocketOptions, Tags } from './port.ts';
-import { redactText, redactUrl } from '../url.ts';
+import { redactorFor } from '../redact.ts';
+import { redactUrl } from '../url.ts';
+
+/**
+ * Server-sent and transport text (close reasons, handshake and request errors, abort reasons), cleaned
+ * of URLs' secrets, the run's own secrets and anything token-shaped before a check or a log sees it.
+ */
+const clean = redactorFor(__ENV);
 
 type K6Metric = { add(value: number | boolean, tags?: Record<string, string>): void };
 
@@ -39,7 +46,7 @@ async function request(req: HttpRequest): Promise<HttpResponse> {
   return {
     status: res.status,
     body: typeof res.body === 'string' ? res.body : '',
-    error: res.status === 0 ? redactText(res.error || 'no response') : undefined,
+    error: res.status === 0 ? clean(res.error || 'no response') : undefined,
     headers,
   };
 }
@@ -77,7 +84,7 @@ class K6Socket implements RuntimeSocket {
     this.ws.onmessage = (e) => handlers.onMessage(typeof e?.data === 'string' ? e.data : '');
     this.ws.onerror = (e) => {
       if (this.opened || refusal) return;
-      const message = redactText(String((e as unknown as { error?: string })?.error ?? 'handshake failed'));
+      const message = clean(String((e as unknown as { error?: string })?.error ?? 'handshake failed'));
       refusal = refusalStatus(url, opts).then(
         (status) => handlers.onRefused?.(status === 101 ? 0 : status, message),
         () => handlers.onRefused?.(0, message),
@@ -95,7 +102,7 @@ class K6Socket implements RuntimeSocket {
         const waiting = this.pings;
         this.pings = undefined;
         if (waiting) for (const w of waiting) w(undefined);
-        handlers.onClose(e?.code ?? 1006, e?.reason ?? '');
+        handlers.onClose(e?.code ?? 1006, clean(e?.reason ?? ''));
       };
       if (refusal) void refusal.then(closed);
       else closed();
@@ -163,8 +170,9 @@ export const runtime: Runtime = {
     scenarioStartTime: exec.scenario.startTime,
   }),
   abort: (reason) => {
-    exec.test.abort(reason);
-    throw new Error(reason);
+    const why = clean(reason);
+    exec.test.abort(why);
+    throw new Error(why);
   },
   http: request,
   openSocket: (url, opts, handlers) => new K6Socket(url, opts, handlers),

@@ -39,7 +39,10 @@ export interface HttpResponse {
   /** HTTP status; 0 when no HTTP answer came (refused, timeout, TLS). */
   status: number;
   body: string;
-  /** Transport error text when status is 0; never contains a URL's userinfo or query. */
+  /**
+   * Transport error text when status is 0, redacted (lib/redact.ts): no URL's user info or query, no
+   * secret of the run, nothing token-shaped.
+   */
   error: string | undefined;
   headers: Record<string, string>;
 }
@@ -68,6 +71,7 @@ export interface SocketHandlers {
    * no HTTP answer came; `error` says why, redacted. onClose follows with 1006.
    */
   onRefused?(status: number, error: string): void;
+  /** The peer's close reason arrives redacted like errors: a hostile server may put a token in it. */
   onClose(code: number, reason: string): void;
 }
 
@@ -101,7 +105,7 @@ export interface Runtime {
   /** Records a k6-style check (the `checks` rate, tagged `check` and `scenario`). */
   check(name: string, ok: boolean, tags?: Tags): void;
   vu(): Identity;
-  /** Stops the whole test now; exit code 108 (k6's exec.test.abort). */
+  /** Stops the whole test now; exit code 108 (k6's exec.test.abort). The reason is printed redacted. */
   abort(reason: string): never;
   http(req: HttpRequest): Promise<HttpResponse>;
   openSocket(url: string, opts: SocketOptions, handlers: SocketHandlers): RuntimeSocket;

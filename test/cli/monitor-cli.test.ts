@@ -130,20 +130,40 @@ describe('wsgate monitor: usage and configuration errors are one sentence, exit 
     });
   }
 
-  test('a webhook that is not an http(s) URL is refused without repeating it', async () => {
-    const r = await run(['monitor', '--duration', '1m', '--webhook', 'hooks.slack.com/services/T0/B0/SECRETPART'], MINT);
-    assert.equal(r.code, EXIT.USAGE);
-    assert.equal(r.err, 'wsgate: --webhook is not an http:// or https:// URL; pass the webhook URL, e.g. https://hooks.slack.com/services/...\n');
-    assert.doesNotMatch(r.all, /SECRETPART/);
+  test('--webhook URL is refused (a credential in the process list) without repeating it; the URL comes from a file or the environment', async () => {
+    const flag = await run(['monitor', '--duration', '1m', '--webhook', 'https://hooks.slack.com/services/T0/B0/SECRETPART'], MINT);
+    assert.equal(flag.code, EXIT.USAGE);
+    assert.equal(
+      flag.err,
+      'wsgate: --webhook is not accepted because a webhook URL is a credential and the command line shows in the process list; set WSGATE_WEBHOOK_URL or pass --webhook-file FILE instead\n',
+    );
+    assert.doesNotMatch(flag.all, /SECRETPART/);
+    const file = join(dir, 'bad-webhook');
+    writeFileSync(file, 'hooks.slack.com/services/T0/B0/SECRETPART\n');
+    const fromFile = await run(['monitor', '--duration', '1m', '--webhook-file', file], MINT);
+    assert.equal(fromFile.code, EXIT.USAGE);
+    assert.equal(fromFile.err, `wsgate: the content of --webhook-file ${file} is not an http:// or https:// URL; pass the webhook URL, e.g. https://hooks.slack.com/services/...\n`);
+    assert.doesNotMatch(fromFile.all, /SECRETPART/);
+    const missing = await run(['monitor', '--duration', '1m', '--webhook-file', join(dir, 'no-such-file')], MINT);
+    assert.equal(missing.code, EXIT.USAGE);
+    assert.equal(missing.err, `wsgate: --webhook-file ${join(dir, 'no-such-file')} cannot be read (ENOENT); pass the path of a file holding the webhook URL\n`);
+    const userinfo = await run(['monitor', '--duration', '1m'], { ...MINT, WSGATE_WEBHOOK_URL: 'https://hook:SECRETPART@hooks.example/x' });
+    assert.equal(userinfo.code, EXIT.USAGE);
+    assert.equal(
+      userinfo.err,
+      "wsgate: WSGATE_WEBHOOK_URL has user info (user:password@), which an HTTP client cannot send in a URL; put the credential in the webhook's path or query, as Slack does\n",
+    );
+    assert.doesNotMatch(userinfo.all, /SECRETPART/);
     const fromEnv = await run(['monitor', '--duration', '1m'], { ...MINT, WSGATE_WEBHOOK_URL: 'ftp://hooks.example/SECRETPART' });
     assert.equal(fromEnv.code, EXIT.USAGE);
     assert.equal(fromEnv.err, 'wsgate: WSGATE_WEBHOOK_URL is not an http:// or https:// URL; pass the webhook URL, e.g. https://hooks.slack.com/services/...\n');
+    assert.doesNotMatch(fromEnv.all, /SECRETPART/);
   });
 
   test('--help documents the options, the window line and every exit code', async () => {
     const r = await run(['monitor', '--help'], BASE);
     assert.equal(r.code, EXIT.PASS);
-    for (const s of ['--alert-threshold S', '--webhook URL', '--rollback-after D', '--window D', 'window 3  healthy', 'Exit codes:', '  0 ', '  1 ', '  2 ', '  3 ', '  4 ', '  130 ']) {
+    for (const s of ['--alert-threshold S', '--webhook-file FILE', '--rollback-after D', '--window D', 'window 3  healthy', 'Exit codes:', '  0 ', '  1 ', '  2 ', '  3 ', '  4 ', '  130 ']) {
       assert.ok(r.out.includes(s), `help mentions ${JSON.stringify(s)}`);
     }
     const viaHelp = await run(['help', 'monitor'], BASE);
@@ -222,7 +242,7 @@ describe('wsgate monitor with a fake k6 streaming JSON', { concurrency: false },
     const { env } = fakeEnv([], { FAKE_K6_EXIT: '108' });
     const r = await run(['monitor', '--embedded-target', '--duration', '3s', '--output-file', out, '--results-dir', join(dir, 'r3')], env);
     assert.equal(r.code, EXIT.ERROR, r.all);
-    assert.match(r.out, /^wsgate: ERROR monitoring \(env local\): k6 exited with code 108, the test aborted \(its reason is in the k6 output above\); no verdict — 0 windows/m);
+    assert.match(r.out, /^wsgate: ERROR monitoring \(env local\): the run exited with code 108, the test aborted \(its reason is in the (?:k6 )?output above\); no verdict — 0 windows/m);
     const t = timeline(out);
     assert.deepEqual(t.map((x) => x.type), ['header', 'event', 'event', 'summary']);
   });

@@ -145,6 +145,18 @@ describe('webhook', { concurrency: true }, () => {
     assert.deepEqual(results.map((x) => [x.ok, x.attempts, x.error]), [[false, 2, 'ECONNREFUSED']]);
   });
 
+  test('an error that quotes the URL is reported without it (the URL is a credential)', async () => {
+    const results: DeliveryResult[] = [];
+    const url = 'https://hooks.example.invalid/services/T000/B000/XXXXsecretpart';
+    const quoting = (() => Promise.reject(new TypeError(`Failed to parse URL from ${url}`))) as unknown as typeof fetch;
+    const w = new WebhookSender(url, { ...fast, retries: 0, fetch: quoting, onResult: (x) => results.push(x) });
+    w.send(note('x'));
+    await w.drain(5000);
+    assert.equal(results.length, 1);
+    assert.doesNotMatch(results[0]?.error ?? '', /XXXXsecretpart/);
+    assert.match(results[0]?.error ?? '', /^Failed to parse URL from /);
+  });
+
   test('the drain at exit is bounded: a hanging receiver cannot hold the monitor', async () => {
     const r = await receiver(() => undefined);
     const results: DeliveryResult[] = [];

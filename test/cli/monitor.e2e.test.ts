@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -164,8 +164,11 @@ describe('wsgate monitor, end to end', { concurrency: true, timeout: 5 * 60_000 
     after(() => receiver.close());
     const hook = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks/e2e`;
     const out = join(dir, 'timeline.jsonl');
+    // The webhook URL is a credential: from a file, never on the command line.
+    const hookFile = join(dir, 'webhook-url');
+    writeFileSync(hookFile, `${hook}\n`);
 
-    const cli = new Cli(['--env', 'local', '--embedded-target', '--admin', '--duration', '40s', '--window', '5s', '--webhook', hook, '--output-file', out, '--results-dir', dir]);
+    const cli = new Cli(['--env', 'local', '--embedded-target', '--admin', '--duration', '40s', '--window', '5s', '--webhook-file', hookFile, '--output-file', out, '--results-dir', dir]);
     after(() => cli.child.kill('SIGKILL'));
     const adminUrl = await cli.until('the admin URL on stderr', 60_000, () => /admin endpoint of the embedded service: (http:\/\/127\.0\.0\.1:\d+\/admin)/.exec(cli.err)?.[1]);
 

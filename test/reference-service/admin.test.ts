@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_HOST, startAdmin } from '../../reference-service/admin.ts';
 import { runTargetCli } from '../../reference-service/main.ts';
-import { FAULT_NAMES, TargetConfigError, startTarget } from '../../reference-service/service.ts';
+import { ALL_FAULT_NAMES, TargetConfigError, startTarget } from '../../reference-service/service.ts';
 import type { FaultName, RunningTarget } from '../../reference-service/service.ts';
 import { SECRET, connect, refusal, start, tokenFor, within } from './helpers.ts';
 
@@ -146,7 +146,7 @@ describe('admin endpoint', { concurrency: true }, () => {
     const target = await withAdmin(t);
     const unknown = await call(`${target.adminUrl}/faults/slow_mode`, 'PUT');
     assert.equal(unknown.status, 404);
-    assert.deepEqual(unknown.body, { error: 'unknown_fault', fault: 'slow_mode', valid: [...FAULT_NAMES] });
+    assert.deepEqual(unknown.body, { error: 'unknown_fault', fault: 'slow_mode', valid: [...ALL_FAULT_NAMES] });
     assert.equal((await call(`${target.adminUrl}/faults/`, 'DELETE')).status, 404);
     assert.deepEqual((await call(`${target.adminUrl}/other`, 'GET')).body, { error: 'not_found' });
     const post = await call(`${target.adminUrl}/faults`, 'POST');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ALL_FAULT_NAMES } from '../../reference-service/faults.ts';
 import { runTargetCli } from '../../reference-service/main.ts';
 import { within } from './helpers.ts';
 
@@ -45,7 +46,7 @@ describe('runTargetCli: bad input is one sentence on stderr and exit code 2', { 
       'unknown fault',
       ['--fault', 'isolation_leak', '--fault', 'foo'],
       SECRET_ENV,
-      'wsgate reference: unknown fault "foo"; valid faults are handshake_403, jwt_secret_desync, idle_timeout, isolation_leak, missing_agent_events, connection_leak, token_refresh_broken.',
+      `wsgate reference: unknown fault "foo"; valid faults are ${ALL_FAULT_NAMES.join(', ')}.`,
     ],
     ['non-numeric port', ['--port', 'eighty'], SECRET_ENV, 'wsgate reference: --port is "eighty"; it must be a port number from 0 to 65535.'],
     ['port out of range', ['--auth-port', '70000'], SECRET_ENV, 'wsgate reference: --auth-port is "70000"; it must be a port number from 0 to 65535.'],

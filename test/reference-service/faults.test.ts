@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FAULT_NAMES } from '../../reference-service/service.ts';
-import { connect, connectAs, delay, eventually, getJson, metric, postJson, refusal, signToken, start, tokenFor } from './helpers.ts';
+import { RareDice, seededRandom } from '../../reference-service/rare.ts';
+import { ALL_FAULT_NAMES, FAULT_NAMES, RARE_FAULT_NAMES, VALIDATION_FAULT_NAMES } from '../../reference-service/service.ts';
+import type { FaultName } from '../../reference-service/service.ts';
+import { connect, connectAs, delay, eventually, getJson, metric, postJson, refusal, signToken, start, tokenFor, within } from './helpers.ts';
+import type { Client, Frame } from './helpers.ts';
 
 const run = (messageId: string): Record<string, string> => ({
   type: 'user_message',
@@ -181,5 +184,218 @@ describe('faults', { concurrency: true }, () => {
     assert.deepEqual(await client.whenClosed(), { code: 4001, reason: 'token_expired' });
     assert.ok(Date.now() >= (established['expires_at'] as number) - 5);
     assert.equal(await metric(target, 'wsgate_token_refreshes_total{result="rejected"}'), 1);
+  });
+});
+
+// ---- Validation's faults: the rare family, slow_handshake, duplicate_final_event, no_reaping ----
+
+const EVENTS = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'];
+const RUNS = 300;
+
+/** Starts RUNS runs on one connection and returns each run's frames (by message id), once all went quiet. */
+async function runMany(client: Client, quietMs = 150): Promise<Map<string, Frame[]>> {
+  for (let i = 0; i < RUNS; i++) client.send(run(`m-${i}`));
+  const byRun = new Map<string, Frame[]>();
+  for (let i = 0; i < RUNS; i++) byRun.set(`m-${i}`, []);
+  for (;;) {
+    const frames = await client.drain(quietMs);
+    if (frames.length === 0) break;
+    for (const f of frames) byRun.get(String(f['message_id']))?.push(f);
+  }
+  return byRun;
+}
+
+const isHealthyRun = (frames: Frame[], userId: string): boolean =>
+  frames.map((f) => f.type).join() === EVENTS.join() &&
+  frames.every((f, i) => f['seq'] === i + 1 && f['run_id'] === frames[0]?.['run_id'] && f['user_id'] === userId);
+
+/** 2% to 5% of `n`: what "rare" promises, measured. */
+function assertRare(hits: number, n: number, what: string): void {
+  assert.ok(hits >= 0.02 * n && hits <= 0.05 * n, `${what}: ${hits} of ${n} (${((100 * hits) / n).toFixed(1)}%), not 2-5%`);
+}
+
+describe('validation faults', { concurrency: true }, () => {
+  test('ALL_FAULT_NAMES: the seven regressions, the rare family, slow_handshake, duplicate_final_event, no_reaping, then the adversaries', () => {
+    assert.deepEqual(RARE_FAULT_NAMES, [
+      'rare_event_loss',
+      'rare_duplicate_event',
+      'rare_reorder',
+      'rare_mislabel',
+      'rare_late_run',
+      'rare_stop_midway',
+      'rare_connection_reset',
+      'rare_message_loss',
+    ]);
+    assert.deepEqual(VALIDATION_FAULT_NAMES, [...RARE_FAULT_NAMES, 'slow_handshake', 'duplicate_final_event', 'no_reaping']);
+    assert.deepEqual(ALL_FAULT_NAMES.slice(0, FAULT_NAMES.length + VALIDATION_FAULT_NAMES.length), [...FAULT_NAMES, ...VALIDATION_FAULT_NAMES]);
+  });
+
+  test('the rare dice: exactly one hit in every 33 trials, at a seeded random place in each block', () => {
+    const roll = (seed: number): number[] => {
+      const dice = new RareDice(seededRandom(seed));
+      const hits: number[] = [];
+      for (let i = 0; i < 33 * 100; i++) if (dice.hit()) hits.push(i);
+      return hits;
+    };
+    const hits = roll(7);
+    assert.equal(hits.length, 100);
+    hits.forEach((at, block) => assert.equal(Math.floor(at / 33), block, `hit ${at} in block ${block}`));
+    assert.deepEqual(roll(7), hits, 'the same seed plays the same places');
+    assert.notDeepEqual(roll(8), hits);
+    assert.ok(new Set(hits.map((at) => at % 33)).size > 15, 'the places vary from block to block');
+  });
+
+  // Each rare run fault over 300 runs: 2-5% of them show exactly that fault's deformity, the rest are whole.
+  const runFaults: [string, (frames: Frame[], userId: string) => boolean][] = [
+    ['rare_event_loss', (f) => f.length === 4 && new Set(f.map((e) => e.type)).size === 4],
+    ['rare_duplicate_event', (f) => f.length === 6 && new Set(f.map((e) => e.type)).size === 5 && f.some((e, i) => i > 0 && e.type === f[i - 1]?.type)],
+    [
+      'rare_reorder',
+      (f) => {
+        const types = f.map((e) => e.type);
+        const k = types.findIndex((t, i) => t !== EVENTS[i]);
+        return f.length === 5 && k >= 0 && types[k] === EVENTS[k + 1] && types[k + 1] === EVENTS[k] && types.slice(k + 2).join() === EVENTS.slice(k + 2).join() && f[k]?.['seq'] === k + 2;
+      },
+    ],
+    ['rare_mislabel', (f, user) => f.length === 5 && f.filter((e) => e['run_id'] !== f.find((x) => x !== e)?.['run_id'] || e['user_id'] !== user).length === 1],
+    ['rare_stop_midway', (f) => f.map((e) => e.type).join() === 'agent_started,agent_thinking'],
+  ];
+  for (const [fault, deformed] of runFaults) {
+    test(`${fault}: 2-5% of ${RUNS} runs show it, every other run is whole`, async (t) => {
+      const target = await start(t, { faults: [fault as FaultName], stepDelayMs: 1, faultSeed: 42 });
+      const other = await connectAs(target, 'bystander'); // someone rare_mislabel can name
+      const client = await connectAs(target, 'alice');
+      const runs = await runMany(client);
+      const bent = [...runs.values()].filter((f) => !isHealthyRun(f, 'alice'));
+      assertRare(bent.length, RUNS, fault);
+      for (const f of bent) assert.ok(deformed(f, 'alice'), `${fault} played ${JSON.stringify(f.map((e) => [e.type, e['seq'], e['run_id'], e['user_id']]))}`);
+      assert.deepEqual(await other.drain(0), [], 'nothing reached the bystander');
+    });
+  }
+
+  test('rare_late_run: 2-5% of runs deliver agent_completed lateRunMs after the rest; without the fault none is late', async (t) => {
+    const target = await start(t, { faults: ['rare_late_run'], stepDelayMs: 1, lateRunMs: 400, faultSeed: 3 });
+    const client = await connectAs(target, 'alice');
+    const runs = await runMany(client, 600);
+    let late = 0;
+    for (const f of runs.values()) {
+      assert.ok(isHealthyRun(f, 'alice'), 'a late run is still whole');
+      const gap = (f[4]?.['timestamp'] as number) - (f[3]?.['timestamp'] as number);
+      if (gap >= 400) late++;
+      else assert.ok(gap < 200, `an on-time run's last step took ${gap} ms`);
+    }
+    assertRare(late, RUNS, 'late runs');
+  });
+
+  test('rare_message_loss: 2-5% of agent events never leave the server', async (t) => {
+    const target = await start(t, { faults: ['rare_message_loss'], stepDelayMs: 1, faultSeed: 5 });
+    const client = await connectAs(target, 'alice');
+    const runs = await runMany(client);
+    const received = [...runs.values()].reduce((n, f) => n + f.length, 0);
+    assertRare(RUNS * 5 - received, RUNS * 5, 'lost events');
+    for (const f of runs.values()) assert.ok(f.every((e, i) => i === 0 || (e['seq'] as number) > (f[i - 1]?.['seq'] as number)), 'the rest keep their order');
+  });
+
+  test('rare_connection_reset: 2-5% of connections are refused with 503 or reset right after their greeting', async (t) => {
+    const target = await start(t, { faults: ['rare_connection_reset'], faultSeed: 11 });
+    const token = await tokenFor(target, 'alice');
+    const outcomes: string[] = [];
+    for (let batch = 0; batch < RUNS; batch += 50) {
+      const attempts = Array.from({ length: 50 }, async (): Promise<string> => {
+        let client: Client;
+        try {
+          client = await connect(target.wsUrl, { token });
+        } catch (error) {
+          return String((error as Error).message);
+        }
+        const first = await client.next();
+        if (first.type !== 'connection_established') return `first frame ${first.type}`;
+        const closed = await Promise.race([client.closed, delay(100).then(() => undefined)]);
+        if (closed !== undefined) return `greeted, then closed ${closed.code}`;
+        await client.close();
+        return 'ok';
+      });
+      outcomes.push(...(await Promise.all(attempts)));
+    }
+    const failed = outcomes.filter((o) => o !== 'ok');
+    assertRare(failed.length, RUNS, 'reset connections');
+    for (const o of failed) assert.match(o, /^(handshake refused with 503|greeted, then closed 1006)$/);
+    assert.ok(failed.some((o) => o.includes('503')) && failed.some((o) => o.includes('1006')), `both kinds: ${failed.join(', ')}`);
+  });
+
+  test('slow_handshake: every handshake, accepted or refused, is answered 3 s late; switched off, at once', async (t) => {
+    const target = await start(t, { faults: ['slow_handshake'] });
+    const token = await tokenFor(target, 'alice');
+    let startedAt = Date.now();
+    const [client, missing] = await Promise.all([
+      within(connect(target.wsUrl, { token, ws: { handshakeTimeout: 10_000 } }), 6000, 'the slow handshake'),
+      refusal(target.wsUrl).catch((e: Error) => e),
+    ]);
+    const took = Date.now() - startedAt;
+    assert.ok(took >= 2990 && took < 4500, `answered after ${took} ms`);
+    assert.equal((await client.next()).type, 'connection_established');
+    assert.ok(missing instanceof Error, 'the refusal, too, came after the helper gave up at 3 s');
+    target.setFault('slow_handshake', false);
+    startedAt = Date.now();
+    await connectAs(target, 'bob');
+    assert.ok(Date.now() - startedAt < 1000);
+  });
+
+  test('duplicate_final_event: every run sends agent_completed twice, the second a little after the first', async (t) => {
+    const target = await start(t, { faults: ['duplicate_final_event'], stepDelayMs: 2 });
+    const client = await connectAs(target, 'alice');
+    for (let i = 0; i < 3; i++) {
+      client.send(run(`d-${i}`));
+      const frames = await client.take(6);
+      assert.deepEqual(frames.map((f) => f.type), [...EVENTS, 'agent_completed']);
+      assert.deepEqual(frames[5], { ...frames[4], timestamp: frames[5]?.['timestamp'] }, 'the same event again');
+      const gap = (frames[5]?.['timestamp'] as number) - (frames[4]?.['timestamp'] as number);
+      assert.ok(gap >= 45 && gap < 500, `second one ${gap} ms after the first`);
+    }
+    assert.deepEqual(await client.drain(100), []);
+  });
+
+  test('the heartbeat: a client that answers pings stays; one that does not is reaped (1006) within the timeout', async (t) => {
+    const target = await start(t, { heartbeatIntervalS: 0.2, heartbeatTimeoutS: 0.5 });
+    const answering = await connectAs(target, 'phone');
+    let pings = 0;
+    answering.ws.on('ping', () => pings++);
+    const opened = Date.now();
+    const mute = await connectAs(target, 'vanished', { ws: { autoPong: false } });
+    const closed = await mute.whenClosed(2000);
+    const after = Date.now() - opened;
+    assert.equal(closed.code, 1006, 'no close frame: it was reaped, not closed');
+    assert.ok(after >= 480 && after < 1200, `reaped after ${after} ms`);
+    await delay(600);
+    assert.ok(pings >= 2, `${pings} pings answered`);
+    assert.equal((await answering.roundTrip('alive'))['id'], 'alive');
+    await eventually(() => target.stats().active_connections === 1);
+  });
+
+  test('no_reaping: the server never pings and never reaps a silent client; switched off, it does again', async (t) => {
+    const target = await start(t, { faults: ['no_reaping'], heartbeatIntervalS: 0.2, heartbeatTimeoutS: 0.5 });
+    const mute = await connectAs(target, 'vanished', { ws: { autoPong: false } });
+    let pings = 0;
+    mute.ws.on('ping', () => pings++);
+    await delay(1200);
+    assert.equal(mute.ws.readyState, mute.ws.OPEN);
+    assert.equal(pings, 0);
+    assert.deepEqual(target.stats(), { active_connections: 1, users: 1 });
+    target.setFault('no_reaping', false);
+    assert.equal((await mute.whenClosed(2000)).code, 1006);
+    assert.ok(pings >= 1);
+    await eventually(() => target.stats().active_connections === 0);
+  });
+
+  test('connection_leak holds what it leaks: reaped and dropped connections stay registered too', async (t) => {
+    const target = await start(t, { faults: ['connection_leak'], heartbeatIntervalS: 0.2, heartbeatTimeoutS: 0.5 });
+    const mute = await connectAs(target, 'vanished', { ws: { autoPong: false } });
+    assert.equal((await mute.whenClosed(2000)).code, 1006);
+    const alice = await connectAs(target, 'alice');
+    // A direct message to the leaked user finds only a dead connection: nothing breaks, nothing is sent.
+    alice.send({ type: 'direct_message', to_user_id: 'vanished', message_id: 'dm', content: 'hi' });
+    assert.equal((await alice.roundTrip('ok'))['id'], 'ok');
+    await delay(50);
+    assert.deepEqual(target.stats(), { active_connections: 2, users: 2 });
   });
 });
