@@ -173,7 +173,7 @@ export async function runTest(o: RunOptions): Promise<number> {
     signals++;
     if (signals === 1) {
       interrupted = true;
-      say('stopping gracefully: no new iterations, running ones get their gracefulStop; teardown and the summary still run (send the signal again to stop at once)');
+      say('stopping gracefully: no new iterations and running ones interrupted (as k6 does); teardown and the summary still run (send the signal again to stop at once)');
       stopWorkers();
     } else {
       killAll();

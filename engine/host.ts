@@ -177,6 +177,20 @@ export class Host implements EngineHost {
     return ip;
   }
 
+  /** A sleep an interruption ends early (k6 cancels a VU's context the same way). */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const ctx = this.als.getStore();
+      let timer: NodeJS.Timeout | undefined;
+      const wake = { terminate: () => (clearTimeout(timer), resolve()) };
+      timer = setTimeout(() => {
+        ctx?.resources.delete(wake);
+        resolve();
+      }, ms);
+      ctx?.resources.add(wake);
+    });
+  }
+
   socketOpened(): void {
     this.openSockets++;
   }

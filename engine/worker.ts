@@ -110,9 +110,7 @@ export async function workerMain(): Promise<void> {
       interrupt(vus) {
         for (const vu of vus) {
           const ctx = contexts.get(vu);
-          if (!ctx) continue;
-          for (const r of ctx.resources) r.terminate();
-          ctx.resources.clear();
+          if (ctx) interruptContext(ctx);
         }
       },
     };
@@ -127,7 +125,11 @@ export async function workerMain(): Promise<void> {
     send({ type: 'flush', snapshot: registry.snapshot(), interval: registry.drainInterval(), status: status() });
   }, FLUSH_MS);
   process.on('message', (m: ToWorker) => {
-    if (m.type === 'stop') for (const r of runs) r.stop();
+    if (m.type !== 'stop') return;
+    // k6's semantics for a stop (Ctrl-C, test.abort, abortOnFail): no new iteration, and running ones
+    // are interrupted now, not after gracefulStop (that grace is for a scenario's natural end).
+    for (const r of runs) r.stop();
+    for (const ctx of contexts.values()) interruptContext(ctx);
   });
 
   await Promise.all(runs.map((r) => r.done));
@@ -138,6 +140,12 @@ export async function workerMain(): Promise<void> {
   // Sockets abandoned by interrupted iterations must not keep the process alive.
   process.disconnect?.();
   setTimeout(() => process.exit(0), 200).unref();
+}
+
+/** Interrupts what a VU is doing: its sockets are closed and its sleeps end at once. */
+function interruptContext(ctx: VuContext): void {
+  for (const r of ctx.resources) r.terminate();
+  ctx.resources.clear();
 }
 
 function nextMessage<T extends ToWorker>(type: T['type']): Promise<T> {

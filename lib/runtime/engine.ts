@@ -48,6 +48,8 @@ export interface EngineHost {
   abort(reason: string): never;
   /** Ties a socket to the current VU so an interrupted iteration can close it; returns the untie. */
   track(resource: Closeable): () => void;
+  /** Waits `ms`; an interrupted iteration's sleeps end at once. */
+  sleep(ms: number): Promise<void>;
   /** Open sockets, for the progress line. */
   socketOpened(): void;
   socketClosed(): void;
@@ -250,7 +252,7 @@ export const runtime: Runtime = {
     return host().env;
   },
   now: () => performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms) => host().sleep(ms),
   metric(kind, name, isTime = false) {
     host().declare(kind, name, isTime);
     return new EngineMetric(name);

@@ -31,12 +31,13 @@ export default async function (data: { token: string }): Promise<void> {
   // A deterministic value per iteration: every split of the run over workers sees the same set.
   const i = runtime.vu().iterationInTest;
   latency.add(((i * 7919) % 1000) + 0.5);
-  // Long iterations: a graceful stop waits for them (up to gracefulStop), so a second signal can land.
   if (mode === 'long') await runtime.sleep(1500);
 }
 
-export function teardown(data: { token: string }): void {
-  if (runtime.env['PROBE_TEARDOWN_FILE']) runtime.check('teardown got the data', data.token === 'from-setup');
+export async function teardown(data: { token: string }): Promise<void> {
+  runtime.check('teardown got the data', data.token === 'from-setup');
+  // A slow teardown: the first Ctrl-C interrupts the iterations at once, so the second one lands here.
+  if (mode === 'long') await runtime.sleep(3000);
 }
 
 export function handleSummary(data: { metrics: Record<string, { values: Record<string, number> }> }): Record<string, string> {
