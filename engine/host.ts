@@ -163,11 +163,10 @@ export class Host implements EngineHost {
     throw new TestAbortedError(reason);
   }
 
-  track(resource: Closeable): () => void {
+  track(resource: Closeable): Set<Closeable> | undefined {
     const ctx = this.als.getStore();
-    if (!ctx) return noop;
-    ctx.resources.add(resource);
-    return () => ctx.resources.delete(resource);
+    ctx?.resources.add(resource);
+    return ctx?.resources;
   }
 
   localAddress(): string | undefined {

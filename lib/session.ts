@@ -42,6 +42,8 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout>;
 }
 
+const REPLIES: string[] = [];
+
 export class Session {
   state: SessionState = 'connecting';
   /** The server's greeting, once received. */
@@ -70,7 +72,6 @@ export class Session {
   private waiters: Waiter[] | undefined;
   private listeners: ((m: Inbound) => void)[] | undefined;
   private foreignMessages: Inbound[] | undefined;
-  private readonly replies: string[] = [];
 
   constructor(config: Config, opts: SessionOptions) {
     this.userId = opts.userId;
@@ -208,9 +209,10 @@ export class Session {
   }
 
   private dispatch(data: string): void {
-    const messages = this.codec.decode(data, this.replies);
-    // Heartbeats the server expects answered are answered at once, before anything else.
-    while (this.replies.length > 0) this.send(this.replies.shift());
+    const messages = this.codec.decode(data, REPLIES);
+    // Heartbeats the server expects answered are answered at once, before anything else. One array
+    // serves every session: decoding is synchronous, so it is always empty between frames.
+    while (REPLIES.length > 0) this.send(REPLIES.shift());
     for (const m of messages) this.handle(m);
   }
 

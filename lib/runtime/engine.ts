@@ -46,8 +46,8 @@ export interface EngineHost {
   check(name: string, ok: boolean, tags: Tags | undefined): void;
   identity(): Identity;
   abort(reason: string): never;
-  /** Ties a socket to the current VU so an interrupted iteration can close it; returns the untie. */
-  track(resource: Closeable): () => void;
+  /** Ties a resource to the current VU so an interruption can close it; returns the VU's set (to untie). */
+  track(resource: Closeable): Set<Closeable> | undefined;
   /** Waits `ms`; an interrupted iteration's sleeps end at once. */
   sleep(ms: number): Promise<void>;
   /** Open sockets, for the progress line. */
@@ -65,8 +65,6 @@ function host(): EngineHost {
   return h;
 }
 
-const noopClose = (): void => undefined;
-
 let redactor: ((text: string) => string) | undefined;
 /**
  * Server-sent and transport text (close reasons, handshake and request errors, abort reasons), cleaned
@@ -74,72 +72,91 @@ let redactor: ((text: string) => string) | undefined;
  */
 const clean = (text: string): string => (redactor ??= redactorFor(host().env))(text);
 
-class EngineSocket implements RuntimeSocket {
+/** The EngineSocket a `ws` socket belongs to: the listeners are shared, `this` is the ws socket. */
+const OWNER = Symbol('wsgate.engineSocket');
+type OwnedWebSocket = WebSocket & { [OWNER]: EngineSocket };
+const owner = (ws: WebSocket): EngineSocket => (ws as OwnedWebSocket)[OWNER];
+
+/**
+ * Tag sets per VU tags and URL, made once: thousands of sockets of one VU to one URL share one tag
+ * object (and one redaction of the URL).
+ */
+const socketTags = new WeakMap<Tags, Map<string, Tags>>();
+function tagsFor(base: Tags, url: string, extra: Tags | undefined): Tags {
+  const name = redactUrl(url);
+  if (extra) return { ...base, name, url: name, ...extra };
+  let byUrl = socketTags.get(base);
+  if (!byUrl) socketTags.set(base, (byUrl = new Map()));
+  let tags = byUrl.get(url);
+  if (!tags) byUrl.set(url, (tags = { ...base, name, url: name }));
+  return tags;
+}
+
+// The listeners every socket shares; a closure per socket and event would cost ~0.5 KB a connection.
+function onUpgrade(this: WebSocket, res: IncomingMessage): void {
+  owner(this).upgraded(res);
+}
+function onUnexpectedResponse(this: WebSocket, req: ClientRequest, res: IncomingMessage): void {
+  owner(this).refused(req, res);
+}
+function onOpen(this: WebSocket): void {
+  owner(this).opened();
+}
+function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  owner(this).received(data, isBinary);
+}
+function onPong(this: WebSocket): void {
+  owner(this).ponged();
+}
+function onError(this: WebSocket, err: Error): void {
+  owner(this).failed(err);
+}
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  owner(this).closed(code, reason.toString());
+}
+
+class EngineSocket implements RuntimeSocket, Closeable {
   private readonly ws: WebSocket;
   private readonly tags: Tags;
   private readonly startedAt = performance.now();
   private openedAt = 0;
   private socket: Socket | undefined;
   private status = 0;
-  private untrack: () => void = noopClose;
+  /** The VU's set of resources this socket is in, so an interruption can close it. */
+  private readonly tracked: Set<Closeable> | undefined;
   private pings: ((rtt: number | undefined) => void)[] | undefined;
   private pingSentAt = 0;
   private ended = false;
 
   constructor(url: string, opts: SocketOptions, private readonly handlers: SocketHandlers) {
     const h = host();
-    // One tag object per socket: the VU's scenario tags, the redacted URL as `name` and `url`, the caller's.
-    const name = redactUrl(url);
-    this.tags = { ...h.tags(), name, url: name, ...opts.tags };
+    this.tags = tagsFor(h.tags(), url, opts.tags);
     const localAddress = h.localAddress();
-    this.ws = new WebSocket(url, opts.protocols ?? [], {
+    const ws = new WebSocket(url, opts.protocols ?? [], {
       headers: opts.headers,
       handshakeTimeout: 60_000,
       perMessageDeflate: false,
       ...(localAddress ? { localAddress } : {}),
-    });
-    this.untrack = h.track({ terminate: () => this.ws.terminate() });
-    this.ws.on('upgrade', (res: IncomingMessage) => {
-      this.status = res.statusCode ?? 101;
-      this.socket = res.socket as Socket;
-    });
-    this.ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
-      this.status = res.statusCode ?? 0;
-      this.recordHandshake();
-      handlers.onRefused?.(this.status, `HTTP ${this.status}`);
-      res.resume();
-      req.destroy();
-      this.ws.terminate();
-    });
-    this.ws.on('open', () => {
-      this.openedAt = performance.now();
-      this.recordHandshake();
-      host().socketOpened();
-      handlers.onOpen?.({ protocol: this.ws.protocol });
-    });
-    this.ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      host().sample('ws_msgs_received', 1, this.tags);
-      handlers.onMessage(isBinary ? '' : String(data));
-    });
-    this.ws.on('pong', () => {
-      const waiting = this.pings;
-      if (!waiting) return;
-      this.pings = undefined;
-      const rtt = performance.now() - this.pingSentAt;
-      host().sample('ws_ping', rtt, this.tags);
-      for (const w of waiting) w(rtt);
-    });
-    this.ws.on('error', (err: Error) => {
-      if (this.openedAt === 0 && this.status === 0) {
-        this.recordHandshake();
-        handlers.onRefused?.(0, clean(err.message));
-      }
-    });
-    this.ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
+    }) as OwnedWebSocket;
+    ws[OWNER] = this;
+    this.ws = ws;
+    this.tracked = h.track(this);
+    ws.on('upgrade', onUpgrade);
+    ws.on('unexpected-response', onUnexpectedResponse);
+    ws.on('open', onOpen);
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
   }
 
   get readyState(): ReadyState {
     return this.ws.readyState as ReadyState;
+  }
+
+  /** Closeable: an interrupted iteration's sockets are cut at once. */
+  terminate(): void {
+    this.ws.terminate();
   }
 
   send(data: string): void {
@@ -175,6 +192,48 @@ class EngineSocket implements RuntimeSocket {
     });
   }
 
+  upgraded(res: IncomingMessage): void {
+    this.status = res.statusCode ?? 101;
+    this.socket = res.socket as Socket;
+  }
+
+  refused(req: ClientRequest, res: IncomingMessage): void {
+    this.status = res.statusCode ?? 0;
+    this.recordHandshake();
+    this.handlers.onRefused?.(this.status, `HTTP ${this.status}`);
+    res.resume();
+    req.destroy();
+    this.ws.terminate();
+  }
+
+  opened(): void {
+    this.openedAt = performance.now();
+    this.recordHandshake();
+    host().socketOpened();
+    this.handlers.onOpen?.({ protocol: this.ws.protocol });
+  }
+
+  received(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    host().sample('ws_msgs_received', 1, this.tags);
+    this.handlers.onMessage(isBinary ? '' : String(data));
+  }
+
+  ponged(): void {
+    const waiting = this.pings;
+    if (!waiting) return;
+    this.pings = undefined;
+    const rtt = performance.now() - this.pingSentAt;
+    host().sample('ws_ping', rtt, this.tags);
+    for (const w of waiting) w(rtt);
+  }
+
+  failed(err: Error): void {
+    if (this.openedAt === 0 && this.status === 0) {
+      this.recordHandshake();
+      this.handlers.onRefused?.(0, clean(err.message));
+    }
+  }
+
   /** ws_sessions and ws_connecting, once per socket, tagged with the handshake's status like k6. */
   private recordHandshake(): void {
     const h = host();
@@ -183,10 +242,10 @@ class EngineSocket implements RuntimeSocket {
     h.sample('ws_connecting', performance.now() - this.startedAt, tags);
   }
 
-  private onClose(code: number, reason: string): void {
+  closed(code: number, reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.untrack();
+    this.tracked?.delete(this);
     const h = host();
     if (this.openedAt) {
       h.socketClosed();
