@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { WsgateError } from '../lib/errors.ts';
 import { TargetError } from '../reference-service/errors.ts';
 import { runTargetCli } from '../reference-service/main.ts';
+import { DEMO_USAGE, demo } from './demo.ts';
 import { DROP_RELAY_USAGE, dropRelay } from './drop-relay.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
@@ -42,6 +43,7 @@ Commands:
   matrix       prove the regression suite here: every fault of the reference service against every test
   run          one test on an engine, like k6 run: a suite, an engine bundle or a scenario source
   build        bundle the scenarios (engine and k6 bundles), the engine and the CLI into dist/
+  demo         wsgate demo centrifugo: start a real Centrifugo with an agent backend, validate it, stop it
   help [CMD]   print this help, or a command's
 
 Run wsgate <command> --help for a command's options.
@@ -57,7 +59,7 @@ Bundles scenarios/*.ts twice (dist/engine/<name>.mjs for the engine, dist/<name>
 engine into dist/node/engine.mjs and the CLI into dist/node/cli.mjs, and prints each output with its size. (wsgate rebuilds by itself when a source changed; this forces it.)
 `;
 
-const COMMANDS = 'validate, regression, pre, post, merge, multi-user, monitor, reference, drop-relay, matrix, run, build and help';
+const COMMANDS = 'validate, regression, pre, post, merge, multi-user, monitor, reference, drop-relay, matrix, run, build, demo and help';
 
 const TARGET_HELP_NOTE = 'Run wsgate reference --help for its options.\n';
 
@@ -96,6 +98,7 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
         'drop-relay': DROP_RELAY_USAGE,
         matrix: MATRIX_USAGE,
         build: BUILD_USAGE,
+        demo: DEMO_USAGE,
         run: RUN_USAGE,
       };
       if (topic === undefined) io.stdout.write(USAGE);
@@ -129,6 +132,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
     case 'reference':
       // The reference service's own CLI owns its flags, messages and exit codes.
       return runTargetCli(rest, env, { stdout: (t) => io.stdout.write(t), stderr: (t) => io.stderr.write(t) });
+    case 'demo':
+      return demo(rest, env, io);
     case 'build': {
       if (noOptions(rest, 'build')) {
         io.stdout.write(BUILD_USAGE);

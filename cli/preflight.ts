@@ -11,6 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Config } from '../lib/config.ts';
+import { dialectFor } from '../lib/dialects/index.ts';
 import { parseUrl, redactUrl } from '../lib/url.ts';
 import { UnreachableError } from './errors.ts';
 
@@ -78,7 +79,8 @@ export function proxied(url: string, env: Vars): boolean {
 }
 
 /**
- * Checks the chat backend (`GET <httpUrl>/health`) and the auth service (TCP connect). Throws
+ * Checks the chat backend (`GET <httpUrl>/health`) and, where the dialect has one, the auth service
+ * (TCP connect; a server that verifies tokens but issues none has no auth service to reach). Throws
  * UnreachableError naming the redacted URL, the failure and the variable that overrides the URL.
  * Returns notes for the user (for example a check skipped behind a proxy).
  */
@@ -86,8 +88,10 @@ export async function preflight(config: Config, env: Vars): Promise<string[]> {
   const notes: string[] = [];
   const checks: { what: string; url: string; variable: string; probe: (url: string) => Promise<void> }[] = [
     { what: 'chat backend', url: `${config.httpUrl}/health`, variable: 'WSGATE_HTTP_URL', probe: httpReachable },
-    { what: 'auth service', url: config.authUrl, variable: 'WSGATE_AUTH_URL', probe: tcpReachable },
   ];
+  if (dialectFor(config).capabilities.has('auth-service')) {
+    checks.push({ what: 'auth service', url: config.authUrl, variable: 'WSGATE_AUTH_URL', probe: tcpReachable });
+  }
   for (const check of checks) {
     if (proxied(check.url, env)) {
       notes.push(`an HTTP proxy is set, so the pre-flight check of the ${check.what} at ${redactUrl(check.url)} is skipped; k6 will judge it`);

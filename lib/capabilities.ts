@@ -13,22 +13,22 @@ import { NOT_APPLICABLE } from './summary.ts';
 /** A dialect capability, or something the run itself must be given. */
 export type Need = Capability | 'jwt-secret' | 'drop-relay';
 
-/** What each need is, in words, for "not applicable: <dialect> has no <words>". */
+/** What each need is, in words that read after "the <dialect> dialect has no" (the two run needs after "needs"). */
 export const NEEDS_TEXT: Record<Need, string> = {
   'handshake-status': 'refusals as HTTP statuses at the upgrade',
-  'origin-check': 'an Origin check at the handshake',
+  'origin-check': 'Origin check at the handshake',
   'agent-runs': 'agent runs the client can start',
   'direct-messages': 'direct messages between users',
   rooms: 'rooms (group messages)',
-  'app-ping': 'an application-level ping',
+  'app-ping': 'application-level ping',
   'in-band-refresh': 'in-band token refresh',
   'expiry-close': 'closing connections whose token expired',
-  health: 'a health endpoint',
-  'connection-count': "a readable count of the server's connections",
+  health: 'health endpoint',
+  'connection-count': "readable count of the server's connections",
   'personal-channel-guard': "personal streams another user can try to subscribe to",
-  'auth-service': 'an auth service that issues tokens',
+  'auth-service': 'auth service that issues tokens',
   'jwt-secret': 'WSGATE_JWT_SECRET (the check mints tokens of its own)',
-  'drop-relay': 'a drop relay (WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL; wsgate regression starts one)',
+  'drop-relay': 'a drop relay (WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL; wsgate regression and wsgate validate --embedded-target start one)',
 };
 
 /** The needs this run lacks, as phrases. */
@@ -43,6 +43,15 @@ export function missing(config: Config, needs: readonly Need[]): string[] {
     } else if (!dialect.capabilities.has(n)) out.push(`the ${dialect.name} dialect has no ${NEEDS_TEXT[n]}`);
   }
   return out;
+}
+
+/**
+ * Whether this run has every one of `needs`: for a part of a scenario that only some dialects can
+ * play (the personal-stream guard inside the isolation scenarios). The whole scenario's needs go to
+ * suite.step, which reports a scenario without them as not applicable.
+ */
+export function applicable(config: Config, needs: readonly Need[]): boolean {
+  return missing(config, needs).length === 0;
 }
 
 /** Records that the current scenario could not run, and why; counts as "checked" for count>0. */

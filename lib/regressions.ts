@@ -25,9 +25,10 @@ export const REGRESSIONS: readonly Regression[] = [
   { name: 'jwt_secret_synchronization_regression', critical: true, guards: 'auth service and backend signed and verified with different secrets', reproducedBy: ['jwt_secret_desync'], needs: ['auth-service'] },
   { name: 'websocket_403_handshake_regression', critical: true, guards: 'valid tokens were refused with HTTP 403 at the handshake', reproducedBy: ['handshake_403'], needs: [] },
   { name: 'load_balancer_timeout_regression', critical: true, guards: "the load balancer's idle timeout cut idle chat connections", reproducedBy: ['idle_timeout', 'nginx:broken'], needs: [] },
-  { name: 'multi_user_isolation_regression', critical: true, guards: "users received other users' events", reproducedBy: ['isolation_leak'], needs: ['agent-runs', 'direct-messages', 'rooms'] },
+  // Direct messages and rooms join the traffic where the dialect has them (lib/checks/isolation.ts).
+  { name: 'multi_user_isolation_regression', critical: true, guards: "users received other users' events", reproducedBy: ['isolation_leak'], needs: ['agent-runs'] },
   { name: 'agent_events_missing_regression', critical: true, guards: 'agent runs skipped some of their five events', reproducedBy: ['missing_agent_events'], needs: ['agent-runs'] },
-  { name: 'connection_leak_regression', critical: false, guards: 'closed connections stayed counted and held resources', reproducedBy: ['connection_leak'], needs: ['connection-count', 'drop-relay'] },
+  { name: 'connection_leak_regression', critical: false, guards: 'closed connections stayed counted and held resources, and clients that vanished were never reaped', reproducedBy: ['connection_leak', 'no_reaping'], needs: ['connection-count', 'drop-relay'] },
   { name: 'auth_token_refresh_regression', critical: false, guards: 'long-lived connections died when their token expired despite refreshing', reproducedBy: ['token_refresh_broken'], needs: ['jwt-secret', 'in-band-refresh', 'expiry-close'] },
 ];
 

@@ -14,8 +14,9 @@ import { checkAgentEvents } from '../lib/checks/agents.ts';
 import { checkConnectionSample, checkWebsocketConnection } from '../lib/checks/connection.ts';
 import { checkHealth } from '../lib/checks/health.ts';
 import { checkIdleSurvival } from '../lib/checks/idle.ts';
-import { checkIsolation } from '../lib/checks/isolation.ts';
+import { checkIsolation, checkPersonalStreamGuard } from '../lib/checks/isolation.ts';
 import { checkJwtSynchronization } from '../lib/checks/jwt.ts';
+import { applicable } from '../lib/capabilities.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
 import type { SetupData } from '../lib/suite.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
@@ -76,7 +77,11 @@ export const loadBalancerTimeout = suite.step((config, tokens) => checkIdleSurvi
 // The configured runs are split over the scenario's two VUs (two connections).
 export const agentEvents = suite.step((config, tokens) => checkAgentEvents(config, tokens, Math.ceil(config.agentRuns / 2)), ['agent-runs']);
 
-export const multiUserIsolation = suite.step((config, tokens) => checkIsolation(config, tokens, 2), ['agent-runs']);
+// Where users have personal streams, each user also asks for another's and must be refused.
+export const multiUserIsolation = suite.step(async (config, tokens) => {
+  await checkIsolation(config, tokens, 2);
+  if (applicable(config, ['personal-channel-guard'])) await checkPersonalStreamGuard(config, tokens);
+}, ['agent-runs']);
 
 export const healthEndpoint = suite.step((config, tokens) => checkHealth(config, tokens), ['health']);
 

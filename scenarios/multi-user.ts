@@ -62,6 +62,9 @@ export async function setup(): Promise<MultiSetup> {
   return { nonce, timing: timingFor(config, rampStart) };
 }
 
+// What the plan needs of the dialect (agent runs, direct messages, rooms): a plan it cannot play is not applicable.
+const planNeeds = config ? new Plan({ ...config.multi }, '').needs() : [];
+
 export const users = suite.step(async (c, tokens, data) => {
   const { timing, nonce } = data as MultiSetup;
   const plan = new Plan({ ...c.multi }, nonce);
@@ -72,7 +75,7 @@ export const users = suite.step(async (c, tokens, data) => {
   const mine: number[] = [];
   for (let u = vu; u < c.multi.users; u += vus) mine.push(u);
   await runUsers(c, tokens, plan, mine, timing);
-});
+}, planNeeds);
 
 export function handleSummary(data: K6SummaryData): Record<string, string> {
   return writeSummary(SUITE, config, [scenario], data);

@@ -15,12 +15,13 @@ import type { Options, Scenario } from '../lib/runtime/options.ts';
 import { checkAgentEvents } from '../lib/checks/agents.ts';
 import { checkWebsocketConnection } from '../lib/checks/connection.ts';
 import { checkIdleSurvival } from '../lib/checks/idle.ts';
-import { checkCohortIsolation } from '../lib/checks/isolation.ts';
+import { checkCohortIsolation, checkPersonalStreamGuard } from '../lib/checks/isolation.ts';
 import { checkJwtSynchronization } from '../lib/checks/jwt.ts';
 import { checkConnectionLeak } from '../lib/checks/leak.ts';
 import { checkTokenRefresh } from '../lib/checks/refresh.ts';
 import type { Config } from '../lib/config.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
+import { applicable } from '../lib/capabilities.ts';
 import type { Need } from '../lib/capabilities.ts';
 import { REGRESSIONS, selectRegressions } from '../lib/regressions.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
@@ -53,10 +54,11 @@ export const websocket_403_handshake_regression = suite.step((c, tokens) => chec
 
 export const load_balancer_timeout_regression = suite.step((c, tokens) => checkIdleSurvival(c, tokens), needs('load_balancer_timeout_regression'));
 
-export const multi_user_isolation_regression = suite.step(
-  (c, tokens, data) => checkCohortIsolation(c, tokens, { index: runtime.vu().iterationInTest, size: c.regressionUsers, nonce: data.nonce }, 3),
-  needs('multi_user_isolation_regression'),
-);
+// Where users have personal streams, each member also asks for another's and must be refused.
+export const multi_user_isolation_regression = suite.step(async (c, tokens, data) => {
+  await checkCohortIsolation(c, tokens, { index: runtime.vu().iterationInTest, size: c.regressionUsers, nonce: data.nonce }, 3);
+  if (applicable(c, ['personal-channel-guard'])) await checkPersonalStreamGuard(c, tokens);
+}, needs('multi_user_isolation_regression'));
 
 export const agent_events_missing_regression = suite.step((c, tokens) => checkAgentEvents(c, tokens, c.agentRegressionRuns), needs('agent_events_missing_regression'));
 
@@ -73,7 +75,9 @@ export function handleSummary(data: K6SummaryData): Record<string, string> {
 /** One scenario per selected regression, each running its export of the same name. */
 function schedule(c: Config | undefined, names: string[]): Record<string, Scenario> {
   if (!c) return {};
-  const leakSlotS = names.includes('connection_leak_regression') ? Math.ceil((c.leakSettleMs + 3000) / 1000) : 0;
+  // The leak test waits for closes and drops (leak settle) and, meanwhile, for black-holed clients to be reaped.
+  const leakWaitMs = Math.max(c.leakSettleMs, c.heartbeatTimeoutMs + c.reapMarginMs);
+  const leakSlotS = names.includes('connection_leak_regression') ? Math.ceil((leakWaitMs + 3000) / 1000) : 0;
   const maxDuration = `${c.idleHoldS + c.refreshTtlS + Math.ceil(c.agentDeadlineMs / 1000) + 60}s`;
   const vus: Record<string, number> = {
     multi_user_isolation_regression: c.regressionUsers,

@@ -30,26 +30,34 @@ export async function checkTokenRefresh(config: Config): Promise<void> {
   expect(refusedAsExpected(config, expired, 403), 'an expired token is refused at the handshake', () => describeHandshake(expired));
 
   await Promise.all([refreshedConnection(config, `${user}-kept`), unrefreshedConnection(config, `${user}-lapsed`)]);
-  await authServiceRefresh(config, `${user}-auth`);
+  // Only where an auth service issues tokens is there a refresh endpoint to test.
+  if (dialectFor(config).capabilities.has('auth-service')) await authServiceRefresh(config, `${user}-auth`);
 }
 
 async function refreshedConnection(config: Config, user: string): Promise<void> {
-  const s = new Session(config, { userId: user, token: await mintToken(config, user, { ttlS: config.refreshTtlS }) });
-  if (!expect(await s.opened(), 'connection with a short-lived token opens', () => `close ${s.closeInfo?.code ?? 'none'}`)) return;
-  const firstExpiry = s.established?.expiresAt ?? Date.now() + config.refreshTtlS * 1000;
-
-  const answer = () => s.next((m) => m.kind === 'refreshed' || m.kind === 'refresh-refused' || m.kind === 'error', ANSWER_MS);
+  const open = async (): Promise<Session | undefined> => {
+    const s = new Session(config, { userId: user, token: await mintToken(config, user, { ttlS: config.refreshTtlS }) });
+    return expect(await s.opened(), 'connection with a short-lived token opens', () => `close ${s.closeInfo?.code ?? 'none'}`) ? s : undefined;
+  };
+  let s = await open();
+  if (!s) return;
+  const answer = (on: Session) => on.next((m) => m.kind === 'refreshed' || m.kind === 'refresh-refused' || m.kind === 'error', ANSWER_MS);
   s.send(s.codec.refresh(await mintToken(config, user, { secret: randomSecret(), ttlS: 600 })));
-  const forged = await answer();
+  const forged = await answer(s);
   expect(forged?.kind === 'refresh-refused' || (forged === undefined && s.state === 'closed'), 'a forged in-band refresh is refused', () =>
     forged ? `answered ${forged.label}` : 'no answer',
   );
-  // A dialect that refuses a forged refresh by closing leaves nothing to refresh; the rest needs the connection.
-  if (s.state !== 'open') return;
+  // A dialect that refuses a forged refresh by closing (Centrifugo: 3500) leaves nothing to refresh:
+  // the real refresh gets a connection of its own.
+  if (s.state !== 'open') {
+    s = await open();
+    if (!s) return;
+  }
+  const firstExpiry = s.established?.expiresAt ?? Date.now() + config.refreshTtlS * 1000;
 
   await sleepMs(Math.max(0, (firstExpiry - Date.now()) / 2));
   s.send(s.codec.refresh(await mintToken(config, user, { ttlS: 600 })));
-  const real = await answer();
+  const real = await answer(s);
   expect(real?.kind === 'refreshed', 'an in-band refresh is accepted', () =>
     real ? `answered ${real.label}` : s.state === 'closed' ? `closed with ${s.closeInfo?.code}` : 'no answer',
   );

@@ -12,6 +12,7 @@
  *   agent  - each member runs `messages` agent runs;
  *   idle   - members connect and hold (stress_concurrent_connections).
  */
+import type { Need } from '../capabilities.ts';
 
 export const PATTERNS = ['targeted', 'broadcast', 'sequential'] as const;
 export type Pattern = (typeof PATTERNS)[number];
@@ -84,6 +85,16 @@ export class Plan {
         // Spread agent groups evenly instead of clustering them at one end.
         return Math.floor(((group + 1) * this.o.agentPercent) / 100) > Math.floor((group * this.o.agentPercent) / 100) ? 'agent' : 'chat';
     }
+  }
+
+  /**
+   * What the dialect must have for this plan: direct messages and rooms where a group chats, agent
+   * runs where one runs agents. A dialect without them makes the run "not applicable", never a pass.
+   */
+  needs(): Need[] {
+    const roles = new Set<Role>();
+    for (let g = 0; g < this.groups; g++) roles.add(this.role(g));
+    return [...(roles.has('agent') ? (['agent-runs'] as const) : []), ...(roles.has('chat') ? (['direct-messages', 'rooms'] as const) : [])];
   }
 
   userId(user: number): string {

@@ -134,7 +134,8 @@ async function open(config: Config, tokens: TokenProvider, plan: Plan, u: User):
   });
   if (!(await s.opened())) return;
   for (const room of plan.roomsOf(u.index)) {
-    s.send(s.codec.joinRoom(room));
+    // A dialect without rooms has nothing to wait for (a plan that needs rooms is not applicable there).
+    if (!s.send(s.codec.joinRoom(room))) break;
     await s.next((m) => m.kind === 'room-joined' && m.room === room, 10_000);
   }
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, main } from '../../cli/main.ts';
+import { ALL_FAULT_NAMES } from '../../reference-service/service.ts';
 import { SECRET, STACK_FRAME, capture, closedPort, fakeK6Runner, fakeK6Version, tempDir } from './helpers.ts';
 
 const REBUILD_NOTICE = 'wsgate: sources changed since the last build; rebuilding the bundles';
@@ -47,7 +48,7 @@ async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: n
 
 describe('usage errors: exit 2, one sentence', { concurrency: true }, () => {
   test('unknown command', () =>
-    expectOneSentence(['deploy'], BASE, EXIT.USAGE, 'unknown command "deploy"; the commands are validate, regression, pre, post, merge, multi-user, monitor, reference, drop-relay, matrix, run, build and help'));
+    expectOneSentence(['deploy'], BASE, EXIT.USAGE, 'unknown command "deploy"; the commands are validate, regression, pre, post, merge, multi-user, monitor, reference, drop-relay, matrix, run, build, demo and help'));
 
   test('install-k6 is gone: wsgate never builds or downloads k6', () =>
     expectOneSentence(['install-k6'], BASE, EXIT.USAGE, /^wsgate: unknown command "install-k6"; /));
@@ -89,7 +90,7 @@ describe('usage errors: exit 2, one sentence', { concurrency: true }, () => {
       ['validate', '--embedded-target', '--fault', 'slow_network'],
       BASE,
       EXIT.USAGE,
-      'unknown fault "slow_network"; choose one of handshake_403, jwt_secret_desync, idle_timeout, isolation_leak, missing_agent_events, connection_leak, token_refresh_broken',
+      `unknown fault "slow_network"; choose one of ${ALL_FAULT_NAMES.join(', ')}`,
     ));
 
   test('--engine with an unknown engine, on a suite command (embedded: nothing else is checked first)', async () => {

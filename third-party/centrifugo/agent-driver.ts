@@ -28,7 +28,11 @@ export type AgentFault =
 export interface AgentDriverOptions {
   /** Pause between the RPC answer and the first event. Default 0. */
   startDelayMs?: number;
-  /** Pause between events. Default 5. */
+  /**
+   * Pause between events. Default 5. With 0 a run's events go to Centrifugo in one `batch` API call
+   * (executed in order, so they arrive in order): one HTTP request per run instead of five, which is
+   * what lets a driver on a small machine keep up with a validation's 300 runs in a burst.
+   */
   eventDelayMs?: number;
   fault?: AgentFault;
 }
@@ -117,6 +121,24 @@ export function eventPlan(fault: AgentFault): AgentEventType[] {
   return plan;
 }
 
+/**
+ * Publishes `events` into `channel` with one `batch` API call, executed in order; resolves with each
+ * publication's offset (history on) or rejects naming the first error.
+ */
+async function publishBatch(to: PublishTarget, channel: string, events: PublishedEvent[]): Promise<Array<number | undefined>> {
+  const res = await fetch(`${to.apiUrl}/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': to.apiKey },
+    body: JSON.stringify({ commands: events.map((data) => ({ publish: { channel, data } })) }),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`Centrifugo API batch answered HTTP ${res.status}.`);
+  const replies = (JSON.parse(text || '{}') as { replies?: Array<{ publish?: { offset?: number }; error?: { code: number; message: string } }> }).replies ?? [];
+  const failed = replies.find((r) => r.error);
+  if (failed?.error) throw new Error(`Centrifugo API batch answered error ${failed.error.code} "${failed.error.message}".`);
+  return events.map((_, i) => replies[i]?.publish?.offset);
+}
+
 /** Starts the driver on 127.0.0.1 at a free port. */
 export async function startAgentDriver(opts: AgentDriverOptions = {}): Promise<AgentDriver> {
   let fault: AgentFault = opts.fault ?? { kind: 'none' };
@@ -128,18 +150,30 @@ export async function startAgentDriver(opts: AgentDriverOptions = {}): Promise<A
 
   async function publishRun(run: RunRecord, threadId: string, plan: AgentEventType[], to: PublishTarget): Promise<void> {
     await sleep(startDelayMs);
+    const eventOf = (type: AgentEventType, seq: number): PublishedEvent => ({
+      type,
+      run_id: run.runId,
+      seq,
+      timestamp: Date.now(),
+      user_id: run.user,
+      message_id: run.messageId,
+      thread_id: threadId,
+    });
+    if (eventDelayMs === 0) {
+      const events = plan.map((type, i) => eventOf(type, i + 1));
+      try {
+        const offsets = await publishBatch(to, run.channel, events);
+        events.forEach((event, i) => run.published.push({ event, offset: offsets[i] }));
+      } catch (err) {
+        run.error = (err as Error).message;
+      }
+      run.done = true;
+      return;
+    }
     let seq = 0;
     for (const type of plan) {
       seq++;
-      const event: PublishedEvent = {
-        type,
-        run_id: run.runId,
-        seq,
-        timestamp: Date.now(),
-        user_id: run.user,
-        message_id: run.messageId,
-        thread_id: threadId,
-      };
+      const event = eventOf(type, seq);
       try {
         const r = await callApi<{ offset?: number }>(to.apiUrl, to.apiKey, 'publish', { channel: run.channel, data: event });
         run.published.push({ event, offset: r.offset });
