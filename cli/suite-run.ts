@@ -350,9 +350,16 @@ export function verdict(exit: K6Exit, run: PreparedRun, io: Io, explainFail?: ()
     return EXIT.INTERRUPTED;
   }
   switch (exit.code) {
-    case 0:
+    case 0: {
+      // Thresholds held, but a suite none of whose scenarios could run here measured nothing: no verdict.
+      const na = nothingApplicable(results.json);
+      if (na !== undefined) {
+        say(io.stdout, `ERROR ${label}: nothing in this suite could run here (${na}); no verdict — ${files}`);
+        return EXIT.ERROR;
+      }
       say(io.stdout, `PASS ${label} — ${files}`);
       return EXIT.PASS;
+    }
     case 99:
     case 110:
       explainFail?.();
@@ -369,5 +376,17 @@ export function verdict(exit: K6Exit, run: PreparedRun, io: Io, explainFail?: ()
       say(io.stdout, `ERROR ${label}: ${engine} exited with code ${exit.code}, ${why[exit.code ?? -1] ?? 'an unexpected code'}; no verdict — ${files}`);
       return EXIT.ERROR;
     }
+  }
+}
+
+/** When every scenario of the result is "not applicable", their reasons; otherwise undefined. */
+function nothingApplicable(resultJson: string): string | undefined {
+  try {
+    const r = JSON.parse(readFileSync(resultJson, 'utf8')) as { scenarios?: { verdict?: string; not_applicable?: string }[] };
+    const scenarios = r.scenarios ?? [];
+    if (scenarios.length === 0 || scenarios.some((sc) => sc.verdict !== 'not applicable')) return undefined;
+    return [...new Set(scenarios.map((sc) => sc.not_applicable ?? ''))].join('; ');
+  } catch {
+    return undefined;
   }
 }
