@@ -1,15 +1,16 @@
 /**
  * Benchmark 4, peer: the same connection workload and the same message workload driven by wsgate's
- * multi-user scenario (k6) and by Artillery's WebSocket engine (`engine: ws`, Node's `ws` client),
- * one after the other against a fresh reference service each.
+ * multi-user scenario and by Artillery's WebSocket engine (`engine: ws`, Node's `ws` client), one after
+ * the other against a fresh reference service each. wsgate runs on its own engine, and on k6 too when
+ * WSGATE_K6 names one (skipped with one line otherwise).
  * Goal: at least 2x Artillery in connections per GB of generator memory and in messages per
- * generator CPU-second.
+ * generator CPU-second, on wsgate's engine (the verdict); k6's ratios are reported.
  *
  * Artillery is not a dependency of this project: every artillery 2.x depends on Playwright's
  * Chromium package, whose install script downloads a browser, which this network refuses (and the
  * current 2.0.34 needs Node >= 22.18). So this benchmark installs artillery@2.0.21 itself into
- * wsgate's cache with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1, or uses WSGATE_BENCH_ARTILLERY; if neither
- * works it says so and is skipped.
+ * wsgate's tools cache with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1, or uses WSGATE_BENCH_ARTILLERY; if
+ * neither works it says so and is skipped.
  *
  * Fair to Artillery: its default local mode (one worker thread per core but one, which on this
  * machine is one), one VU per connection as its WebSocket engine works, a connect function for the
@@ -21,11 +22,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { k6CacheRoot } from '../cli/k6-runtime.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AUDIENCE, ISSUER, ROOT, newSecret, prepare, readJson, scratch, spawnTimed, startService, tail } from './lib/harness.ts';
-import type { BenchService } from './lib/harness.ts';
+import { AUDIENCE, ISSUER, ROOT, newSecret, prepare, readJson, scratch, spawnTimed, startService, tail, toolsCacheDir } from './lib/harness.ts';
+import type { BenchService, Generator } from './lib/harness.ts';
 import { Sampler, machineBusyS } from './lib/proc.ts';
 import { header, machine, mb, rows, standalone, verdict } from './lib/report.ts';
 import type { Outcome } from './lib/report.ts';
@@ -51,14 +51,14 @@ interface PeerRun {
 const ARTILLERY_VERSION = '2.0.21';
 
 /**
- * WSGATE_BENCH_ARTILLERY, else a pinned Artillery in wsgate's cache (next to the k6 build), installed
- * on first use with Playwright's browser download switched off: the one install step this network
- * refuses, and one the WebSocket engine never uses.
+ * WSGATE_BENCH_ARTILLERY, else a pinned Artillery in wsgate's tools cache, installed on first use with
+ * Playwright's browser download switched off: the one install step this network refuses, and one the
+ * WebSocket engine never uses.
  */
 function findArtillery(): string | undefined {
   const env = process.env['WSGATE_BENCH_ARTILLERY'];
   if (env) return env;
-  const dir = join(k6CacheRoot(process.env), `artillery-${ARTILLERY_VERSION}`);
+  const dir = join(toolsCacheDir(), `artillery-${ARTILLERY_VERSION}`);
   const bin = join(dir, 'node_modules', '.bin', 'artillery');
   if (existsSync(bin)) return bin;
   console.log(`installing artillery@${ARTILLERY_VERSION} into ${dir} (first run only)`);
@@ -76,13 +76,13 @@ function findArtillery(): string | undefined {
 
 export async function main(argv: string[]): Promise<Outcome> {
   const { values } = parseArgs({ args: argv, options: { 'hold-users': { type: 'string' }, 'agent-users': { type: 'string' } } });
-  const k6 = await prepare();
-  const m = machine(k6);
+  const gens = await prepare();
+  const m = machine(gens);
   const artillery = findArtillery();
   const hold: Workload = { kind: 'hold', users: Number(values['hold-users'] ?? 5000), perVu: 500, rampPerS: 1000, runs: 1, holdS: 20 };
   const agents: Workload = { kind: 'agents', users: Number(values['agent-users'] ?? 500), perVu: 100, rampPerS: 1000, runs: 10, holdS: 5 };
   header(
-    'peer: wsgate (k6) vs Artillery WebSocket engine, same workloads',
+    `peer: wsgate (${gens.all.map((g) => g.name).join(', ')}) vs Artillery WebSocket engine, same workloads`,
     `hold: ${hold.users} users held ${hold.holdS} s; agents: ${agents.users} users x ${agents.runs} runs (one per 400 ms)`,
     m,
   );
@@ -91,7 +91,7 @@ export async function main(argv: string[]): Promise<Outcome> {
       bench: 'peer',
       status: 'skipped',
       verdict:
-        `Artillery could not be installed (artillery@${ARTILLERY_VERSION} into wsgate's cache, see above); set WSGATE_BENCH_ARTILLERY to an artillery binary installed with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1`,
+        `Artillery could not be installed (artillery@${ARTILLERY_VERSION} into wsgate's tools cache, see above); set WSGATE_BENCH_ARTILLERY to an artillery binary installed with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1`,
       figures: { machine: m },
     });
   }
@@ -107,79 +107,94 @@ export async function main(argv: string[]): Promise<Outcome> {
       await service.stop();
     }
   };
-  const wsgate: Record<string, Measured> = {};
+  const wsgate: Record<string, Record<string, Measured>> = {};
   const art: Record<string, PeerRun> = {};
   for (const w of [hold, agents]) {
-    const r = await withService((service, secret) => measure('wsgate', w, { k6, service, secret, outDir: scratch(`peer-wsgate-${w.kind}`) }));
-    wsgate[w.kind] = r;
-    const n = noise(r);
-    if (n) console.log(`${n} (wsgate ${w.kind})`);
+    for (const gen of gens.all) {
+      const r = await withService((service, secret) => measure('wsgate', w, { gen, service, secret, outDir: scratch(`peer-wsgate-${gen.kind}-${w.kind}`) }));
+      (wsgate[gen.name] ??= {})[w.kind] = r;
+      const n = noise(r);
+      if (n) console.log(`${n} (wsgate on ${gen.name}, ${w.kind})`);
+    }
     art[w.kind] = await withService((service, secret) => runArtillery(artillery, w, service, secret));
   }
 
-  const wsHold = wsgate['hold'] as Measured;
-  const wsAgents = wsgate['agents'] as Measured;
   const arHold = art['hold'] as PeerRun;
   const arAgents = art['agents'] as PeerRun;
-  const heldWs = wsHold.checks.find((c) => c.name === 'connection stays open for the whole hold')?.passes ?? 0;
   const perGb = (n: number, kb: number): number => n / (kb / 2 ** 20);
   const msgs = (r: Measured): number => (r.metrics['ws_msgs_sent']?.['count'] ?? 0) + (r.metrics['ws_msgs_received']?.['count'] ?? 0);
-  const wsConnPerGb = perGb(heldWs, wsHold.k6SteadyKb);
   const arConnPerGb = perGb(arHold.ok, arHold.steadyKb);
-  const wsConnPerGbMarginal = perGb(heldWs, wsHold.k6SteadyKb - wsHold.k6BaselineKb);
   const arConnPerGbMarginal = perGb(arHold.ok, arHold.steadyKb - arHold.baselineKb);
-  const wsMsgPerCpu = msgs(wsAgents) / wsAgents.k6CpuS;
   const arMsgPerCpu = arAgents.messages / arAgents.cpuS;
-  const lat = wsAgents.metrics['wsgate_event_latency'] ?? {};
-  rows([
-    ['', 'held', 'steady RSS', 'peak RSS', 'conn/GB', 'conn/GB marginal', 'agents CPU-s', 'messages', 'msg/CPU-s', 'p50/p95/p99 ms'],
-    [
-      'wsgate (k6)',
-      `${heldWs}/${hold.users}`,
-      mb(wsHold.k6SteadyKb),
-      mb(wsHold.k6PeakKb),
-      wsConnPerGb.toFixed(0),
-      wsConnPerGbMarginal.toFixed(0),
-      wsAgents.k6CpuS.toFixed(2),
-      String(msgs(wsAgents)),
-      wsMsgPerCpu.toFixed(0),
-      `${lat['med']}/${lat['p(95)']?.toFixed(0)}/${lat['p(99)']?.toFixed(0)}`,
-    ],
-    [
-      `artillery ${version}`,
-      `${arHold.ok}/${hold.users}`,
-      mb(arHold.steadyKb),
-      mb(arHold.peakKb),
-      arConnPerGb.toFixed(0),
-      arConnPerGbMarginal.toFixed(0),
-      arAgents.cpuS.toFixed(2),
-      String(arAgents.messages),
-      arMsgPerCpu.toFixed(0),
-      `${arAgents.latency.p50}/${arAgents.latency.p95}/${arAgents.latency.p99}`,
-    ],
-    ['wsgate / artillery', '', '', '', `${(wsConnPerGb / arConnPerGb).toFixed(2)}x`, `${(wsConnPerGbMarginal / arConnPerGbMarginal).toFixed(2)}x`, '', '', `${(wsMsgPerCpu / arMsgPerCpu).toFixed(2)}x`, ''],
+
+  /** One generator's figures against Artillery's. */
+  const against = (gen: Generator) => {
+    const wsHold = wsgate[gen.name]?.['hold'] as Measured;
+    const wsAgents = wsgate[gen.name]?.['agents'] as Measured;
+    const held = wsHold.checks.find((c) => c.name === 'connection stays open for the whole hold')?.passes ?? 0;
+    const connPerGb = perGb(held, wsHold.genSteadyKb);
+    const connPerGbMarginal = perGb(held, wsHold.genSteadyKb - wsHold.genBaselineKb);
+    const msgPerCpu = msgs(wsAgents) / wsAgents.genCpuS;
+    const lat = wsAgents.metrics['wsgate_event_latency'] ?? {};
+    return { gen, wsHold, wsAgents, held, connPerGb, connPerGbMarginal, msgPerCpu, lat, memRatio: connPerGb / arConnPerGb, cpuRatio: msgPerCpu / arMsgPerCpu };
+  };
+  const results = gens.all.map(against);
+  const table: [string, ...string[]][] = [['', 'held', 'steady RSS', 'peak RSS', 'conn/GB', 'conn/GB marginal', 'agents CPU-s', 'messages', 'msg/CPU-s', 'p50/p95/p99 ms']];
+  for (const x of results) {
+    table.push([
+      `wsgate (${x.gen.name})`,
+      `${x.held}/${hold.users}`,
+      mb(x.wsHold.genSteadyKb),
+      mb(x.wsHold.genPeakKb),
+      x.connPerGb.toFixed(0),
+      x.connPerGbMarginal.toFixed(0),
+      x.wsAgents.genCpuS.toFixed(2),
+      String(msgs(x.wsAgents)),
+      x.msgPerCpu.toFixed(0),
+      `${x.lat['med']}/${x.lat['p(95)']?.toFixed(0)}/${x.lat['p(99)']?.toFixed(0)}`,
+    ]);
+  }
+  table.push([
+    `artillery ${version}`,
+    `${arHold.ok}/${hold.users}`,
+    mb(arHold.steadyKb),
+    mb(arHold.peakKb),
+    arConnPerGb.toFixed(0),
+    arConnPerGbMarginal.toFixed(0),
+    arAgents.cpuS.toFixed(2),
+    String(arAgents.messages),
+    arMsgPerCpu.toFixed(0),
+    `${arAgents.latency.p50}/${arAgents.latency.p95}/${arAgents.latency.p99}`,
   ]);
+  for (const x of results) {
+    table.push([`wsgate (${x.gen.name}) / artillery`, '', '', '', `${x.memRatio.toFixed(2)}x`, `${(x.connPerGbMarginal / arConnPerGbMarginal).toFixed(2)}x`, '', '', `${x.cpuRatio.toFixed(2)}x`, '']);
+  }
+  rows(table);
   for (const [k, r] of Object.entries(art)) if (r.failure) console.log(`  artillery ${k}: ${r.failure}`);
-  for (const [k, r] of Object.entries(wsgate)) if (r.failure) console.log(`  wsgate ${k}: ${r.failure}`);
-  const memRatio = wsConnPerGb / arConnPerGb;
-  const cpuRatio = wsMsgPerCpu / arMsgPerCpu;
-  const met = memRatio >= GOAL_RATIO && cpuRatio >= GOAL_RATIO;
+  for (const x of results) for (const r of [x.wsHold, x.wsAgents]) if (r.failure) console.log(`  wsgate (${x.gen.name}) ${r.workload.kind}: ${r.failure}`);
+  const ratios = (x: (typeof results)[number]): string =>
+    `${x.gen.name}: connections per GB ${x.memRatio.toFixed(2)}x${x.memRatio < GOAL_RATIO ? ` (${(GOAL_RATIO - x.memRatio).toFixed(2)} short)` : ''}, messages per CPU-second ${x.cpuRatio.toFixed(2)}x${x.cpuRatio < GOAL_RATIO ? ` (${(GOAL_RATIO - x.cpuRatio).toFixed(2)} short)` : ''}`;
+  const engine = results[0] as (typeof results)[number];
+  const met = engine.memRatio >= GOAL_RATIO && engine.cpuRatio >= GOAL_RATIO;
+  const figuresOf = (x: (typeof results)[number]) => ({
+    hold: { held: x.held, steadyMb: x.wsHold.genSteadyKb / 1024, peakMb: x.wsHold.genPeakKb / 1024, connPerGb: x.connPerGb, connPerGbMarginal: x.connPerGbMarginal },
+    agents: { cpuS: x.wsAgents.genCpuS, messages: msgs(x.wsAgents), msgPerCpuS: x.msgPerCpu, latency: x.lat, connected: connectedRate(x.wsAgents).passes },
+    ratios: { connectionsPerGb: x.memRatio, messagesPerCpuS: x.cpuRatio },
+  });
   return verdict({
     bench: 'peer',
     status: met ? 'met' : 'not met',
-    verdict: `goal >= ${GOAL_RATIO}x Artillery ${version}: connections per GB ${memRatio.toFixed(2)}x${memRatio < GOAL_RATIO ? ` (${(GOAL_RATIO - memRatio).toFixed(2)} short)` : ''}, messages per CPU-second ${cpuRatio.toFixed(2)}x${cpuRatio < GOAL_RATIO ? ` (${(GOAL_RATIO - cpuRatio).toFixed(2)} short)` : ''}`,
+    verdict: `goal >= ${GOAL_RATIO}x Artillery ${version}: ${results.map(ratios).join('; ')}${gens.k6 ? '' : '; k6 not run (WSGATE_K6 is not set)'}`,
     figures: {
       machine: m,
-      artillery: { version, engine: 'ws', mode: 'local, default workers' },
-      hold: {
-        wsgate: { held: heldWs, steadyMb: wsHold.k6SteadyKb / 1024, peakMb: wsHold.k6PeakKb / 1024, connPerGb: wsConnPerGb, connPerGbMarginal: wsConnPerGbMarginal },
-        artillery: { held: arHold.ok, steadyMb: arHold.steadyKb / 1024, peakMb: arHold.peakKb / 1024, connPerGb: arConnPerGb, connPerGbMarginal: arConnPerGbMarginal },
+      artillery: {
+        version,
+        engine: 'ws',
+        mode: 'local, default workers',
+        hold: { held: arHold.ok, steadyMb: arHold.steadyKb / 1024, peakMb: arHold.peakKb / 1024, connPerGb: arConnPerGb, connPerGbMarginal: arConnPerGbMarginal },
+        agents: { cpuS: arAgents.cpuS, messages: arAgents.messages, msgPerCpuS: arMsgPerCpu, latency: arAgents.latency, completedRuns: arAgents.ok },
       },
-      agents: {
-        wsgate: { cpuS: wsAgents.k6CpuS, messages: msgs(wsAgents), msgPerCpuS: wsMsgPerCpu, latency: lat, connected: connectedRate(wsAgents).passes },
-        artillery: { cpuS: arAgents.cpuS, messages: arAgents.messages, msgPerCpuS: arMsgPerCpu, latency: arAgents.latency, completedRuns: arAgents.ok },
-      },
-      ratios: { connectionsPerGb: memRatio, messagesPerCpuS: cpuRatio },
+      wsgate: Object.fromEntries(results.map((x) => [x.gen.name, figuresOf(x)])),
     },
   });
 }

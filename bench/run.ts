@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: the five benchmarks one after the other (never in parallel: they measure the same
- * two cores), each printing its figures and verdict, then a summary. Not part of `npm test`: these
- * print figures, they do not pass or fail a build. About 14 minutes on the 2-core machine.
+ * two cores), each printing its figures and verdict, then a summary, whose last line is JSON. Not part
+ * of `npm test`: these print figures, they do not pass or fail a build. They run on wsgate's engine;
+ * with WSGATE_K6 naming a k6 v2.2, each also runs its k6 variant (about twice as long), otherwise each
+ * says in one line that the k6 figures are skipped.
  *
  *   npm run bench [-- --only accuracy,overhead]
  */
@@ -47,3 +49,4 @@ console.log(`\n| benchmark | goal met | verdict | command | date | machine |\n| 
 for (const o of outcomes) {
   console.log(`| ${o.bench} | ${o.status} | ${o.verdict.replace(/\|/g, '\\|')} | \`npm run bench:${o.bench}\` | ${date} | ${machine} |`);
 }
+console.log(JSON.stringify({ bench: 'all', minutes: Number(((Date.now() - started) / 60000).toFixed(1)), k6: process.env['WSGATE_K6'] ? 'run' : 'skipped', outcomes: outcomes.map(({ bench, status, verdict }) => ({ bench, status, verdict })) }));

@@ -3,12 +3,14 @@
  * row (default 10) and prints how many passed, each run's wall time and the median. A benchmark that
  * prints figures (docs/benchmarks.md), not a test: it is not part of `npm test`.
  *
- *   npm run bench:false-alarms [-- --runs N]
+ *   npm run bench:false-alarms [-- --runs N] [-- --engine wsgate|k6]
  *
  * Each run is the real command a user types, `node bin/wsgate.mjs regression --env local
  * --embedded-target`, so the wall time includes Node's start, the build check, the service, nginx,
- * the drop relay and k6. A failed run prints k6's FAILED lines (what was observed) and keeps its
- * results directory. Exit 0 when every run passed, 1 otherwise.
+ * the drop relay and the engine: wsgate's own by default, k6 with --engine k6 (or WSGATE_ENGINE=k6),
+ * which is the k6 WSGATE_K6 names (wsgate never builds one). A failed run prints its FAILED lines (what
+ * was observed) and keeps its results directory. The last line is the figures as JSON. Exit 0 when
+ * every run passed, 1 otherwise.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -20,15 +22,20 @@ import { parseArgs } from 'node:util';
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(REPO, 'bin', 'wsgate.mjs');
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } }, strict: true });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, engine: { type: 'string' } }, strict: true });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   process.stderr.write(`false-alarms: --runs is "${values.runs}"; give a whole number of runs, e.g. 10\n`);
   process.exit(2);
 }
 
-/** The shell's environment without wsgate configuration: the local preset, as a user gets it. */
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WSGATE_') || ['WSGATE_K6', 'WSGATE_K6_CACHE', 'WSGATE_NGINX'].includes(k)));
+/** The shell's environment without wsgate configuration (the local preset, as a user gets it), except the engine's and nginx. */
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WSGATE_') || ['WSGATE_ENGINE', 'WSGATE_K6', 'WSGATE_NGINX'].includes(k)));
+const engine = values.engine ?? (env['WSGATE_ENGINE'] || 'wsgate');
+if (engine !== 'wsgate' && engine !== 'k6') {
+  process.stderr.write(`false-alarms: --engine is "${engine}"; use wsgate (the default) or k6\n`);
+  process.exit(2);
+}
 
 interface Run {
   exit: number | null;
@@ -41,7 +48,7 @@ interface Run {
 function once(dir: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [BIN, 'regression', '--env', 'local', '--embedded-target', '--results-dir', dir], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'regression', '--engine', engine, '--env', 'local', '--embedded-target', '--results-dir', dir], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout.on('data', (c: Buffer) => (log += c.toString()));
     child.stderr.on('data', (c: Buffer) => (log += c.toString()));
@@ -57,7 +64,7 @@ function once(dir: string): Promise<Run> {
 }
 
 const root = mkdtempSync(join(tmpdir(), 'wsgate-false-alarms-'));
-process.stdout.write(`false alarms: ${runs} runs of wsgate regression --env local --embedded-target (healthy service, nginx healthy), one after another\n`);
+process.stdout.write(`false alarms: ${runs} runs of wsgate regression --engine ${engine} --env local --embedded-target (healthy service, nginx healthy), one after another\n`);
 const results: Run[] = [];
 for (let i = 1; i <= runs; i++) {
   const dir = join(root, `run-${i}`);
@@ -76,6 +83,19 @@ const passed = results.filter((r) => r.exit === 0).length;
 process.stdout.write(
   `passed ${passed}/${runs}; wall time median ${median.toFixed(1)} s (min ${(times[0] ?? 0).toFixed(1)} s, max ${(times.at(-1) ?? 0).toFixed(1)} s); ` +
     `${cpus().length} cores, Node ${process.version}\n`,
+);
+process.stdout.write(
+  JSON.stringify({
+    bench: 'false-alarms',
+    engine,
+    runs,
+    passed,
+    false_alarms: runs - passed,
+    median_s: Number(median.toFixed(1)),
+    min_s: Number((times[0] ?? 0).toFixed(1)),
+    max_s: Number((times.at(-1) ?? 0).toFixed(1)),
+    node: process.version,
+  }) + '\n',
 );
 if (passed === runs) rmSync(root, { recursive: true, force: true });
 process.exitCode = passed === runs ? 0 : 1;

@@ -1,19 +1,20 @@
 /**
- * What every benchmark needs: the bundles, the pinned k6, the reference service in processes of its
- * own, k6 instances whose CPU time is read exactly (bash's `times` after k6 exits) and whose memory is
- * sampled from /proc while they run, and the k6 summaries they write. Everything runs on loopback and
- * every wait is bounded.
+ * What every benchmark needs: the bundles, the generators (wsgate's own engine always; k6 only when
+ * WSGATE_K6 names one, since wsgate never builds or downloads k6), the reference service in processes
+ * of its own, generator runs whose CPU time is read exactly (bash's `times` after the generator exits,
+ * which includes the engine's worker processes) and whose memory is sampled from /proc while they run,
+ * and the summaries they write. Everything runs on loopback and every wait is bounded.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, bundleK6, isStale } from '../../build.mjs';
-import { ensureK6 } from '../../cli/k6-runtime.ts';
-import { descendants } from './proc.ts';
+import { build, bundleEngine, bundleK6, isStale } from '../../build.mjs';
+import { userK6, wsgateEngine } from '../../cli/engines.ts';
+import { childrenOf, descendants } from './proc.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The claims the reference service checks by default. */
@@ -30,26 +31,95 @@ export function scratch(name: string): string {
   return mkdtempSync(join(tmpdir(), `wsgate-bench-${name}-`));
 }
 
-let prepared: Promise<string> | undefined;
+/**
+ * Where benchmarks keep tools they install for themselves (Artillery): wsgate's tools cache,
+ * $XDG_CACHE_HOME/wsgate/tools, else ~/.cache/wsgate/tools (test/helpers/tools.ts for the tests').
+ */
+export function toolsCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env['XDG_CACHE_HOME'];
+  return join(xdg && isAbsolute(xdg) ? xdg : join(env['HOME'] || homedir(), '.cache'), 'wsgate', 'tools');
+}
+
+// ---- the generators ----------------------------------------------------------------------------
+
+export type GeneratorKind = 'wsgate' | 'k6';
+
+/** A load generator wsgate's scenarios run on: wsgate's engine, or the user's k6. */
+export interface Generator {
+  kind: GeneratorKind;
+  /** For tables: "engine" or "k6". */
+  name: string;
+  /** For headers: "wsgate engine (Node v20.19.0)" or "k6 v2.2.0 (/usr/local/bin/k6)". */
+  label: string;
+  /** Program and leading arguments; the run's flags and the script follow. */
+  command: string;
+  baseArgs: string[];
+  /** Flags every benchmark run gets (no progress output, no colour). */
+  quietFlags: string[];
+  /** A suite's bundle (dist/engine/<name>.mjs or dist/<name>.js). */
+  suite(name: string): string;
+  /** A benchmark script's bundle (dist/bench/engine/<name>.mjs or dist/bench/<name>.js). */
+  benchScript(name: string): string;
+}
+
+export interface Generators {
+  engine: Generator;
+  /** The k6 WSGATE_K6 names, checked to be v2.2.x; undefined when WSGATE_K6 is not set. */
+  k6: Generator | undefined;
+  /** The engine, then k6 when there is one: what a benchmark runs on. */
+  all: Generator[];
+}
+
+/** The engine's own benchmark scripts (bench/engine/), and the scenario wrappers both engines run (bench/k6/). */
+const ENGINE_SCRIPTS = ['bench/engine/minimal-hold.ts', 'bench/engine/minimal-agents.ts', 'bench/k6/multi-user-by-event.ts'];
+
+let prepared: Promise<Generators> | undefined;
 
 /**
- * Builds dist/ when stale, bundles bench/k6/*.ts (entries only, not shared modules) to
- * dist/bench/<name>.js, and returns the pinned k6's path.
+ * Builds dist/ when stale, bundles the benchmark scripts for the engine (dist/bench/engine/) and, when
+ * WSGATE_K6 is set, for k6 (bench/k6/*.ts to dist/bench/<name>.js), and returns the generators. Without
+ * WSGATE_K6 it prints one line saying the k6 figures are skipped.
  */
-export function prepare(): Promise<string> {
+export function prepare(): Promise<Generators> {
   prepared ??= (async () => {
     if (isStale()) await build();
-    const dir = join(ROOT, 'bench', 'k6');
-    for (const f of readdirSync(dir)) {
-      if (!f.endsWith('.ts') || f === 'common.ts' || f.startsWith('stub-')) continue;
-      await bundleK6(join(dir, f), join(ROOT, 'dist', 'bench', f.replace(/\.ts$/, '.js')));
+    for (const f of ENGINE_SCRIPTS) await bundleEngine(join(ROOT, f), join(ROOT, 'dist', 'bench', 'engine', basename(f).replace(/\.ts$/, '.mjs')));
+    const root = wsgateEngine(ROOT);
+    const engine: Generator = {
+      kind: 'wsgate',
+      name: 'engine',
+      label: `wsgate engine (Node ${process.version})`,
+      command: root.command,
+      baseArgs: root.baseArgs,
+      quietFlags: ['--quiet'],
+      suite: (name) => root.bundle(ROOT, name),
+      benchScript: (name) => join(ROOT, 'dist', 'bench', 'engine', `${name}.mjs`),
+    };
+    let k6: Generator | undefined;
+    if (process.env['WSGATE_K6']) {
+      const user = await userK6(process.env);
+      const dir = join(ROOT, 'bench', 'k6');
+      for (const f of readdirSync(dir)) {
+        if (!f.endsWith('.ts') || f === 'common.ts') continue;
+        await bundleK6(join(dir, f), join(ROOT, 'dist', 'bench', f.replace(/\.ts$/, '.js')));
+      }
+      k6 = {
+        kind: 'k6',
+        name: 'k6',
+        label: user.label,
+        command: user.command,
+        baseArgs: user.baseArgs,
+        quietFlags: ['--quiet', '--no-color'],
+        suite: (name) => user.bundle(ROOT, name),
+        benchScript: (name) => join(ROOT, 'dist', 'bench', `${name}.js`),
+      };
+    } else {
+      console.log('bench: k6 figures skipped: WSGATE_K6 is not set (the k6 variants run on a k6 v2.2 you provide; wsgate never builds one)');
     }
-    return (await ensureK6({ env: process.env, log: (l) => process.stderr.write(`bench: ${l}\n`) })).path;
+    return { engine, k6, all: k6 ? [engine, k6] : [engine] };
   })();
   return prepared;
 }
-
-export const bundle = (name: string): string => join(ROOT, 'dist', name.endsWith('.js') ? name : `${name}.js`);
 
 // ---- the reference service -------------------------------------------------------------------
 
@@ -68,7 +138,7 @@ export interface ServiceOptions {
   secret: string;
   /** Separate service processes (each its own port), for more than one process can hold. */
   processes?: number;
-  /** Workers of helper-7's cluster inside one launcher, when target/cluster.ts exists. */
+  /** Workers of helper-7's cluster inside one launcher, when reference-service/cluster.ts exists. */
   workers?: number;
   stepDelayMs?: number;
 }
@@ -137,53 +207,55 @@ async function startOne(o: ServiceOptions): Promise<{ child: ChildProcess; ready
   return { child, ready };
 }
 
-// ---- k6 ----------------------------------------------------------------------------------------
+// ---- generator runs ------------------------------------------------------------------------------
 
-export interface K6InstanceResult {
+export interface RunResult {
   code: number;
-  /** user + system CPU seconds of the k6 process, exact (from the shell that waited for it). */
+  /** user + system CPU seconds of the generator and every process it waited for, exact (from the shell that waited for it). */
   cpuS: number;
   stdoutFile: string;
   stderrFile: string;
 }
 
-export interface K6Run {
-  /** The k6 processes' pids (found under their wrapper shells; empty until they start). */
+export interface GeneratorRun {
+  /** Every process of the generator (found under their wrapper shells; empty until they start). */
   pids(): number[];
-  done: Promise<K6InstanceResult[]>;
-  /** SIGINT to every k6 (graceful stop), for a run that overstays its bound. */
+  done: Promise<RunResult[]>;
+  /** SIGINT to every generator process (graceful stop), for a run that overstays its bound. */
   interrupt(): void;
 }
 
-export interface K6Options {
-  k6: string;
+export interface RunOptions {
+  gen: Generator;
   script: string;
   /** Environment of instance i (merged over process.env). */
   env: (instance: number) => Record<string, string>;
-  /** k6 processes splitting the test by execution segments. Default 1. */
+  /** Generator processes splitting the test by execution segments. Default 1. */
   instances?: number;
   outDir: string;
   /** Hard bound: the run is interrupted after this many ms. */
   timeoutMs: number;
-  /** Extra k6 arguments of instance i. */
+  /** Extra arguments of instance i. */
   args?: (instance: number) => string[];
 }
 
-/** Starts `instances` k6 processes on equal execution segments of one test. */
-export function startK6(o: K6Options): K6Run {
+/** Starts `instances` generator processes on equal execution segments of one test. */
+export function startRun(o: RunOptions): GeneratorRun {
   const n = o.instances ?? 1;
   const bounds = Array.from({ length: n + 1 }, (_, i) => (i === 0 ? '0' : i === n ? '1' : `${i}/${n}`));
   const shells: ChildProcess[] = [];
-  const results: Promise<K6InstanceResult>[] = [];
+  const results: Promise<RunResult>[] = [];
   mkdirSync(o.outDir, { recursive: true });
   for (let i = 0; i < n; i++) {
     const segment = n === 1 ? [] : ['--execution-segment', `${bounds[i]}:${bounds[i + 1]}`, '--execution-segment-sequence', bounds.join(',')];
-    const base = join(o.outDir, `${basename(o.script, '.js')}-${i}`);
+    const base = join(o.outDir, `${basename(o.script).replace(/\.m?js$/, '')}-${o.gen.kind}-${i}`);
     const timesFile = `${base}.times`;
     const stdoutFile = `${base}.stdout`;
     const stderrFile = `${base}.stderr`;
-    // bash waits for k6 and prints its children's CPU times: exact, unlike a last /proc sample.
-    const shell = spawn('bash', ['-c', '"$@"; rc=$?; times > "$BENCH_TIMES_FILE"; exit $rc', 'bench-k6', o.k6, 'run', '--quiet', '--no-color', ...segment, ...(o.args?.(i) ?? []), o.script], {
+    // bash waits for the generator and prints its children's CPU times: exact, unlike a last /proc
+    // sample, and including the engine's workers (the coordinator waits for them).
+    const argv = [o.gen.command, ...o.gen.baseArgs, ...o.gen.quietFlags, ...segment, ...(o.args?.(i) ?? []), o.script];
+    const shell = spawn('bash', ['-c', '"$@"; rc=$?; times > "$BENCH_TIMES_FILE"; exit $rc', 'bench-run', ...argv], {
       cwd: ROOT,
       env: { ...process.env, ...o.env(i), BENCH_TIMES_FILE: timesFile },
       stdio: ['ignore', openSync(stdoutFile, 'w'), openSync(stderrFile, 'w')],
@@ -195,9 +267,10 @@ export function startK6(o: K6Options): K6Run {
       }),
     );
   }
-  const k6Pids = (): number[] => shells.flatMap((s) => (s.pid ? descendants(s.pid).filter((d) => d.comm === 'k6').map((d) => d.pid) : []));
-  const signal = (sig: NodeJS.Signals): void => {
-    for (const pid of k6Pids()) {
+  const pids = (): number[] => shells.flatMap((s) => (s.pid ? descendants(s.pid).map((d) => d.pid) : []));
+  /** Signals go to the generator processes the shells started (the engine's coordinator passes them on). */
+  const signal = (sig: NodeJS.Signals, to: () => number[]): void => {
+    for (const pid of to()) {
       try {
         process.kill(pid, sig);
       } catch {
@@ -205,15 +278,16 @@ export function startK6(o: K6Options): K6Run {
       }
     }
   };
-  const interrupt = (): void => signal('SIGINT');
-  // Past the bound: a graceful stop (SIGINT), a second SIGINT (k6 then exits at once), then SIGKILL.
+  const tops = (): number[] => shells.flatMap((s) => (s.pid ? childrenOf(s.pid) : []));
+  const interrupt = (): void => signal('SIGINT', tops);
+  // Past the bound: a graceful stop (SIGINT), a second SIGINT (both engines then stop at once), then SIGKILL.
   const stops = [
     setTimeout(interrupt, o.timeoutMs),
     setTimeout(interrupt, o.timeoutMs + 20_000),
-    setTimeout(() => signal('SIGKILL'), o.timeoutMs + 40_000),
+    setTimeout(() => signal('SIGKILL', pids), o.timeoutMs + 40_000),
   ];
   const done = Promise.all(results).finally(() => stops.forEach((b) => clearTimeout(b)));
-  return { pids: k6Pids, done, interrupt };
+  return { pids, done, interrupt };
 }
 
 /** The second line of bash's `times`: children's user and system time, e.g. "0m2.345s 0m0.120s". */
@@ -229,7 +303,7 @@ function childCpu(file: string): number {
   }
 }
 
-/** Reads a JSON file written by a k6 handleSummary; undefined when k6 did not write it. */
+/** Reads a JSON file written by a handleSummary; undefined when the run did not write it. */
 export function readJson<T>(file: string): T | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
@@ -241,7 +315,7 @@ export function readJson<T>(file: string): T | undefined {
 export type MetricValues = Record<string, Record<string, number>>;
 
 /**
- * Merges the metric values of several k6 instances: counts and rates add up exactly; for trends
+ * Merges the metric values of several generator instances: counts and rates add up exactly; for trends
  * only count, min and max merge exactly, so percentiles of a multi-instance run are the
  * count-weighted mean of the instances' (each instance saw an equal, interleaved share of users).
  */
@@ -284,10 +358,10 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export interface TimedRun {
   /** Every process under the wrapper shell. */
   pids(): number[];
-  done: Promise<K6InstanceResult>;
+  done: Promise<RunResult>;
 }
 
-/** Runs a command under the same CPU-timing shell as k6, with a hard bound (SIGINT, then SIGKILL). */
+/** Runs a command under the same CPU-timing shell as the generators, with a hard bound (SIGINT, then SIGKILL). */
 export function spawnTimed(o: { cmd: string; args: string[]; env: Record<string, string>; outDir: string; name: string; timeoutMs: number }): TimedRun {
   mkdirSync(o.outDir, { recursive: true });
   const base = join(o.outDir, o.name);
@@ -311,7 +385,7 @@ export function spawnTimed(o: { cmd: string; args: string[]; env: Record<string,
   };
   const soft = setTimeout(() => signal('SIGINT'), o.timeoutMs);
   const hard = setTimeout(() => signal('SIGKILL'), o.timeoutMs + 15_000);
-  const done = new Promise<K6InstanceResult>((resolve) => {
+  const done = new Promise<RunResult>((resolve) => {
     shell.once('exit', (code) => {
       clearTimeout(soft);
       clearTimeout(hard);

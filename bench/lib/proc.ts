@@ -1,8 +1,8 @@
 /**
  * Reads what the kernel knows about a process: resident memory from /proc/<pid>/status (VmRSS now,
  * VmHWM the peak) and CPU time from /proc/<pid>/stat (utime + stime, every thread). A Sampler polls
- * groups of processes (every k6, every service process) during a run, so a benchmark can report
- * the peak and the steady level during a hold instead of only the maximum at exit.
+ * groups of processes (every generator process, every service process) during a run, so a benchmark
+ * can report the peak and the steady level during a hold instead of only the maximum at exit.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 
@@ -52,6 +52,16 @@ export function readCpuS(pid: number): number | undefined {
   return readStat(pid)?.cpuS;
 }
 
+/** The live direct children of `root`. */
+export function childrenOf(root: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    if (readStat(Number(name))?.ppid === root) out.push(Number(name));
+  }
+  return out;
+}
+
 /** Every live descendant of `root` (children, grandchildren, ...), with its command name. */
 export function descendants(root: number): { pid: number; comm: string }[] {
   const parents = new Map<number, { pid: number; ppid: number; comm: string }[]>();
@@ -91,7 +101,7 @@ export interface GroupSample {
 
 /**
  * Polls groups of processes. A group is a function returning its pids at each tick, so processes
- * that start later (k6 instances, cluster workers) are picked up as they appear.
+ * that start later (generator instances and workers, cluster workers) are picked up as they appear.
  */
 export class Sampler {
   private readonly series = new Map<string, GroupSample[]>();

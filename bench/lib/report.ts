@@ -1,13 +1,15 @@
 /**
- * How every benchmark prints: the machine and code it ran on, figures as aligned lines, one verdict
- * line against its goal, and a JSON record in results/ that `npm run bench` gathers into its summary.
+ * How every benchmark prints: the machine, code and generators it ran on, figures as aligned lines,
+ * one verdict line against its goal, then the same record as one JSON line (always the last line a
+ * benchmark prints) and in results/bench-<name>.json, which `npm run bench` gathers into its summary.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ROOT } from './harness.ts';
+import type { Generators } from './harness.ts';
 
 export interface Outcome {
   bench: string;
@@ -18,7 +20,7 @@ export interface Outcome {
   figures: Record<string, unknown>;
 }
 
-export function machine(k6?: string): Record<string, string> {
+export function machine(gens?: Generators): Record<string, string> {
   const sh = (cmd: string, args: string[]): string => {
     try {
       return execFileSync(cmd, args, { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -27,14 +29,15 @@ export function machine(k6?: string): Record<string, string> {
     }
   };
   const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
-  const dirty = sh('git', ['status', '--porcelain', '--', 'lib', 'scenarios', 'target', 'cli']);
+  const dirty = sh('git', ['status', '--porcelain', '--', 'lib', 'scenarios', 'target', 'cli', 'engine']);
   return {
     cpu: `${cpus().length} x ${cpus()[0]?.model.trim() ?? '?'}`,
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     kernel: `Linux ${kernel}`,
     node: process.version,
-    k6: k6 ? (/k6 (v\S+ \([^)]*\))/.exec(sh(k6, ['version']))?.[1] ?? '?') : '?',
-    commit: `${sh('git', ['rev-parse', '--short', 'HEAD'])}${dirty ? ' + uncommitted changes in lib/scenarios/target/cli' : ''}`,
+    engine: `wsgate engine, Node ${process.version}`,
+    k6: gens?.k6 ? (/k6 (v\S+ \([^)]*\))/.exec(sh(gens.k6.command, ['version']))?.[1] ?? '?') : 'not run (WSGATE_K6 is not set)',
+    commit: `${sh('git', ['rev-parse', '--short', 'HEAD'])}${dirty ? ' + uncommitted changes in lib/scenarios/reference-service/cli/engine' : ''}`,
     date: new Date().toISOString(),
   };
 }
@@ -47,7 +50,7 @@ export const fixed = (x: number | undefined, d = 1): string => (x === undefined 
 export function header(title: string, what: string, m: Record<string, string>): void {
   console.log(`\n== ${title} ==`);
   console.log(what);
-  console.log(`machine: ${m['cpu']}, ${m['memory']}, ${m['kernel']}, node ${m['node']}, k6 ${m['k6']}; code ${m['commit']}; ${m['date']}`);
+  console.log(`machine: ${m['cpu']}, ${m['memory']}, ${m['kernel']}, node ${m['node']}; generators: ${m['engine']}; k6 ${m['k6']}; code ${m['commit']}; ${m['date']}`);
 }
 
 /** Prints rows of label/value pairs as an aligned block. */
@@ -57,10 +60,12 @@ export function rows(lines: [string, ...string[]][]): void {
   for (const l of lines) console.log('  ' + l.map((c, i) => (i === 0 ? c.padEnd(widths[0] ?? 0) : c.padStart(widths[i] ?? 0))).join('   '));
 }
 
+/** Prints the verdict line, then the record as one JSON line (the benchmark's last), and saves it. */
 export function verdict(o: Outcome): Outcome {
   console.log(`VERDICT ${o.bench}: ${o.status.toUpperCase()} - ${o.verdict}`);
   mkdirSync(join(ROOT, 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'results', `bench-${o.bench}.json`), JSON.stringify(o, null, 2) + '\n');
+  console.log(JSON.stringify(o));
   return o;
 }
 
@@ -70,7 +75,10 @@ export async function standalone(url: string, main: (argv: string[]) => Promise<
   try {
     await main(process.argv.slice(2));
   } catch (e) {
-    console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+    const reason = e instanceof Error ? e.message : String(e);
+    console.error(`bench: ${reason}`);
+    // The last line stays JSON, so whatever reads it learns that the benchmark did not run to the end.
+    console.log(JSON.stringify({ bench: basename(fileURLToPath(url), '.ts'), status: 'not met', verdict: `did not run to the end: ${reason}`, figures: {} }));
     process.exitCode = 1;
   }
 }

@@ -5,12 +5,12 @@
  *
  *   BENCH_JWT_SECRET=... node --import tsx bench/lib/service-main.ts [--step-delay-ms N] [--workers N]
  *
- * --workers N > 1 uses helper-7's multi-process service (target/cluster.ts, startTargetCluster) when
+ * --workers N > 1 uses helper-7's multi-process service (reference-service/cluster.ts, startTargetCluster) when
  * it exists; without it the harness starts N of these processes instead.
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startTarget } from '../../target/service.ts';
+import { startTarget } from '../../reference-service/service.ts';
 
 const { values } = parseArgs({ options: { 'step-delay-ms': { type: 'string' }, workers: { type: 'string' } } });
 const secret = process.env['BENCH_JWT_SECRET'];
@@ -30,7 +30,7 @@ interface Running {
 
 async function start(): Promise<Running> {
   const options = { authSecret: secret, backendSecret: secret, ...(stepDelayMs === undefined ? {} : { stepDelayMs }) };
-  const clusterFile = new URL('../../target/cluster.ts', import.meta.url);
+  const clusterFile = new URL('../../reference-service/cluster.ts', import.meta.url);
   if (workers > 1 && existsSync(clusterFile)) {
     const mod = (await import(clusterFile.href)) as { startTargetCluster(o: Record<string, unknown>): Promise<Running> };
     return mod.startTargetCluster({ ...options, workers });

@@ -1,12 +1,13 @@
 /**
- * One workload, two generators: wsgate's multi-user scenario (dist/multi-user.js) and the minimal
- * hand-written scripts (dist/bench/minimal-*.js) get the same users, users per VU, ramp, agent runs
- * and hold, on the same timeline, against a fresh reference service. `measure` runs one of them and
- * samples every k6 and service process from /proc while it runs.
+ * One workload, two scripts: wsgate's multi-user scenario and the minimal hand-written script of the
+ * same workload (bench/engine/minimal-*.ts on the engine, bench/k6/minimal-*.ts on k6) get the same
+ * users, users per VU, ramp, agent runs and hold, on the same timeline, against a fresh reference
+ * service, on one generator (wsgate's engine, or k6). `measure` runs one of them and samples every
+ * generator and service process from /proc while it runs.
  */
 import { join } from 'node:path';
-import { AUDIENCE, ISSUER, bundle, mergeMetrics, readJson, sleep, startK6, tail } from './harness.ts';
-import type { BenchService, MetricValues } from './harness.ts';
+import { AUDIENCE, ISSUER, mergeMetrics, readJson, sleep, startRun, tail } from './harness.ts';
+import type { BenchService, Generator, GeneratorKind, MetricValues } from './harness.ts';
 import { Sampler, machineBusyS } from './proc.ts';
 
 /** Fixed by scenarios/multi-user.ts: one send every 400 ms per user, judged 2 s after the window. */
@@ -42,7 +43,8 @@ export function timelineFor(w: Workload, rampStart: number): Timeline {
   return { rampStart, rampEnd: rampStart + rampMs, startAt, windowMs, holdUntil };
 }
 
-export type Generator = 'wsgate' | 'minimal';
+/** Which script drives the workload: wsgate's multi-user scenario, or the minimal hand-written one. */
+export type Script = 'wsgate' | 'minimal';
 
 export interface Check {
   name: string;
@@ -51,23 +53,25 @@ export interface Check {
 }
 
 export interface Measured {
-  generator: Generator;
+  generator: Script;
+  /** The engine that ran it. */
+  engine: GeneratorKind;
   workload: Workload;
   timeline: Timeline;
   instances: number;
   codes: number[];
   metrics: MetricValues;
   checks: Check[];
-  /** Exact CPU seconds of all k6 processes. */
-  k6CpuS: number;
-  /** k6 CPU seconds from the first send to the end of the settle time (agents), sampled. */
-  k6CpuWindowS: number;
-  /** Summed VmRSS of the k6 processes: highest tick, median during the hold, just before the ramp. */
-  k6PeakKb: number;
-  k6SteadyKb: number;
-  k6BaselineKb: number;
-  /** Sum of each k6 process's own VmHWM. */
-  k6HwmKb: number;
+  /** Exact CPU seconds of all generator processes (the engine's workers included). */
+  genCpuS: number;
+  /** Generator CPU seconds from the first send to the end of the settle time (agents), sampled. */
+  genCpuWindowS: number;
+  /** Summed VmRSS of the generator processes: highest tick, median during the hold, just before the ramp. */
+  genPeakKb: number;
+  genSteadyKb: number;
+  genBaselineKb: number;
+  /** Sum of each generator process's own VmHWM. */
+  genHwmKb: number;
   servicePeakKb: number;
   serviceSteadyKb: number;
   serviceBaselineKb: number;
@@ -76,37 +80,43 @@ export interface Measured {
   serviceActive: number | undefined;
   wallS: number;
   /**
-   * CPU seconds the rest of the machine spent during the run (everything but k6 and the service:
+   * CPU seconds the rest of the machine spent during the run (everything but the generator and the service:
    * this harness, and whatever else runs here). Figures taken while others load the 2 cores are
    * not clean, and the reports say so.
    */
   othersCpuS: number;
-  /** The end of k6's output of the first failed instance, when one failed. */
+  /** The end of the generator's output of the first failed instance, when one failed. */
   failure: string | undefined;
 }
 
 export interface MeasureOptions {
-  k6: string;
+  gen: Generator;
   service: BenchService;
   secret: string;
   outDir: string;
+  /**
+   * Processes to split the test over (execution segments). On k6, that many k6 processes; on the
+   * engine, one engine with that many workers (it splits the test over them itself).
+   */
   instances?: number;
-  /** Another bundle than the generator's default (experiments). */
+  /** Source addresses, one per instance (k6 process, or engine worker). */
+  localIps?: string[];
+  /** Another bundle than the script's default (experiments). */
   script?: string;
   env?: Record<string, string>;
-  /** ms between now and the first connection: k6 start-up and VU init. */
+  /** ms between now and the first connection: generator start-up and VU init. */
   leadMs?: number;
   /** Sampling period. */
   periodMs?: number;
-  /** Extra k6 arguments of instance i. */
-  args?: (instance: number) => string[];
 }
 
-export async function measure(generator: Generator, w: Workload, o: MeasureOptions): Promise<Measured> {
-  const instances = o.instances ?? 1;
+export async function measure(generator: Script, w: Workload, o: MeasureOptions): Promise<Measured> {
+  const split = o.instances ?? 1;
+  // The engine splits over its own workers: one process, one summary.
+  const instances = o.gen.kind === 'wsgate' ? 1 : split;
   const t = timelineFor(w, Date.now() + (o.leadMs ?? 4000));
   const svc = o.service;
-  const summaryOf = (i: number): string => join(o.outDir, `${generator}-summary-${i}.json`);
+  const summaryOf = (i: number): string => join(o.outDir, `${generator}-${o.gen.kind}-summary-${i}.json`);
   const envOf = (i: number): Record<string, string> => {
     const ws = svc.wsUrls[i % svc.wsUrls.length] ?? '';
     const http = svc.httpUrls[i % svc.httpUrls.length] ?? '';
@@ -153,13 +163,20 @@ export async function measure(generator: Generator, w: Workload, o: MeasureOptio
       ...o.env,
     };
   };
-  // The bound outlasts k6's own (maxDuration: hold + 120 s, then a 30 s graceful stop), so a run that
-  // overstays still ends by k6's hand and writes its summary.
-  const script = o.script ?? (generator === 'wsgate' ? bundle('multi-user') : bundle(`bench/minimal-${w.kind}`));
+  // The bound outlasts the run's own (maxDuration: hold + 120 s, then a 30 s graceful stop), so a run
+  // that overstays still ends by the generator's hand and writes its summary.
+  const script = o.script ?? (generator === 'wsgate' ? o.gen.suite('multi-user') : o.gen.benchScript(`minimal-${w.kind}`));
+  const args = (i: number): string[] => {
+    if (o.gen.kind === 'wsgate') {
+      return [...(split > 1 ? ['--workers', String(split)] : []), ...(o.localIps?.length ? ['--local-ips', o.localIps.join(',')] : [])];
+    }
+    const ip = o.localIps?.[i];
+    return ip ? ['--local-ips', ip] : [];
+  };
   const started = Date.now();
   const busy0 = machineBusyS();
-  const run = startK6({ k6: o.k6, script, env: envOf, instances, outDir: o.outDir, timeoutMs: t.holdUntil - Date.now() + 200_000, ...(o.args ? { args: o.args } : {}) });
-  const sampler = new Sampler({ k6: run.pids, service: svc.pids }, o.periodMs ?? 200).start();
+  const run = startRun({ gen: o.gen, script, env: envOf, instances, outDir: o.outDir, timeoutMs: t.holdUntil - Date.now() + 200_000, args });
+  const sampler = new Sampler({ gen: run.pids, service: svc.pids }, o.periodMs ?? 200).start();
   const serviceCpu0 = sampler.cpuS('service');
   // Steady: the hold after the ramp (hold), or the run window (agents). The service's own count of
   // open connections is read in its middle.
@@ -195,18 +212,19 @@ export async function measure(generator: Generator, w: Workload, o: MeasureOptio
   const failed = results.find((r) => r.code !== 0);
   return {
     generator,
+    engine: o.gen.kind,
     workload: w,
     timeline: t,
-    instances,
+    instances: split,
     codes: results.map((r) => r.code),
     metrics: mergeMetrics(parts.map((p) => p?.metrics ?? {})),
     checks,
-    k6CpuS: results.reduce((s, r) => s + r.cpuS, 0),
-    k6CpuWindowS: sampler.cpuAt('k6', t.startAt + t.windowMs + SETTLE_MS) - sampler.cpuAt('k6', t.startAt),
-    k6PeakKb: sampler.peakRssKb('k6'),
-    k6SteadyKb: sampler.steadyRssKb('k6', steadyFrom, steadyTo),
-    k6BaselineKb: sampler.rssAt('k6', t.rampStart),
-    k6HwmKb: sampler.hwmKb('k6'),
+    genCpuS: results.reduce((s, r) => s + r.cpuS, 0),
+    genCpuWindowS: sampler.cpuAt('gen', t.startAt + t.windowMs + SETTLE_MS) - sampler.cpuAt('gen', t.startAt),
+    genPeakKb: sampler.peakRssKb('gen'),
+    genSteadyKb: sampler.steadyRssKb('gen', steadyFrom, steadyTo),
+    genBaselineKb: sampler.rssAt('gen', t.rampStart),
+    genHwmKb: sampler.hwmKb('gen'),
     servicePeakKb: sampler.peakRssKb('service', started),
     serviceSteadyKb: sampler.steadyRssKb('service', steadyFrom, steadyTo),
     serviceBaselineKb: sampler.rssAt('service', t.rampStart),
@@ -214,7 +232,7 @@ export async function measure(generator: Generator, w: Workload, o: MeasureOptio
     serviceActive: await active,
     wallS: (Date.now() - started) / 1000,
     othersCpuS: busy - results.reduce((s, r) => s + r.cpuS, 0) - (sampler.cpuS('service') - serviceCpu0),
-    failure: failed ? `k6 exited ${failed.code} (output: ${failed.stdoutFile}):\n${tail(failed.stderrFile, 6)}` : undefined,
+    failure: failed ? `${o.gen.name} exited ${failed.code} (output: ${failed.stdoutFile}):\n${tail(failed.stderrFile, 6)}` : undefined,
   };
 }
 
@@ -223,7 +241,7 @@ export function connectedRate(m: Measured): { rate: number; passes: number; fail
   const v = m.metrics[m.generator === 'wsgate' ? 'wsgate_connection_success' : 'bench_connected'] ?? {};
   const passes = v['passes'] ?? 0;
   const fails = v['fails'] ?? 0;
-  // Users that never got as far as a verdict (k6 cut off, VU died) count as failures too.
+  // Users that never got as far as a verdict (run cut off, VU died) count as failures too.
   const missing = Math.max(0, m.workload.users - passes - fails);
   return { rate: passes / Math.max(1, m.workload.users), passes, fails: fails + missing };
 }

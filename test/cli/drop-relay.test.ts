@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
 import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { TargetConfigError } from '../../reference-service/errors.ts';
 import { parseUpstream, startDropRelay } from '../../cli/drop-relay-server.ts';
 import type { RunningRelay } from '../../cli/drop-relay-server.ts';
 import type { RunningTarget } from '../../reference-service/service.ts';
 import { connect, connectAs, delay, eventually, getJson, selfSignedCert, signToken, start, tokenFor, within, withoutOpenssl } from '../reference-service/helpers.ts';
+import type { Client } from '../reference-service/helpers.ts';
 
 async function relayTo(t: { after: (fn: () => Promise<void>) => void }, upstream: string): Promise<RunningRelay> {
   const relay = await startDropRelay({ upstream });
@@ -178,4 +180,113 @@ test('bytes pass through untouched: wss works through the relay, and a drop cuts
   relay.drop();
   assert.equal((await client.whenClosed(2000)).code, 1006);
   await eventually(() => target.stats().active_connections === 0);
+});
+
+async function post(relay: RunningRelay, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${relay.controlUrl}${path}`, { method: 'POST' });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test('POST /blackhole: nothing is forwarded either way, both sockets stay open, and neither side is told', async (t) => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  t.after(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const atServer: string[] = [];
+  const serverSide: WebSocket[] = [];
+  wss.on('connection', (ws) => {
+    serverSide.push(ws);
+    ws.on('error', () => {});
+    ws.on('message', (data) => atServer.push(String(data)));
+  });
+  const address = wss.address();
+  assert.ok(typeof address === 'object' && address !== null);
+  const relay = await relayTo(t, `127.0.0.1:${address.port}`);
+
+  const client = await connect(`ws://${relay.address}/`);
+  client.send('before');
+  await eventually(() => atServer.length === 1);
+  const server = serverSide[0];
+  assert.ok(server);
+  server.send(JSON.stringify({ type: 'hello' }));
+  assert.equal((await client.next()).type, 'hello');
+
+  assert.deepEqual(await post(relay, '/blackhole'), { status: 200, body: { blackholed: 1 } });
+  let pongs = 0;
+  client.ws.on('pong', () => pongs++);
+  client.send('into the void');
+  client.ws.ping();
+  server.send(JSON.stringify({ type: 'lost' }));
+  server.ping();
+  await delay(300);
+  assert.deepEqual(atServer, ['before'], 'nothing reached the server');
+  assert.deepEqual(await client.drain(0), [], 'nothing reached the client');
+  assert.equal(pongs, 0, 'not even a pong');
+  assert.equal(client.ws.readyState, client.ws.OPEN);
+  assert.equal(server.readyState, server.OPEN);
+  assert.deepEqual(relay.stats(), { open: 1, total: 1 });
+  const [hole] = relay.blackholes();
+  assert.ok(hole && hole.held_ms >= 290 && hole.server_closed_after_ms === null && hole.client_open, JSON.stringify(hole));
+
+  // A drop cuts what is still relayed, not what is black-holed.
+  assert.deepEqual(await post(relay, '/drop'), { status: 200, body: { dropped: 0 } });
+  assert.equal(client.ws.readyState, client.ws.OPEN);
+
+  // The server gives up (as its heartbeat would): the relay notes when, and the client is still told nothing.
+  server.terminate();
+  await eventually(() => relay.blackholes()[0]?.server_closed_after_ms !== null);
+  const reaped = (await getJson(`${relay.controlUrl}/blackholes`)).body['connections'] as Record<string, unknown>[];
+  assert.equal(reaped.length, 1);
+  assert.ok(Number(reaped[0]?.['server_closed_after_ms']) >= 290, JSON.stringify(reaped));
+  assert.equal(reaped[0]?.['client_open'], true);
+  await delay(100);
+  assert.equal(client.ws.readyState, client.ws.OPEN, 'the client never heard');
+
+  assert.deepEqual(await post(relay, '/release'), { status: 200, body: { released: 1 } });
+  assert.equal((await client.whenClosed(2000)).code, 1006);
+  assert.deepEqual(relay.blackholes(), []);
+  assert.deepEqual(relay.stats(), { open: 0, total: 1 });
+});
+
+test('a black-holed client is reaped by the reference service\'s heartbeat; under no_reaping it is held for good', async (t) => {
+  const heartbeat = { heartbeatIntervalS: 0.2, heartbeatTimeoutS: 0.5 };
+  const healthy = await start(t, heartbeat);
+  const leaky = await start(t, { ...heartbeat, faults: ['no_reaping'] });
+  const held: Client[] = [];
+  for (const target of [healthy, leaky]) {
+    const relay = await relayTo(t, target.wsUrl);
+    const client = await connect(viaRelay(relay, target), { token: await tokenFor(target, 'phone') });
+    assert.equal((await client.next()).type, 'connection_established');
+    assert.equal((await post(relay, '/blackhole')).body['blackholed'], 1);
+    held.push(client);
+    if (target === healthy) {
+      await eventually(() => relay.blackholes()[0]?.server_closed_after_ms !== null, 2000);
+      const after = relay.blackholes()[0]?.server_closed_after_ms ?? 0;
+      assert.ok(after >= 250 && after < 1000, `reaped ${after} ms after the black-holing (timeout 500 ms since the last frame)`);
+      assert.equal(target.stats().active_connections, 0);
+    } else {
+      await delay(1200);
+      assert.equal(relay.blackholes()[0]?.server_closed_after_ms, null);
+      assert.deepEqual(target.stats(), { active_connections: 1, users: 1 });
+    }
+    assert.equal((await post(relay, '/release')).body['released'], 1);
+  }
+  for (const client of held) assert.equal((await client.whenClosed(2000)).code, 1006);
+});
+
+test('the control listener: /blackhole and /release take POST only, /blackholes GET only', async (t) => {
+  const target = await start(t);
+  const relay = await relayTo(t, target.wsUrl);
+  for (const path of ['/blackhole', '/release']) {
+    const res = await fetch(`${relay.controlUrl}${path}`);
+    assert.equal(res.status, 405, path);
+    assert.equal(res.headers.get('allow'), 'POST');
+    await res.body?.cancel();
+  }
+  const res = await fetch(`${relay.controlUrl}/blackholes`, { method: 'POST' });
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get('allow'), 'GET');
+  await res.body?.cancel();
+  assert.deepEqual((await getJson(`${relay.controlUrl}/blackholes`)).body, { connections: [] });
+  assert.deepEqual(await post(relay, '/blackhole'), { status: 200, body: { blackholed: 0 } });
+  assert.deepEqual(await post(relay, '/release'), { status: 200, body: { released: 0 } });
 });

@@ -5,7 +5,7 @@
  * path in the shebang, so they run even with PATH stripped.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,7 +163,11 @@ export interface CliRun {
  */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<CliRun> {
   return new Promise((resolve, reject) => {
+    // A run that outlives its test (timed out, cancelled) is killed with everything it started (the
+    // engine, k6) when the test file ends.
     const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -180,3 +184,41 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), onSt
 }
 
 export const lastLine = (text: string): string => text.trimEnd().split('\n').at(-1) ?? '';
+
+/**
+ * CLI processes still running. Any left when the file's tests are done (a test timed out or was
+ * cancelled while its run hung) are killed with all their descendants, or their open pipes would keep
+ * the test process alive.
+ */
+const running = new Set<ReturnType<typeof spawn>>();
+after(() => {
+  for (const child of running) if (child.pid) killTree(child.pid);
+});
+
+/** SIGKILL to `root` and every process under it (the engine and k6 run in process groups of their own). */
+function killTree(root: number): void {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const all: number[] = [];
+  const walk = (pid: number): void => {
+    all.push(pid);
+    for (const c of children.get(pid) ?? []) walk(c);
+  };
+  walk(root);
+  for (const pid of all) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}

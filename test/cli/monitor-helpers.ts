@@ -2,7 +2,7 @@
  * Synthetic k6 JSON output for the monitor's tests: lines exactly as `k6 run --out json=FILE` writes
  * them (checked against a real k6 v2.2 run), at chosen times.
  */
-import { K6_METRICS } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
 
 /** 2026-11-24T12:00:00Z: a whole second, so window 1 starts exactly here. */
 export const T0 = Date.parse('2026-11-24T12:00:00Z');
@@ -23,7 +23,7 @@ export function probe(atMs: number, o: { connected?: boolean; status?: string; c
   const status = o.status ?? (connected ? '101' : '403');
   const lines = [
     point('ws_connecting', atMs, 2.5, { status, name: 'ws://127.0.0.1:1/ws', url: 'ws://127.0.0.1:1/ws' }),
-    point(K6_METRICS.connectionSuccess, atMs + 1, connected ? 1 : 0),
+    point(CLIENT_METRICS.connectionSuccess, atMs + 1, connected ? 1 : 0),
     point('checks', atMs + 1, connected ? 1 : 0, { check: 'probes: probe connection opens' }),
   ];
   if (!connected) return lines;
@@ -31,9 +31,9 @@ export function probe(atMs: number, o: { connected?: boolean; status?: string; c
   const latency = o.latencyMs ?? 50;
   for (const [i, event] of ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'].entries()) {
     if (!completed && event === 'agent_thinking') continue;
-    lines.push(point(K6_METRICS.eventLatency, atMs + 2 + i, (latency * (i + 1)) / 5, { event }));
+    lines.push(point(CLIENT_METRICS.eventLatency, atMs + 2 + i, (latency * (i + 1)) / 5, { event }));
   }
-  lines.push(point(K6_METRICS.agentEventCompletion, atMs + 10, completed ? 1 : 0));
+  lines.push(point(CLIENT_METRICS.agentEventCompletion, atMs + 10, completed ? 1 : 0));
   lines.push(point('checks', atMs + 10, completed ? 1 : 0, { check: 'probes: agent run delivers all five events' }));
   lines.push(point('iteration_duration', atMs + 11, 60));
   return lines;

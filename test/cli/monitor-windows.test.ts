@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { LineSplitter, parseLine } from '../../cli/monitor/samples.ts';
 import type { Sample } from '../../cli/monitor/samples.ts';
 import { WindowAggregator, percentile } from '../../cli/monitor/windows.ts';
-import { K6_METRICS } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
 import { T0, metricDefinition, point, probe } from './monitor-helpers.ts';
 
 const s = (metric: string, at: number, value = 1, tags: Sample['tags'] = {}): Sample => ({ metric, time: T0 + at, value, tags });
@@ -54,12 +54,12 @@ describe('parseLine', () => {
   test('a monitored Point becomes a sample with its time (ns precision), value and the tags that matter', () => {
     const r = parseLine(point('ws_connecting', T0 + 1500, 3.2, { status: '403', url: 'ws://x/ws' }));
     assert.deepEqual(r, { kind: 'sample', sample: { metric: 'ws_connecting', time: T0 + 1500, value: 3.2, tags: { status: '403' } } });
-    const lat = parseLine(point(K6_METRICS.eventLatency, T0, 12, { event: 'agent_completed' }));
+    const lat = parseLine(point(CLIENT_METRICS.eventLatency, T0, 12, { event: 'agent_completed' }));
     assert.equal(lat.kind === 'sample' && lat.sample.tags.event, 'agent_completed');
   });
 
   test('metric definitions and unmonitored metrics are skipped; unmonitored Points still give their time', () => {
-    assert.deepEqual(parseLine(metricDefinition(K6_METRICS.connectionSuccess, 'rate')), { kind: 'skip' });
+    assert.deepEqual(parseLine(metricDefinition(CLIENT_METRICS.connectionSuccess, 'rate')), { kind: 'skip' });
     assert.deepEqual(parseLine(point('vus', T0 + 2000, 3)), { kind: 'skip', time: T0 + 2000 });
     assert.deepEqual(parseLine(metricDefinition('http_reqs', 'counter')), { kind: 'skip' });
   });
@@ -74,9 +74,9 @@ describe('parseLine', () => {
 describe('WindowAggregator', () => {
   test('window 1 starts at the whole second of the first sample; samples land by time', () => {
     const w = new WindowAggregator(5000, 1000);
-    w.add(s(K6_METRICS.connectionSuccess, 300));
-    w.add(s(K6_METRICS.connectionSuccess, 4999, 0));
-    w.add(s(K6_METRICS.connectionSuccess, 5000));
+    w.add(s(CLIENT_METRICS.connectionSuccess, 300));
+    w.add(s(CLIENT_METRICS.connectionSuccess, 4999, 0));
+    w.add(s(CLIENT_METRICS.connectionSuccess, 5000));
     assert.equal(w.start, T0);
     assert.deepEqual(w.advance(T0 + 5999), []);
     const [first] = w.advance(T0 + 6000);
@@ -109,7 +109,7 @@ describe('WindowAggregator', () => {
 
   test('windows without samples still close, in order, as empty windows', () => {
     const w = new WindowAggregator(5000, 1000);
-    w.add(s(K6_METRICS.connectionSuccess, 0));
+    w.add(s(CLIENT_METRICS.connectionSuccess, 0));
     w.observe(T0 + 21_000); // k6's vus samples keep the clock moving while probes report nothing
     const closed = w.advance();
     assert.deepEqual(closed.map((x) => [x.index, x.samples]), [[1, 1], [2, 0], [3, 0], [4, 0]]);
@@ -124,8 +124,8 @@ describe('WindowAggregator', () => {
 
   test('finish() closes the window the stream stopped in as partial, ending at the last sample', () => {
     const w = new WindowAggregator(5000, 1000);
-    w.add(s(K6_METRICS.agentEventCompletion, 100));
-    w.add(s(K6_METRICS.agentEventCompletion, 7200));
+    w.add(s(CLIENT_METRICS.agentEventCompletion, 100));
+    w.add(s(CLIENT_METRICS.agentEventCompletion, 7200));
     const closed = w.finish();
     assert.deepEqual(closed.map((x) => [x.index, x.partial, x.end - T0]), [[1, false, 5000], [2, true, 7200]]);
     assert.deepEqual(w.finish(), [], 'nothing twice');
@@ -142,11 +142,11 @@ describe('WindowAggregator', () => {
   test('each metric goes to its tally: handshakes by status, counters summed, latency of agent_completed only', () => {
     const w = new WindowAggregator(5000, 0);
     for (const status of ['101', '101', '401', '403', '503']) w.add(s('ws_connecting', 10, 2, { status }));
-    w.add(s(K6_METRICS.isolationViolations, 10, 2));
-    w.add(s(K6_METRICS.isolationViolations, 20, 1));
-    w.add(s(K6_METRICS.connectionDrops, 30, 1));
-    w.add(s(K6_METRICS.eventLatency, 40, 12, { event: 'agent_started' }));
-    w.add(s(K6_METRICS.eventLatency, 40, 55, { event: 'agent_completed' }));
+    w.add(s(CLIENT_METRICS.isolationViolations, 10, 2));
+    w.add(s(CLIENT_METRICS.isolationViolations, 20, 1));
+    w.add(s(CLIENT_METRICS.connectionDrops, 30, 1));
+    w.add(s(CLIENT_METRICS.eventLatency, 40, 12, { event: 'agent_started' }));
+    w.add(s(CLIENT_METRICS.eventLatency, 40, 55, { event: 'agent_completed' }));
     const [x] = w.advance(T0 + 5000);
     assert.deepEqual(x?.handshakes, { n: 5, authFailed: 2 });
     assert.equal(x?.isolationViolations, 3);

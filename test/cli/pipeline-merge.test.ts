@@ -1,13 +1,18 @@
 /**
- * Distributed runs: the same bundle run once as one k6 process and once split over two k6 processes
- * with execution segments (0:1/2 and 1/2:1), against the same reference service. Judged alone, a
- * segment can disagree with the whole (a segment without a scenario's only VU fails its count>0); the
+ * Distributed runs: the same bundle run once as one process and once split over two processes with
+ * execution segments (0:1/2 and 1/2:1), against the same reference service. Judged alone, a segment
+ * can disagree with the whole (a segment without a scenario's only VU fails its count>0); the
  * instances' samples merged by wsgate merge give the single run's verdict, threshold by threshold.
  * Once against the healthy service (all pass) and once with handshake_403 (some thresholds fail: the
  * failing set must be the same).
  *
- * Also: merging the single run's own samples reproduces k6's own end-of-test numbers exactly
- * (percentiles, rates, counts), which pins the aggregation to k6's definitions.
+ * Also: merging the single run's own samples reproduces the run's own end-of-test numbers (k6's
+ * exactly; the engine's within its histogram's documented precision), which pins the aggregation to
+ * k6's definitions.
+ *
+ * On wsgate's engine (dist/engine/deployment-validation.mjs, its JSON output and `engine.mjs inspect`);
+ * with WSGATE_K6 set, once more on k6 (dist/deployment-validation.js, `k6 inspect`), skipped with one
+ * line otherwise.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
@@ -18,26 +23,34 @@ import { segments } from '../../cli/instances.ts';
 import { inspectBundle, mergeRuns } from '../../cli/merge/command.ts';
 import type { Merged } from '../../cli/merge/command.ts';
 import type { SuiteResult } from '../../lib/summary.ts';
-import { startTarget } from '../../target/service.ts';
-import type { FaultName } from '../../target/service.ts';
-import { k6Binary, runK6 } from '../helpers/k6.ts';
-import type { K6Run } from '../helpers/k6.ts';
+import { startTarget } from '../../reference-service/service.ts';
+import type { FaultName } from '../../reference-service/service.ts';
+import { k6Skip, runEngine, runK6 } from '../helpers/k6.ts';
+import type { ProcRun } from '../helpers/k6.ts';
 import { main } from '../../cli/main.ts';
 import { capture, tempDir } from './helpers.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BUNDLE = join(REPO, 'dist', 'deployment-validation.js');
 const SECRET = 'merge-test-secret-0123456789abcdefghijklmnopqrstuv';
 
 interface Case {
-  single: { run: K6Run; result: SuiteResult; samples: string };
-  parts: { run: K6Run; result: SuiteResult; samples: string }[];
+  single: { run: ProcRun; result: SuiteResult; samples: string };
+  parts: { run: ProcRun; result: SuiteResult; samples: string }[];
   env: Record<string, string>;
 }
 
-function k6Result(dir: string): SuiteResult {
+type Kind = 'wsgate' | 'k6';
+
+/** Each engine's bundle of the suite, and how one instance of it is run. */
+const ENGINES: Record<Kind, { bundle: string; run: (bundle: string, env: Record<string, string>, args: string[]) => Promise<ProcRun> }> = {
+  // One worker each: an instance is one process, as a k6 instance is (three run at once on two cores).
+  wsgate: { bundle: join(REPO, 'dist', 'engine', 'deployment-validation.mjs'), run: (bundle, env, args) => runEngine(bundle, env, ['--workers', '1', ...args]) },
+  k6: { bundle: join(REPO, 'dist', 'deployment-validation.js'), run: runK6 },
+};
+
+function suiteResult(dir: string): SuiteResult {
   const f = readdirSync(dir).find((x) => /^deployment-validation-local-.*Z\.json$/.test(x));
-  assert.ok(f, `k6 wrote its result into ${dir}`);
+  assert.ok(f, `the run wrote its result into ${dir}: ${readdirSync(dir).join(', ')}`);
   return JSON.parse(readFileSync(join(dir, f), 'utf8')) as SuiteResult;
 }
 
@@ -47,7 +60,7 @@ function verdicts(r: SuiteResult): Record<string, boolean> {
   return Object.fromEntries(all.map((t) => [`${t.metric} ${t.expression}`, t.ok]).sort(([a], [b]) => String(a).localeCompare(String(b))));
 }
 
-async function runCase(work: string, name: string, faults: FaultName[]): Promise<Case> {
+async function runCase(kind: Kind, work: string, name: string, faults: FaultName[]): Promise<Case> {
   const target = await startTarget({ host: '127.0.0.1', authSecret: SECRET, backendSecret: SECRET, faults });
   try {
     const env = {
@@ -60,11 +73,11 @@ async function runCase(work: string, name: string, faults: FaultName[]): Promise
       K6_NO_USAGE_REPORT: 'true',
     };
     const one = async (label: string, args: string[]) => {
-      const dir = join(work, `${name}-${label}`);
+      const dir = join(work, `${kind}-${name}-${label}`);
       const samples = join(dir, 'samples.json');
-      mkdirSync(dir, { recursive: true }); // k6 creates no directory
-      const run = await runK6(BUNDLE, { ...env, WSGATE_RESULTS_DIR: dir }, ['--out', `json=${samples}`, ...args]);
-      return { run, result: k6Result(dir), samples };
+      mkdirSync(dir, { recursive: true }); // neither engine creates it
+      const run = await ENGINES[kind].run(ENGINES[kind].bundle, { ...env, WSGATE_RESULTS_DIR: dir }, ['--out', `json=${samples}`, ...args]);
+      return { run, result: suiteResult(dir), samples };
     };
     const split = segments(2);
     const [single, ...parts] = await Promise.all([
@@ -77,19 +90,33 @@ async function runCase(work: string, name: string, faults: FaultName[]): Promise
   }
 }
 
-describe('a run split over two k6 processes, merged, has the single run\'s verdict', { timeout: 5 * 60_000 }, () => {
+/**
+ * How far the run's own figure may be from the merge's exact one. k6 keeps every sample: exact. The
+ * engine keeps trends in an HDR histogram of values rounded to 1/1000 (engine/metrics/sinks.ts): min,
+ * max, count, rates and counters are exact, avg within 0.0005, a percentile within half a bucket (at
+ * most 1/1024 of the value, 0.0005 at the bottom) plus that rounding.
+ */
+function tolerance(kind: Kind, stat: string, v: number): number {
+  const exact = 1e-9 * Math.max(1, Math.abs(v));
+  if (kind === 'k6' || ['count', 'min', 'max', 'rate', 'passes', 'fails', 'value'].includes(stat)) return exact;
+  if (stat === 'avg') return 0.0005 + exact;
+  return Math.max(0.001, Math.abs(v) / 1024) + exact;
+}
+
+function mergeSuite(kind: Kind): void {
+  const BUNDLE = ENGINES[kind].bundle;
+  const engine = kind === 'k6' ? 'k6' : 'the engine';
   const work = tempDir('wsgate-merge-');
   const cases: Record<string, Case> = {};
   const merged: Record<string, { parts: Merged; single: Merged }> = {};
 
   before(async () => {
-    const k6 = await k6Binary();
-    const [healthy, broken] = await Promise.all([runCase(work, 'healthy', []), runCase(work, 'handshake_403', ['handshake_403'])]);
+    const [healthy, broken] = await Promise.all([runCase(kind, work, 'healthy', []), runCase(kind, work, 'handshake_403', ['handshake_403'])]);
     cases['healthy'] = healthy;
     cases['handshake_403'] = broken;
     for (const [name, c] of Object.entries(cases)) {
       // The thresholds and scenarios as the bundle defines them under the instances' environment.
-      const opts = await inspectBundle(k6, BUNDLE, { ...process.env, ...c.env });
+      const opts = await inspectBundle(BUNDLE, { ...process.env, ...c.env });
       const meta = { suite: 'deployment-validation', env: 'local', target: {} };
       merged[name] = {
         parts: await mergeRuns(c.parts.map((p) => p.samples), opts, meta),
@@ -103,7 +130,7 @@ describe('a run split over two k6 processes, merged, has the single run\'s verdi
     const m = merged['healthy']!;
     assert.equal(c.single.run.code, 0, c.single.run.stderr);
     assert.equal(c.single.result.verdict, 'pass');
-    // Alone, the segment that got none of a one-VU scenario crosses that scenario's count>0 (k6 exit 99).
+    // Alone, the segment that got none of a one-VU scenario crosses that scenario's count>0 (exit 99).
     assert.ok(c.parts.some((p) => p.run.code === 99 && p.result.verdict === 'fail'), 'some segment alone fails');
     assert.equal(m.parts.result.verdict, 'pass');
     assert.deepEqual(verdicts(m.parts.result), verdicts(c.single.result));
@@ -143,7 +170,7 @@ describe('a run split over two k6 processes, merged, has the single run\'s verdi
     for (const [name, code] of [['healthy', 0], ['handshake_403', 1]] as const) {
       const c = cases[name]!;
       const out = capture();
-      const dir = join(work, `${name}-merged`);
+      const dir = join(work, `${kind}-${name}-merged`);
       const exit = await main(['merge', '--bundle', BUNDLE, '--env', 'local', '--results-dir', dir, ...c.parts.map((p) => p.samples)], { ...process.env, ...c.env }, out.io);
       assert.equal(exit, code, out.all());
       assert.match(out.out(), /wsgate: instance 1 \(.*, \d+ samples\) judged alone: (PASS|FAIL)/);
@@ -155,18 +182,22 @@ describe('a run split over two k6 processes, merged, has the single run\'s verdi
     }
   });
 
-  test("merging one process's samples reproduces k6's own end-of-test numbers exactly", () => {
+  test(`merging one process's samples reproduces ${engine}'s own end-of-test numbers${kind === 'k6' ? ' exactly' : ' (within its precision)'}`, () => {
     for (const name of Object.keys(cases)) {
       const own = cases[name]!.single.result;
       const again = merged[name]!.single.result;
       for (const [metric, values] of Object.entries(own.metrics)) {
         for (const [stat, v] of Object.entries(values)) {
-          if (stat === 'rate' && 'count' in values) continue; // a counter's per-second rate depends on k6's clock, not the samples
+          if (stat === 'rate' && 'count' in values) continue; // a counter's per-second rate depends on the run's clock, not the samples
           const got = again.metrics[metric]?.[stat];
-          assert.ok(got !== undefined && Math.abs(got - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${name}: ${metric} ${stat}: k6 ${v}, merged ${got}`);
+          assert.ok(got !== undefined && Math.abs(got - v) <= tolerance(kind, stat, v), `${name}: ${metric} ${stat}: ${engine} ${v}, merged ${got}`);
         }
       }
       assert.deepEqual(verdicts(again), verdicts(own));
     }
   });
-});
+}
+
+describe("a run split over two engine processes, merged, has the single run's verdict", { timeout: 5 * 60_000 }, () => mergeSuite('wsgate'));
+
+describe("a run split over two k6 processes (the k6 at WSGATE_K6), merged, has the single run's verdict", { timeout: 5 * 60_000, skip: k6Skip() }, () => mergeSuite('k6'));

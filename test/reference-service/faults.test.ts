@@ -5,6 +5,7 @@ import { ALL_FAULT_NAMES, FAULT_NAMES, RARE_FAULT_NAMES, VALIDATION_FAULT_NAMES 
 import type { FaultName } from '../../reference-service/service.ts';
 import { connect, connectAs, delay, eventually, getJson, metric, postJson, refusal, signToken, start, tokenFor, within } from './helpers.ts';
 import type { Client, Frame } from './helpers.ts';
+import { WebSocket } from 'ws';
 
 const run = (messageId: string): Record<string, string> => ({
   type: 'user_message',
@@ -257,7 +258,14 @@ describe('validation faults', { concurrency: true }, () => {
         return f.length === 5 && k >= 0 && types[k] === EVENTS[k + 1] && types[k + 1] === EVENTS[k] && types.slice(k + 2).join() === EVENTS.slice(k + 2).join() && f[k]?.['seq'] === k + 2;
       },
     ],
-    ['rare_mislabel', (f, user) => f.length === 5 && f.filter((e) => e['run_id'] !== f.find((x) => x !== e)?.['run_id'] || e['user_id'] !== user).length === 1],
+    [
+      'rare_mislabel',
+      (f, user) => {
+        const ids = f.map((e) => e['run_id']);
+        const own = ids.find((id) => ids.filter((x) => x === id).length >= 4);
+        return f.length === 5 && f.filter((e) => e['run_id'] !== own || e['user_id'] !== user).length === 1;
+      },
+    ],
     ['rare_stop_midway', (f) => f.map((e) => e.type).join() === 'agent_started,agent_thinking'],
   ];
   for (const [fault, deformed] of runFaults) {
@@ -281,7 +289,7 @@ describe('validation faults', { concurrency: true }, () => {
     for (const f of runs.values()) {
       assert.ok(isHealthyRun(f, 'alice'), 'a late run is still whole');
       const gap = (f[4]?.['timestamp'] as number) - (f[3]?.['timestamp'] as number);
-      if (gap >= 400) late++;
+      if (gap >= 350) late++;
       else assert.ok(gap < 200, `an on-time run's last step took ${gap} ms`);
     }
     assertRare(late, RUNS, 'late runs');
@@ -326,19 +334,37 @@ describe('validation faults', { concurrency: true }, () => {
   test('slow_handshake: every handshake, accepted or refused, is answered 3 s late; switched off, at once', async (t) => {
     const target = await start(t, { faults: ['slow_handshake'] });
     const token = await tokenFor(target, 'alice');
-    let startedAt = Date.now();
-    const [client, missing] = await Promise.all([
-      within(connect(target.wsUrl, { token, ws: { handshakeTimeout: 10_000 } }), 6000, 'the slow handshake'),
-      refusal(target.wsUrl).catch((e: Error) => e),
-    ]);
-    const took = Date.now() - startedAt;
-    assert.ok(took >= 2990 && took < 4500, `answered after ${took} ms`);
-    assert.equal((await client.next()).type, 'connection_established');
-    assert.ok(missing instanceof Error, 'the refusal, too, came after the helper gave up at 3 s');
+    const startedAt = Date.now();
+    // Raw clients: the helpers give a handshake 3 s, which is exactly what this fault takes.
+    const accepted = new WebSocket(target.wsUrl, { headers: { authorization: `Bearer ${token}` } });
+    const refused = new WebSocket(target.wsUrl);
+    t.after(() => {
+      accepted.terminate();
+      refused.terminate();
+    });
+    const [openedAt, [status, refusedAt]] = await within(
+      Promise.all([
+        new Promise<number>((resolve, reject) => {
+          accepted.once('open', () => resolve(Date.now()));
+          accepted.once('error', reject);
+        }),
+        new Promise<[number, number]>((resolve) => {
+          refused.on('error', () => {});
+          refused.once('unexpected-response', (_req, res) => {
+            res.resume();
+            resolve([res.statusCode ?? 0, Date.now()]);
+          });
+        }),
+      ]),
+      6000,
+      'the slow answers',
+    );
+    for (const at of [openedAt, refusedAt]) assert.ok(at - startedAt >= 2990 && at - startedAt < 4500, `answered after ${at - startedAt} ms`);
+    assert.equal(status, 401);
     target.setFault('slow_handshake', false);
-    startedAt = Date.now();
+    const again = Date.now();
     await connectAs(target, 'bob');
-    assert.ok(Date.now() - startedAt < 1000);
+    assert.ok(Date.now() - again < 1000);
   });
 
   test('duplicate_final_event: every run sends agent_completed twice, the second a little after the first', async (t) => {
