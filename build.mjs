@@ -18,7 +18,7 @@ const stampFile = join(dist, '.build-stamp.json');
 /** Everything whose change makes the bundles stale (JSON presets and thresholds are bundled in). */
 const SOURCES = ['scenarios', 'lib', 'cli', 'engine', 'reference-service', 'third-party', 'config', 'thresholds', 'build.mjs', 'package.json', 'package-lock.json'];
 
-/** Options for k6 bundles; each says why (see ../shared/K6-NOTES.md). */
+/** Options for k6 bundles; each says why (see docs/k6.md). */
 const k6Options = {
   bundle: true, // k6 cannot resolve node_modules, so jose must be inside the bundle
   format: 'esm', // k6 loads ES modules natively

@@ -18,7 +18,7 @@ export const ENGINE_KINDS: readonly EngineKind[] = ['wsgate', 'k6'];
 /** k6's official installation page, named whenever k6 is asked for and not found. */
 export const K6_INSTALL_DOCS = 'https://grafana.com/docs/k6/latest/set-up/install-k6/';
 
-/** The k6 minor version the k6 bundles are written against (K6-NOTES: summary shape, exit codes). */
+/** The k6 minor version the k6 bundles are written against (docs/k6.md: summary shape, exit codes). */
 const K6_MINOR = 'v2.2';
 
 type Vars = Readonly<Record<string, string | undefined>>;

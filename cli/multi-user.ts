@@ -12,10 +12,9 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Config } from '../lib/config.ts';
-import { loadConfig } from '../lib/config.ts';
+import { BUSINESS_SCENARIOS, loadConfig } from '../lib/config.ts';
 import { redactUrl } from '../lib/url.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { BUSINESS_SCENARIOS } from '../lib/multi/plan.ts';
 import { MAX_WORKERS } from '../reference-service/cluster.ts';
 import { ALL_FAULT_NAMES } from '../reference-service/service.ts';
 import { UsageError } from './errors.ts';

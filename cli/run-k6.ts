@@ -3,7 +3,7 @@
  *
  * k6 gets its own process group (`detached`), so a Ctrl-C in the terminal reaches only wsgate, which
  * forwards it: k6 sees each signal exactly once. That matters because k6 treats a second SIGINT as
- * "stop now, write nothing" (../shared/K6-NOTES.md); without the separate group k6 would get the
+ * "stop now, write nothing" (docs/k6.md); without the separate group k6 would get the
  * terminal's signal and ours, and lose its summary. A second Ctrl-C from the user is forwarded too,
  * deliberately: it is the user asking for that hard stop.
  */

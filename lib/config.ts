@@ -11,8 +11,6 @@ import { requiredTrials } from './evidence.ts';
 import type { DialectName } from './dialects/dialect.ts';
 import { parseUrl, redactUrl } from './url.ts';
 import ENVIRONMENTS from '../config/environments.json';
-import { BUSINESS_SCENARIOS } from './multi/plan.ts';
-import type { BusinessScenario } from './multi/plan.ts';
 
 export const TOKEN_SOURCES = ['mint', 'auth', 'file'] as const;
 export type TokenSource = (typeof TOKEN_SOURCES)[number];
@@ -105,6 +103,10 @@ export interface Config {
 }
 
 type Vars = Readonly<Record<string, string | undefined>>;
+
+/** What the users of a multi-user run do (lib/multi/plan.ts plays them). */
+export const BUSINESS_SCENARIOS = ['chat', 'agent_execution', 'mixed', 'stress_concurrent_connections'] as const;
+export type BusinessScenario = (typeof BUSINESS_SCENARIOS)[number];
 
 /** The dialects lib/dialects/index.ts can build. */
 export const SUPPORTED_DIALECTS: readonly DialectName[] = ['wsgate-chat', 'json', 'centrifugo'];

@@ -13,13 +13,13 @@
  *   idle   - members connect and hold (stress_concurrent_connections).
  */
 import type { Need } from '../capabilities.ts';
+import type { BusinessScenario } from '../config.ts';
 
 export const PATTERNS = ['targeted', 'broadcast', 'sequential'] as const;
 export type Pattern = (typeof PATTERNS)[number];
 export type Role = 'chat' | 'agent' | 'idle';
 
-export const BUSINESS_SCENARIOS = ['chat', 'agent_execution', 'mixed', 'stress_concurrent_connections'] as const;
-export type BusinessScenario = (typeof BUSINESS_SCENARIOS)[number];
+
 
 export interface PlanOptions {
   users: number;

@@ -1,4 +1,4 @@
-// Globals k6 v2.2 provides that @types/k6 does not declare (see ../shared/K6-NOTES.md). Only what
+// Globals k6 v2.2 provides that @types/k6 does not declare (see docs/k6.md). Only what
 // wsgate uses is declared, so a use of something k6 lacks (btoa, Buffer, structuredClone) fails the
 // type check instead of failing at run time.
 declare global {
