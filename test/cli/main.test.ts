@@ -326,8 +326,10 @@ describe('k6 exit codes map to wsgate exit codes (--engine k6 via WSGATE_ENGINE,
 
   async function validateWith(k6Exit: number, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
     const c = capture();
+    // A previous test's record must never stand in for this run's.
+    rmSync(`${log}.json`, { force: true });
     const code = await main(['validate', '--env', 'local', '--embedded-target', '--results-dir', results, ...extra], { ...BASE, WSGATE_ENGINE: 'k6', WSGATE_K6: k6, FAKE_K6_EXIT: String(k6Exit), ...env }, c.io);
-    const call = JSON.parse(readFileSync(`${log}.json`, 'utf8')) as { args: string[]; env: Record<string, string> };
+    const call = JSON.parse(readFileSync(`${log}.json`, 'utf8')) as { args: string[]; env: Record<string, string>; probes?: Record<string, { status: number; body: string } | undefined> };
     assert.doesNotMatch(c.all(), STACK_FRAME);
     assert.ok(!c.all().includes(call.env['WSGATE_JWT_SECRET'] ?? '<none>'), 'the generated secret is never printed');
     return { code, out: c.out(), err: c.err(), call };
@@ -390,7 +392,10 @@ describe('k6 exit codes map to wsgate exit codes (--engine k6 via WSGATE_ENGINE,
   });
 
   test('the embedded target answers while k6 runs, and is closed afterwards', async () => {
-    const { call } = await validateWith(0);
+    // The fake k6 asks the service for its health while it runs (FAKE_K6_PROBE).
+    const { call } = await validateWith(0, [], { FAKE_K6_PROBE: '1' });
+    assert.equal(call.probes?.['health']?.status, 200, JSON.stringify(call.probes));
+    assert.match(call.probes?.['health']?.body ?? '', /"status":"healthy"/);
     const health = `${call.env['WSGATE_HTTP_URL']}/health`;
     await assert.rejects(fetch(health), 'closed once k6 has exited');
   });

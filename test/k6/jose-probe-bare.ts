@@ -1,1 +1,1 @@
-export { default, options } from './jose-body.ts';
+export { default, handleSummary, options } from './jose-body.ts';

@@ -1,2 +1,2 @@
 import '../../lib/polyfills.ts';
-export { default, options } from './jose-body.ts';
+export { default, handleSummary, options } from './jose-body.ts';

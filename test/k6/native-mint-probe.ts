@@ -25,7 +25,6 @@ export default async function (): Promise<void> {
       payload['sub'] === 'u42' && Number(payload['exp']) - Number(payload['iat']) === 60 && typeof payload['jti'] === 'string',
   });
   const bytesKey = await mintTokenNative(config, 'u42', { secret: new TextEncoder().encode(SECRET) });
-  check(null, { 'a byte secret signs like the same string secret': () => bytesKey.split('.').length === 3 });
   const foreign = await mintTokenNative(config, 'u42', { secret: randomSecret() });
   const refused = await outcome(() => jwtVerify(foreign, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));
   check(null, { 'a token signed with another secret is refused': () => refused === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
