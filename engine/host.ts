@@ -5,6 +5,7 @@
  * and socket callbacks, the way k6's per-VU runtime makes exec.vu implicit.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
 import type { Closeable, EngineHost } from '../lib/runtime/engine.ts';
 import { HOST_KEY } from '../lib/runtime/engine.ts';
 import type { Identity, MetricKind, Tags } from '../lib/runtime/port.ts';
@@ -190,6 +191,19 @@ export class Host implements EngineHost {
     });
   }
 
+  /** Sockets from creation to close, against the process's open-files limit. */
+  liveSockets = 0;
+  private readonly fileLimit = openFilesLimit();
+
+  /**
+   * Whether another socket fits under the open-files limit (with room kept for the process's own
+   * files). A socket that does not fit is refused with one sentence instead of failing with EMFILE.
+   */
+  socketAllowed(): string | undefined {
+    if (this.liveSockets < this.fileLimit - FILE_RESERVE) return undefined;
+    return `this worker holds ${this.liveSockets} sockets, at its open-files limit (ulimit -n ${this.fileLimit}); run more worker processes (--workers) or raise the limit`;
+  }
+
   socketOpened(): void {
     this.openSockets++;
   }
@@ -199,4 +213,16 @@ export class Host implements EngineHost {
   }
 }
 
-const noop = (): void => undefined;
+/** Descriptors kept free for the process itself (bundle, logs, output files, IPC). */
+const FILE_RESERVE = 64;
+
+/** This process's soft open-files limit, from /proc (Linux); a generous default elsewhere. */
+function openFilesLimit(): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m?.[1] && m[1] !== 'unlimited') return Number(m[1]);
+  } catch {
+    // not Linux: no limit known
+  }
+  return 1 << 20;
+}

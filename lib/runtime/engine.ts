@@ -50,6 +50,10 @@ export interface EngineHost {
   track(resource: Closeable): Set<Closeable> | undefined;
   /** Waits `ms`; an interrupted iteration's sleeps end at once. */
   sleep(ms: number): Promise<void>;
+  /** Undefined when another socket fits under the open-files limit; otherwise why it does not. */
+  socketAllowed(): string | undefined;
+  /** Sockets alive (created, not yet closed), against the open-files limit. */
+  liveSockets: number;
   /** Open sockets, for the progress line. */
   socketOpened(): void;
   socketClosed(): void;
@@ -140,6 +144,7 @@ class EngineSocket implements RuntimeSocket, Closeable {
     }) as OwnedWebSocket;
     ws[OWNER] = this;
     this.ws = ws;
+    h.liveSockets++;
     this.tracked = h.track(this);
     ws.on('upgrade', onUpgrade);
     ws.on('unexpected-response', onUnexpectedResponse);
@@ -247,6 +252,7 @@ class EngineSocket implements RuntimeSocket, Closeable {
     this.ended = true;
     this.tracked?.delete(this);
     const h = host();
+    h.liveSockets--;
     if (this.openedAt) {
       h.socketClosed();
       h.sample('ws_session_duration', performance.now() - this.openedAt, this.tags);
@@ -260,6 +266,15 @@ class EngineSocket implements RuntimeSocket, Closeable {
     if (waiting) for (const w of waiting) w(undefined);
     this.handlers.onClose(code || 1006, clean(reason));
   }
+}
+
+/** A socket that was never opened because the worker is at its open-files limit: refused, then closed. */
+function refusedSocket(reason: string, handlers: SocketHandlers): RuntimeSocket {
+  queueMicrotask(() => {
+    handlers.onRefused?.(0, reason);
+    handlers.onClose(1006, '');
+  });
+  return { readyState: 3, send: () => undefined, close: () => undefined, ping: () => Promise.resolve(undefined) };
 }
 
 async function request(req: HttpRequest): Promise<HttpResponse> {
@@ -320,7 +335,10 @@ export const runtime: Runtime = {
   vu: () => host().identity(),
   abort: (reason) => host().abort(clean(reason)),
   http: request,
-  openSocket: (url, opts, handlers) => new EngineSocket(url, opts, handlers),
+  openSocket: (url, opts, handlers) => {
+    const refusal = host().socketAllowed();
+    return refusal === undefined ? new EngineSocket(url, opts, handlers) : refusedSocket(refusal, handlers);
+  },
   hmacSha256: (key, data) => Promise.resolve(createHmac('sha256', key).update(data).digest('base64url')),
   base64url: (text) => Buffer.from(text, 'utf8').toString('base64url'),
   readFile: (path) => readFileSync(path, 'utf8'),

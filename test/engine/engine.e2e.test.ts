@@ -48,6 +48,7 @@ function processesWith(marker: string): Promise<string[]> {
 
 let identity: string;
 let verdicts: string;
+let files: string;
 let target: RunningTarget;
 
 before(async () => {
@@ -56,6 +57,8 @@ before(async () => {
   verdicts = join(dir, 'verdicts.mjs');
   await bundleEngine(join(REPO, 'test/engine/probes/identity.ts'), identity);
   await bundleEngine(join(REPO, 'test/engine/probes/verdicts.ts'), verdicts);
+  files = join(dir, 'files.mjs');
+  await bundleEngine(join(REPO, 'test/engine/probes/files.ts'), files);
   target = await startTarget({ host: '127.0.0.1', authSecret: 'engine-e2e-secret-0123456789abcdef', backendSecret: 'engine-e2e-secret-0123456789abcdef', faults: [] });
 });
 
@@ -71,6 +74,31 @@ describe('the engine as a process', () => {
       assert.match(r.out, /pass\s+probe_socket_callbacks: count==6/);
       assert.match(r.out, /pass\s+checks: rate==1/);
     }
+  });
+
+  test('a worker stays under its open-files limit: sockets that do not fit are refused with one sentence, not EMFILE', async () => {
+    const summary = join(dir, 'files-summary.json');
+    const r = await new Promise<Run>((resolve, reject) => {
+      // ulimit -n 256 for the engine and its worker; 400 sockets asked for at once.
+      const child = spawn('bash', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${ENGINE}" run --quiet --workers 1 --summary-mode=disabled --out json=${summary} "${files}"`], {
+        env: { PATH: process.env['PATH'] ?? '', PROBE_WS_URL: target.wsUrl, PROBE_SOCKETS: '400' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out, err }));
+    });
+    assert.equal(r.code, 0, r.err);
+    assert.doesNotMatch(r.err, /EMFILE/);
+    const count = (metric: string) =>
+      readFileSync(summary, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; metric: string; data: { value?: number } }).filter((l) => l.type === 'Point' && l.metric === metric).reduce((n, l) => n + (l.data.value ?? 0), 0);
+    const opened = count('probe_opened');
+    const refused = count('probe_refused_at_limit');
+    assert.equal(opened + refused, 400, `opened ${opened}, refused ${refused}`);
+    assert.ok(refused > 0 && opened > 100 && opened < 256, `opened ${opened}, refused ${refused}`);
   });
 
   test('exit codes follow k6: 0 pass, 99 threshold crossed, 104 invalid options, 107 script exception, 108 aborted', async () => {
