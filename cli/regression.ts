@@ -30,6 +30,7 @@ import {
   parseFaults,
   pointAt,
   prepareRun,
+  readPem,
   requireEmbedded,
   runSuite,
   startReferenceService,
@@ -72,26 +73,32 @@ ${SUITE_OPTIONS_USAGE}
                          90m, 1h30m or 600s (sets WSGATE_IDLE_HOLD_S; the run lasts at least that long),
                          for scheduled runs against a load balancer with a long idle timeout
   --embedded-target      start the reference service, nginx in front of it and a drop relay, all on
-                         random loopback ports, and test through nginx (random secret, never printed)
+                         random loopback ports, and test through nginx (random secret, never printed;
+                         the tests get it only when the token source is "mint": with "auth" the tokens
+                         come from the embedded auth service, which requires WSGATE_AUTH_PASSWORD when
+                         it is set, and the tests that mint tokens of their own are not applicable)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
                          ${ALL_FAULT_NAMES.join(', ')}
   --lb CONFIG            with --embedded-target: the load balancer in front: healthy (default; idle
                          WebSockets kept 24 h), broken (cut after 3 s idle) or none (no nginx)
+  --tls-cert FILE        with --embedded-target: serve https/wss with this PEM certificate...
+  --tls-key FILE         ...and this PEM private key (trust its CA with --ca-file; nginx in front talks
+                         https to the service but serves plain ws, so use --lb none to test over wss)
   -h, --help             print this help
 
 connection_leak_regression cuts connections without a close frame through a drop relay:
   - with --embedded-target, wsgate starts one in front of nginx's WebSocket port;
   - against a deployed ws:// service, wsgate starts one on 127.0.0.1 in front of WSGATE_WS_URL's
     host and port, unless WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL name one;
-  - against wss:// it cannot: a relay here would show k6 the service's certificate under 127.0.0.1,
-    which k6 refuses. Run the leak test alone against a ws:// endpoint of the service
-    (WSGATE_WS_URL=ws://... wsgate regression --test connection_leak_regression), run your own relay
-    under a name the certificate covers (see wsgate drop-relay --help), or leave it out with
-    --critical-only or --test; otherwise wsgate stops with a configuration error (exit 2).
+  - against a deployed wss:// service it does not: a relay here would present the service's
+    certificate under 127.0.0.1. The leak test is then "not applicable" (the others still run); to
+    run it, point it alone at a ws:// endpoint of the service (WSGATE_WS_URL=ws://... wsgate
+    regression --test connection_leak_regression), or run your own relay under a name the
+    certificate covers (see wsgate drop-relay --help).
 
 Environment (secrets only ever come from here):
   WSGATE_JWT_SECRET      shared HS256 secret; auth_token_refresh_regression mints short-lived tokens
-                         with it whatever the token source is
+                         with it whatever the token source is (with --embedded-target, only for "mint")
   WSGATE_AUTH_PASSWORD, WSGATE_TOKENS_FILE, WSGATE_WS_URL, ...   as for wsgate validate
   WSGATE_TESTS, WSGATE_CRITICAL_ONLY      the selection, when --test / --critical-only are absent
   WSGATE_DROP_RELAY_WS_URL, WSGATE_DROP_RELAY_CONTROL_URL   a drop relay you run (wsgate drop-relay)
@@ -105,6 +112,8 @@ const OPTIONS = {
   'critical-only': { type: 'boolean' },
   soak: { type: 'string' },
   lb: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
 } as const;
 
 /** `4h`, `90m`, `1h30m`, `600s` or `600` -> seconds; a usage error for anything else. */
@@ -212,7 +221,10 @@ export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io,
   }
   const embedded = values['embedded-target'] === true;
   const faults = parseFaults(values.fault);
-  requireEmbedded(embedded, { fault: values.fault, lb: values.lb }, 'test');
+  requireEmbedded(embedded, { fault: values.fault, lb: values.lb, 'tls-cert': values['tls-cert'], 'tls-key': values['tls-key'] }, 'test');
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new UsageError(`--${values['tls-cert'] === undefined ? 'tls-key' : 'tls-cert'} was given alone; pass both --tls-cert and --tls-key, or neither`);
+  }
   const lb = parseLb(values.lb);
   const soakS = values.soak === undefined ? undefined : parseSoak(values.soak);
 
@@ -230,11 +242,22 @@ export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io,
   const selected = selectRegressions(vars);
   const names = selected.map((r) => r.name);
   let config: Config = loadConfig(vars);
+  if (embedded && config.tokenSource !== 'mint') {
+    // The suite mints nothing with this token source, so it gets no shared secret: neither the embedded
+    // service's nor one from the shell (which could not match it). As against a deployment that shares
+    // none, the tests that mint their own tokens report themselves not applicable.
+    delete vars['WSGATE_JWT_SECRET'];
+    config = loadConfig(vars);
+  }
   checkDialectFile(config);
   if (soakS !== undefined && !names.includes(IDLE)) {
     throw new UsageError(`--soak only lengthens ${IDLE}, which this selection leaves out; add it to --test, or drop --soak`);
   }
   const plan = outputPlan(values, env);
+  const tls =
+    values['tls-cert'] !== undefined && values['tls-key'] !== undefined
+      ? { cert: readPem('--tls-cert', values['tls-cert'], 'CERTIFICATE'), key: readPem('--tls-key', values['tls-key'], 'PRIVATE KEY') }
+      : undefined;
   let relayHere = false;
   engineKind(values.engine, env); // a bad --engine or WSGATE_ENGINE is a usage error before any network
   if (!embedded) {
@@ -245,7 +268,7 @@ export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io,
   const run = await prepareRun(SUITE, config.env, plan, env, io, { engine: values.engine, ...options });
   return withRunScope(run, io, async (scope) => {
     if (embedded && secret) {
-      const target = scope.own('reference service', await startReferenceService(config, secret, faults));
+      const target = scope.own('reference service', await startReferenceService(config, secret, faults, tls));
       scope.checkpoint();
       const front = lb === 'none' ? target : await startLb(scope, target, lb, env);
       scope.checkpoint();
