@@ -3,10 +3,18 @@
  * clients do. k6 always closes a WebSocket with a clean close frame (even when an iteration is cut
  * off), so the connection-leak regression routes connections through this relay and drops them here.
  *
+ * It can also play a client that vanishes without a packet (a phone that lost its network): a
+ * black-holed connection is no longer forwarded in either direction, and both of its sockets stay
+ * open, so neither side is told anything. The server can only find out by its own heartbeat; when it
+ * closes its side, the relay notes how long that took (and still tells the client nothing).
+ *
  * Bytes pass through untouched (no TLS termination), so it works in front of ws and wss alike.
  * A separate HTTP control listener, bound to 127.0.0.1 only:
- *   POST /drop   destroys every relayed connection on both sides at once -> {"dropped": N}
- *   GET  /stats  -> {"open": N, "total": M}
+ *   POST /drop        destroys every connection still relayed, on both sides at once -> {"dropped": N}
+ *   POST /blackhole   black-holes every connection still relayed -> {"blackholed": N}
+ *   GET  /blackholes  -> {"connections": [{"held_ms", "server_closed_after_ms" (null while open), "client_open"}]}
+ *   POST /release     destroys every black-holed connection (the client then sees 1006) -> {"released": N}
+ *   GET  /stats       -> {"open": N (relayed and black-holed), "total": M}
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
@@ -25,10 +33,20 @@ export interface DropRelayOptions {
 }
 
 export interface DropRelayStats {
-  /** Relayed connections open right now. */
+  /** Connections open right now: relayed, or black-holed with a side still open. */
   readonly open: number;
   /** Connections accepted since the start. */
   readonly total: number;
+}
+
+/** One black-holed connection, as GET /blackholes reports it. */
+export interface BlackHole {
+  /** Milliseconds since it was black-holed. */
+  readonly held_ms: number;
+  /** Milliseconds from the black-holing until the server closed its side; null while it has not. */
+  readonly server_closed_after_ms: number | null;
+  /** Whether the client's side is still open (the relay never closes it by itself). */
+  readonly client_open: boolean;
 }
 
 export interface RunningRelay {
@@ -36,12 +54,32 @@ export interface RunningRelay {
   readonly address: string;
   /** Base URL of the control listener, e.g. `http://127.0.0.1:40124` (POST /drop, GET /stats). */
   readonly controlUrl: string;
-  /** Destroys every relayed connection on both sides, as POST /drop does; returns how many. */
+  /** Destroys every connection still relayed on both sides, as POST /drop does; returns how many. */
   drop(): number;
+  /** Black-holes every connection still relayed, as POST /blackhole does; returns how many. */
+  blackhole(): number;
+  /** The black-holed connections, as GET /blackholes reports them. */
+  blackholes(): BlackHole[];
+  /** Destroys every black-holed connection, as POST /release does; returns how many. */
+  release(): number;
+  /** Ends the client side of every black-holed connection; the server's side stays held. Returns how many. */
+  cutClients(): number;
   stats(): DropRelayStats;
   /** Closes both listeners and destroys every relayed connection. */
   close(): Promise<void>;
 }
+
+/** A relayed connection: relaying, black-holed (held, forwarding nothing), or done (destroyed). */
+interface Pair {
+  readonly client: Socket;
+  readonly server: Socket;
+  state: 'relaying' | 'black-holed' | 'done';
+  blackholedAt: number;
+  serverClosedAt: number | undefined;
+  clientOpen: boolean;
+}
+
+const discard = (): void => {};
 
 interface Upstream {
   readonly host: string;
@@ -103,50 +141,109 @@ function closeServer(server: Server | HttpServer): Promise<void> {
 export async function startDropRelay(options: DropRelayOptions): Promise<RunningRelay> {
   const upstream = parseUpstream(options.upstream);
   const host = options.host ?? '127.0.0.1';
-  /** Each relayed connection as its pair of sockets. */
-  const pairs = new Set<readonly [Socket, Socket]>();
+  /** Each relayed connection as its pair of sockets, with what became of it. */
+  const pairs = new Set<Pair>();
   let total = 0;
 
   const data = createServer({ noDelay: true }, (client) => {
     total++;
     const server = connect({ host: upstream.host, port: upstream.port, noDelay: true });
-    const pair = [client, server] as const;
+    const pair: Pair = { client, server, state: 'relaying', blackholedAt: 0, serverClosedAt: undefined, clientOpen: true };
     pairs.add(pair);
-    let done = false;
     const finish = (): void => {
-      if (done) return;
-      done = true;
+      if (pair.state !== 'relaying') return;
+      pair.state = 'done';
       pairs.delete(pair);
       client.destroy();
       server.destroy();
     };
+    // Black-holed, a side that closes closes alone: the other is told nothing.
+    const serverGone = (): void => {
+      if (pair.state === 'black-holed') pair.serverClosedAt ??= Date.now();
+      else finish();
+    };
+    const clientGone = (): void => {
+      if (pair.state === 'black-holed') pair.clientOpen = false;
+      else finish();
+    };
     // Half-closes pass through (pipe ends the other side); an error or a full close ends both.
     client.pipe(server);
     server.pipe(client);
-    client.on('error', finish);
-    server.on('error', finish);
-    client.on('close', finish);
-    server.on('close', finish);
+    client.on('error', clientGone);
+    server.on('error', serverGone);
+    client.on('close', clientGone);
+    server.on('close', serverGone);
   });
 
-  const drop = (): number => {
-    const all = [...pairs];
-    pairs.clear();
+  const destroy = (pair: Pair): void => {
+    pair.state = 'done';
+    pairs.delete(pair);
     // destroy(): the sockets close at once, nothing more is written: the peers see no close frame.
-    for (const [client, server] of all) {
-      client.destroy();
-      server.destroy();
-    }
-    return all.length;
+    pair.client.destroy();
+    pair.server.destroy();
   };
-  const stats = (): DropRelayStats => ({ open: pairs.size, total });
+  const inState = (state: Pair['state']): Pair[] => [...pairs].filter((p) => p.state === state);
+  const drop = (): number => {
+    const relayed = inState('relaying');
+    for (const pair of relayed) destroy(pair);
+    return relayed.length;
+  };
+  const blackhole = (): number => {
+    const relayed = inState('relaying');
+    const now = Date.now();
+    for (const pair of relayed) {
+      pair.state = 'black-holed';
+      pair.blackholedAt = now;
+      const { client, server } = pair;
+      client.unpipe(server);
+      server.unpipe(client);
+      // Read and discard, never write: nothing reaches the other side, and a close is still noticed
+      // (a paused socket would not see its peer's FIN).
+      client.on('data', discard);
+      server.on('data', discard);
+      client.resume();
+      server.resume();
+    }
+    return relayed.length;
+  };
+  const blackholes = (): BlackHole[] => {
+    const now = Date.now();
+    return inState('black-holed').map((p) => ({
+      held_ms: now - p.blackholedAt,
+      server_closed_after_ms: p.serverClosedAt === undefined ? null : p.serverClosedAt - p.blackholedAt,
+      client_open: p.clientOpen,
+    }));
+  };
+  const release = (): number => {
+    const held = inState('black-holed');
+    for (const pair of held) destroy(pair);
+    return held.length;
+  };
+  // An interrupted k6 iteration closes its sockets with a close frame and waits for the answer with no
+  // time limit: through a black hole none comes, so the run would hang. The server must not notice.
+  const cutClients = (): number => {
+    const held = inState('black-holed').filter((p) => p.clientOpen);
+    for (const pair of held) pair.client.destroy();
+    return held.length;
+  };
+  // Black-holed pairs count while either side is still open.
+  const stats = (): DropRelayStats => ({
+    open: [...pairs].filter((p) => p.state === 'relaying' || p.clientOpen || p.serverClosedAt === undefined).length,
+    total,
+  });
 
   const control = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req.url);
     req.resume();
-    if (path === '/drop') {
+    if (path === '/drop' || path === '/blackhole' || path === '/release') {
       if (req.method !== 'POST') return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
-      return sendJson(res, 200, { dropped: drop() });
+      if (path === '/drop') return sendJson(res, 200, { dropped: drop() });
+      if (path === '/blackhole') return sendJson(res, 200, { blackholed: blackhole() });
+      return sendJson(res, 200, { released: release() });
+    }
+    if (path === '/blackholes') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET' });
+      return sendJson(res, 200, { connections: blackholes() });
     }
     if (path === '/stats') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET' });
@@ -171,11 +268,15 @@ export async function startDropRelay(options: DropRelayOptions): Promise<Running
     address: `${hostPart}:${dataPort}`,
     controlUrl: `http://${CONTROL_HOST}:${controlPort}`,
     drop,
+    blackhole,
+    blackholes,
+    release,
+    cutClients,
     stats,
     close(): Promise<void> {
       closing ??= (async () => {
         const closed = Promise.all([closeServer(data), closeServer(control)]);
-        drop();
+        for (const pair of [...pairs]) destroy(pair);
         control.closeAllConnections();
         await closed;
       })();

@@ -11,8 +11,14 @@ import { EXIT, parseOptions, say } from './io.ts';
 export const DROP_RELAY_USAGE = `Usage: wsgate drop-relay --upstream HOST:PORT|URL
 
 Runs the drop relay connection_leak_regression cuts connections through, for plain \`wsgate run\` and \`k6 run\` users
-(wsgate regression starts its own). It listens on a free port of 127.0.0.1, relays every connection to
-the upstream byte for byte, and on POST <control_url>/drop destroys them all without a close frame.
+(wsgate regression and wsgate validate --embedded-target start their own). It listens on a free port of
+127.0.0.1 and relays every connection to the upstream byte for byte. On its control URL:
+  POST /drop        destroys every relayed connection on both sides, without a close frame
+  POST /blackhole   black-holes every relayed connection: nothing forwarded either way, both sockets kept
+                    open (a client that vanished without a packet; the server's heartbeat must reap it)
+  GET  /blackholes  how long each black-holed connection has been held, and when the server closed its side
+  POST /release     destroys the black-holed connections
+  GET  /stats       {"open", "total"}
 Prints one JSON ready line on stdout, then relays until SIGINT or SIGTERM (exit 0):
 
   {"event":"ready","upstream":"chat.internal:8080","address":"127.0.0.1:40123",

@@ -222,6 +222,11 @@ export function relayedWsUrl(wsUrl: string, address: string): string {
 /** Starts a drop relay in front of `wsUrl`, owned by the run, and points the suite's relay variables at it. */
 export async function startRelay(scope: RunScope, vars: Vars, wsUrl: string): Promise<RunningRelay> {
   const relay = scope.own('drop relay', await startDropRelay({ upstream: wsUrl }));
+  // On SIGINT/SIGTERM, k6's interrupted iterations close their black-holed sockets and would wait forever.
+  const cut = (): void => void relay.cutClients();
+  process.on('SIGINT', cut);
+  process.on('SIGTERM', cut);
+  scope.own('signal hook', { close: async () => void (process.off('SIGINT', cut), process.off('SIGTERM', cut)) });
   vars['WSGATE_DROP_RELAY_WS_URL'] = relayedWsUrl(wsUrl, relay.address);
   vars['WSGATE_DROP_RELAY_CONTROL_URL'] = relay.controlUrl;
   return relay;

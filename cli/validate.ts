@@ -46,7 +46,9 @@ and exits with its verdict: 0 pass, 1 fail, 2 usage/config, 3 unreachable, 4 err
 Options:
 ${SUITE_OPTIONS_USAGE}
   --embedded-target      start the reference service in-process on random loopback ports and
-                         validate it (a random shared JWT secret is generated and never printed)
+                         validate it (a random shared JWT secret is generated and never printed),
+                         with a drop relay in front through which the health check black-holes a
+                         client (it must be reaped within the preset's heartbeat_timeout_ms)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
                          ${ALL_FAULT_NAMES.join(', ')}
   --tls-cert FILE        with --embedded-target: serve https/wss with this PEM certificate...

@@ -20,3 +20,5 @@ export const outOfOrder = runtime.metric('counter', CLIENT_METRICS.outOfOrder);
 export const messageLatency = runtime.metric('trend', CLIENT_METRICS.messageLatency, true);
 export const isolationChecked = runtime.metric('counter', CLIENT_METRICS.isolationChecked);
 export const greetingLatency = runtime.metric('trend', CLIENT_METRICS.greetingLatency, true);
+/** Seconds, not a time metric: the engine and k6 would print milliseconds for one. */
+export const reapSeconds = runtime.metric('trend', CLIENT_METRICS.reapSeconds);

@@ -426,28 +426,32 @@ export class ChatBackend {
 
   /**
    * The heartbeat, one timer per connection re-armed for the remainder: a connection silent for the
-   * interval is pinged once; one still silent at the timeout is reaped, closed without a close frame
-   * (its client vanished: a close handshake would wait on nobody). Off under no_reaping.
+   * interval is pinged once; one still silent at the timeout, and at least timeout - interval after an
+   * unanswered ping, is reaped: closed without a close frame (its client vanished: a close handshake
+   * would wait on nobody). Off under no_reaping.
    */
   private readonly onHeartbeat = (conn: Connection): void => {
     conn.heartbeatTimer = undefined;
     if (conn.state !== 'open' || this.deps.faults.has('no_reaping')) return;
     const interval = this.deps.config.heartbeatIntervalS * 1000;
     const timeout = this.deps.config.heartbeatTimeoutS * 1000;
+    const grace = timeout - interval;
     const now = Date.now();
     const silent = now - conn.lastHeardAt;
-    if (silent >= timeout) {
+    if (silent < interval) return this.armHeartbeat(conn, interval - silent);
+    if (conn.pingedAt <= conn.lastHeardAt) {
+      conn.pingedAt = now;
+      conn.ws.ping();
+      return this.armHeartbeat(conn, Math.max(grace, timeout - silent));
+    }
+    const waited = now - conn.pingedAt;
+    if (silent >= timeout && waited >= grace) {
       conn.state = 'closing';
       this.stopTimers(conn);
       conn.ws.terminate();
       return;
     }
-    if (silent < interval) return this.armHeartbeat(conn, interval - silent);
-    if (conn.pingedAt <= conn.lastHeardAt) {
-      conn.pingedAt = now;
-      conn.ws.ping();
-    }
-    this.armHeartbeat(conn, timeout - silent);
+    this.armHeartbeat(conn, Math.max(timeout - silent, grace - waited, 1));
   };
 
   private armExpiry(conn: Connection): void {

@@ -43,15 +43,17 @@ export async function checkWebsocketConnection(config: Config, tokens: TokenProv
   }
 }
 
+/** How long a sampled connection may take to answer its ping. */
+const SAMPLE_PING_MS = 2000;
+
 /**
  * The connection sample: `count` more users connect (each counted in wsgate_connection_success), in
- * batches, so that a fault hitting a small share of handshakes lands in the sample (lib/evidence.ts
- * says how small: count = what the environment's detection floor needs). Each connection must be
- * greeted as its own user; it is closed right after.
+ * batches, so that a fault hitting a small share of connections lands in the sample (lib/evidence.ts
+ * says how small: count = what the environment's detection floor needs). Each connection is a check
+ * of its own: it must be greeted as its own user and then still be alive (answer a ping where the
+ * dialect has one), so a connection reset right after its greeting fails too; it is closed right after.
  */
 export async function checkConnectionSample(config: Config, tokens: TokenProvider, count: number): Promise<void> {
-  let failed = 0;
-  let first = '';
   for (let start = 0; start < count; start += SAMPLE_BATCH) {
     const batch: Session[] = [];
     for (let i = start; i < Math.min(count, start + SAMPLE_BATCH); i++) {
@@ -59,13 +61,13 @@ export async function checkConnectionSample(config: Config, tokens: TokenProvide
       batch.push(new Session(config, { userId: cred.userId, token: cred.token }));
     }
     const opened = await Promise.all(batch.map((s) => s.opened()));
-    for (const [i, ok] of opened.entries()) {
-      if (ok) continue;
-      failed++;
-      const s = batch[i];
-      first ||= s?.refusedStatus !== undefined ? `refused with HTTP ${s.refusedStatus}` : (s?.refusal ?? 'no greeting in time');
+    const alive = await Promise.all(batch.map((s, i) => (opened[i] ? s.alive(`sample-${start + i}`, SAMPLE_PING_MS) : Promise.resolve(false))));
+    for (const [i, s] of batch.entries()) {
+      expect(alive[i] === true, 'a sampled connection opens, is greeted as its user and stays alive', () => {
+        if (opened[i]) return `user ${s.userId}: greeted, then ${s.closeInfo ? `closed with ${s.closeInfo.code} ${s.closeInfo.afterMs} ms later` : `no pong within ${SAMPLE_PING_MS} ms`}`;
+        return `user ${s.userId}: ${s.refusedStatus !== undefined ? `refused with HTTP ${s.refusedStatus}` : (s.refusal ?? 'no greeting in time')}`;
+      });
     }
     await Promise.all(batch.map((s) => s.closeAndWait()));
   }
-  expect(failed === 0, `every one of ${count} sampled connections opens and is greeted as its user`, () => `${failed} of ${count} failed; first: ${first}`);
 }

@@ -5,17 +5,39 @@
  * and after it closes them the count must come back down within config.leakSettleMs. So a service that
  * keeps closed connections fails, and a busy one cannot pass by being busy. The count is global, so
  * this check runs in a time slot of its own (scenarios/deployment-validation.ts).
+ *
+ * With a drop relay (wsgate validate --embedded-target starts one), a few connections are then
+ * black-holed, a client that vanishes without a packet, and the server must reap them within
+ * its heartbeat timeout plus the margin (lib/checks/reaping.ts). That wait outlasts the time slot, so
+ * it is judged by the relay's view of the server closing each one, not by the shared count. Without a
+ * relay this part is not applicable.
  */
+import { runtime } from '#runtime';
+import { applicable, missing } from '../capabilities.ts';
 import type { Config } from '../config.ts';
 import { dialectFor } from '../dialects/index.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
+import { NOT_APPLICABLE } from '../summary.ts';
 import { readHealth } from '../target-http.ts';
+import { blackHole, judgeReaping } from './reaping.ts';
+import type { BlackHoled } from './reaping.ts';
 
 const POLL_MS = 100;
 
 export async function checkHealth(config: Config, tokens: TokenProvider): Promise<void> {
+  const stepStart = Date.now();
+  // The counts first, while this check has the service to itself; the reaping wait then outlasts the slot.
+  await checkCounts(config, tokens);
+  let held: BlackHoled | undefined;
+  if (applicable(config, ['drop-relay'])) held = await blackHole(config, tokens, 'reap', stepStart);
+  else runtime.check(`${runtime.vu().scenario}: ${NOT_APPLICABLE}a client that vanishes without a packet is reaped (${missing(config, ['drop-relay']).join('; ')})`, true);
+  if (held) await judgeReaping(config, held, stepStart);
+}
+
+/** Healthy, a version, and the count's deltas while this check holds connections and after it closes them. */
+async function checkCounts(config: Config, tokens: TokenProvider): Promise<void> {
   const before = await readHealth(config);
   const h0 = before.health;
   expect(h0?.healthy === true, 'the health endpoint reports healthy', () => (h0 ? `status "${h0.status}"` : `HTTP ${before.status} ${before.error}`.trim()));

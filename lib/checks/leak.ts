@@ -1,9 +1,12 @@
 /**
- * Are closed connections cleaned up? With the service's connection count as the baseline, open N
- * connections, close half cleanly and drop the other half without a close frame (through the drop
- * relay: k6 itself always closes cleanly), and require the count to return to the baseline within
- * config.leakSettleMs. The count is global, so this check must run while no other check holds
- * connections (the regression scenario gives it its own time slot).
+ * Are closed connections cleaned up, and vanished ones reaped? With the service's connection count as
+ * the baseline: first a few connections are black-holed at the drop relay (a client that vanishes
+ * without a packet; lib/checks/reaping.ts); then N connections open, half close cleanly and the other
+ * half are dropped without a close frame (through the relay: the engines always close cleanly), and
+ * the count must return to where it was within config.leakSettleMs; finally the black-holed ones must
+ * be reaped, the count back at the first baseline, within the heartbeat timeout plus the margin,
+ * timed from the start of the step. The count is global, so this check must run while no other check
+ * holds connections (the regression scenario gives it its own time slot).
  */
 import { runtime } from '#runtime';
 import type { Config } from '../config.ts';
@@ -11,16 +14,21 @@ import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 import { readHealth } from '../target-http.ts';
+import { blackHole, judgeReaping } from './reaping.ts';
 
 const POLL_MS = 100;
 
 export async function checkConnectionLeak(config: Config, tokens: TokenProvider): Promise<void> {
+  const stepStart = Date.now();
   const relayWs = config.dropRelayWsUrl;
   const control = config.dropRelayControlUrl;
   if (!relayWs || !control) throw new Error('connection_leak_regression needs WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL');
-  const base = (await readHealth(config)).health;
-  expect(base !== undefined, 'GET /health reports a baseline connection count', () => 'no health answer');
-  if (!base) return;
+  const first = (await readHealth(config)).health;
+  expect(first !== undefined, 'GET /health reports a baseline connection count', () => 'no health answer');
+  if (!first) return;
+  // Black-holed first: their reaping takes a heartbeat timeout, and the closes and drops run meanwhile.
+  const held = await blackHole(config, tokens, 'leak', stepStart);
+  const base = held ? ((await readHealth(config)).health ?? first) : first;
 
   const n = config.leakConnections;
   const cleanCount = Math.floor(n / 2);
@@ -56,4 +64,6 @@ export async function checkConnectionLeak(config: Config, tokens: TokenProvider)
     `connection count returns to its baseline within ${config.leakSettleMs} ms of ${cleanCount} clean closes and ${n - cleanCount} drops`,
     () => `count is ${now?.connections ?? '?'} (baseline ${base.connections ?? '?'}, peak ${peak?.connections ?? '?'}), users ${now?.users ?? '?'} (baseline ${base.users ?? '?'})`,
   );
+
+  if (held) await judgeReaping(config, held, stepStart, { connections: first.connections ?? 0, users: first.users ?? 0 });
 }
