@@ -1,6 +1,6 @@
 // Signs and verifies with jose inside k6; imported by jose-probe.ts (with the polyfills) and by
 // jose-probe-bare.ts (without them, which must fail: the proof that the polyfills are what works).
-import { check } from 'k6';
+import { runtime } from '#runtime';
 import { outcome } from './k6-probe-helpers.ts';
 import { SignJWT, decodeJwt, errors, jwtVerify } from 'jose';
 
@@ -16,20 +16,20 @@ export default async function (): Promise<void> {
     new SignJWT({ scope: 'chat' }).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setIssuer('iss').setAudience('aud').setIssuedAt(now).setExpirationTime(exp).sign(secret);
   let token = '';
   const signed = await outcome(async () => (token = await sign(now + 60)));
-  check(null, { 'jose signs an HS256 token in k6': () => signed === 'ok' && token.split('.').length === 3 });
+  runtime.check('jose signs an HS256 token in k6', signed === 'ok' && token.split('.').length === 3);
   const verified = await outcome(() => jwtVerify(token, secret, { algorithms: ['HS256'], issuer: 'iss', audience: 'aud' }));
-  check(null, { 'jose verifies its own token in k6': () => verified === 'ok' });
+  runtime.check('jose verifies its own token in k6', verified === 'ok');
   const decoded = await outcome(async () => decodeJwt(token).sub === 'u1' || Promise.reject(new Error('wrong sub')));
-  check(null, { 'decodeJwt reads the subject': () => decoded === 'ok' });
+  runtime.check('decodeJwt reads the subject', decoded === 'ok');
   const wrong = await outcome(() => jwtVerify(token, other, { algorithms: ['HS256'] }));
-  check(null, { 'a token verified with another secret is refused': () => wrong === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+  runtime.check('a token verified with another secret is refused', wrong === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
   let expiredToken = '';
   await outcome(async () => (expiredToken = await sign(now - 60)));
   const expired = await outcome(() => jwtVerify(expiredToken, secret, { algorithms: ['HS256'] }));
-  check(null, { 'an expired token is refused with ERR_JWT_EXPIRED': () => expired === new errors.JWTExpired('x', {}).code });
+  runtime.check('an expired token is refused with ERR_JWT_EXPIRED', expired === new errors.JWTExpired('x', {}).code);
 }
 
 /** The checks as data (k6's handleSummary shape), for the test to read instead of k6's human summary. */
 export function handleSummary(data: { root_group: { checks: { name: string; passes: number; fails: number }[] } }): Record<string, string> {
-  return { [__ENV['PROBE_SUMMARY'] ?? 'jose-summary.json']: JSON.stringify(data.root_group.checks) };
+  return { [runtime.env['PROBE_SUMMARY'] ?? 'jose-summary.json']: JSON.stringify(data.root_group.checks) };
 }

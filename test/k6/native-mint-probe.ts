@@ -1,7 +1,7 @@
 // jose, inside k6, verifies the tokens lib/tokens.ts signs with k6's native HMAC, with the claims the
 // jose signer would give, and refuses them under another secret.
 import '../../lib/polyfills.ts';
-import { check } from 'k6';
+import { runtime } from '#runtime';
 import { outcome } from './k6-probe-helpers.ts';
 import { jwtVerify } from 'jose';
 import { loadConfig } from '../../lib/config.ts';
@@ -19,15 +19,15 @@ export default async function (): Promise<void> {
   const verified = await outcome(async () => {
     payload = (await jwtVerify(token, new TextEncoder().encode(SECRET), { algorithms: ['HS256'], issuer: config.issuer, audience: config.audience })).payload;
   });
-  check(null, { 'jose verifies a natively signed token': () => verified === 'ok' });
-  check(null, {
-    'the native token carries sub, iss, aud, iat, exp (60 s later) and a jti': () =>
-      payload['sub'] === 'u42' && Number(payload['exp']) - Number(payload['iat']) === 60 && typeof payload['jti'] === 'string',
-  });
+  runtime.check('jose verifies a natively signed token', verified === 'ok');
+  runtime.check(
+    'the native token carries sub, iss, aud, iat, exp (60 s later) and a jti',
+    payload['sub'] === 'u42' && Number(payload['exp']) - Number(payload['iat']) === 60 && typeof payload['jti'] === 'string',
+  );
   const bytesKey = await mintTokenNative(config, 'u42', { secret: new TextEncoder().encode(SECRET) });
   const foreign = await mintTokenNative(config, 'u42', { secret: randomSecret() });
   const refused = await outcome(() => jwtVerify(foreign, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));
-  check(null, { 'a token signed with another secret is refused': () => refused === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+  runtime.check('a token signed with another secret is refused', refused === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
   const verifiedBytes = await outcome(() => jwtVerify(bytesKey, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));
-  check(null, { 'jose verifies a token signed with a byte secret': () => verifiedBytes === 'ok' });
+  runtime.check('jose verifies a token signed with a byte secret', verifiedBytes === 'ok');
 }
