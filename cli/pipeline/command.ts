@@ -60,7 +60,8 @@ const COMMON_USAGE = `  --env NAME             environment preset (default: $WSG
   --lb CONFIG            with --embedded-target: load balancer in front for the regression suite:
                          healthy (default), broken or none
   --no-dashboard         do not write the HTML reports (the engine's report, or k6's dashboard export)
-  --ca-file FILE         PEM CA certificate(s) k6 trusts, for https/wss targets with a private CA
+  --ca-file FILE         PEM CA certificate(s) to trust, for https/wss targets with a private CA
+  --engine wsgate|k6     the engine both suites run on (default: $WSGATE_ENGINE, else wsgate's own)
   --embedded-target      run against the reference service started in-process on loopback (one per suite)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
                          ${ALL_FAULT_NAMES.join(', ')}
@@ -110,6 +111,7 @@ const OPTIONS = {
   lb: { type: 'string' },
   'no-dashboard': { type: 'boolean' },
   'ca-file': { type: 'string' },
+  engine: { type: 'string' },
   'embedded-target': { type: 'boolean' },
   fault: { type: 'string', multiple: true },
   'monitor-timeline': { type: 'string' },
@@ -216,6 +218,7 @@ export async function pipeline(command: Command, argv: string[], env: NodeJS.Pro
   // The suites, one after the other, through the same commands a person would run.
   const shared = ['--env', envName, '--results-dir', runDir];
   if (values['ca-file']) shared.push('--ca-file', values['ca-file']);
+  if (values.engine !== undefined) shared.push('--engine', values.engine);
   if (values['embedded-target']) shared.push('--embedded-target');
   for (const f of values.fault ?? []) shared.push('--fault', f);
   const suites: { suite: string; run: (argv: string[], env: NodeJS.ProcessEnv, io: Io) => Promise<number>; argv: string[] }[] = [
