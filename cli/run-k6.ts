@@ -31,7 +31,7 @@ export function runK6(bin: string, args: string[], env: Record<string, string | 
 
     let interrupted = false;
     const forward = (signal: NodeJS.Signals) => {
-      if (!interrupted) say(io.stderr, `${signal}: asking k6 to stop gracefully (it still writes its summary); send it again to stop at once`);
+      if (!interrupted) say(io.stderr, `${signal}: asking the run to stop gracefully (it still writes its summary); send it again to stop at once`);
       interrupted = true;
       child.kill(signal);
     };

@@ -304,7 +304,7 @@ export async function withRunScope(run: PreparedRun, io: Io, body: (scope: RunSc
     return await body(scope);
   } catch (err) {
     if (!(err instanceof StoppedBeforeK6)) throw err;
-    say(io.stdout, `INTERRUPTED ${run.label}: ${err.signal} arrived before k6 started, so nothing was run`);
+    say(io.stdout, `INTERRUPTED ${run.label}: ${err.signal} arrived before the run started, so nothing was run`);
     return EXIT.INTERRUPTED;
   } finally {
     await scope.close(io);

@@ -456,8 +456,8 @@ function verdictWord(code: number): string {
 const K6_EXIT_REASONS: Record<number, string> = {
   100: 'setup() timed out',
   104: 'k6 rejected the test options',
-  107: 'the script threw an exception (see k6 output above)',
-  108: 'the test aborted (its reason is in the k6 output above)',
+  107: 'the script threw an exception (see the output above)',
+  108: 'the test aborted (its reason is in the output above)',
 };
 
 function finalLine(io: Io, env: string, timelineFile: string, s: SummaryRecord, k6Exit: K6Exit | undefined, summary: MonitorSummary | undefined): void {

@@ -417,7 +417,7 @@ describe('k6 exit codes map to wsgate exit codes (--engine k6 via WSGATE_ENGINE,
     const code = await running;
     assert.equal(code, EXIT.INTERRUPTED);
     assert.deepEqual(JSON.parse(readFileSync(`${log}.signals`, 'utf8')), ['SIGINT']);
-    assert.match(c.err(), /wsgate: SIGINT: asking k6 to stop gracefully/);
+    assert.match(c.err(), /wsgate: SIGINT: asking the run to stop gracefully/);
     assert.match(c.out(), /wsgate: INTERRUPTED deployment-validation \(env local\): k6 was interrupted, so there is no verdict — partial results: /);
     assert.equal(process.listenerCount('SIGINT'), listenersBefore, 'the handler is removed afterwards');
   });

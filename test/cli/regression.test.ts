@@ -354,7 +354,7 @@ exec ${nginxPath} "$@"
     process.kill(process.pid, 'SIGINT');
     const code = await running;
     assert.equal(code, EXIT.INTERRUPTED, c.all());
-    assert.equal(c.out(), 'wsgate: INTERRUPTED regression-prevention (env local): SIGINT arrived before k6 started, so nothing was run\n');
+    assert.equal(c.out(), 'wsgate: INTERRUPTED regression-prevention (env local): SIGINT arrived before the run started, so nothing was run\n');
     assert.ok(!existsSync(`${log}.json`), 'k6 never ran');
     const pid = Number(readFileSync(join(fakeDir, 'pid'), 'utf8'));
     assert.ok(!isAlive(pid), 'nginx is stopped');
