@@ -44,6 +44,11 @@ export interface VuContext {
   tags: Tags;
   env: Readonly<Record<string, string | undefined>>;
   resources: Set<Closeable>;
+  /**
+   * Set when the iteration was interrupted (a stop, or gracefulStop expired): like k6, an interrupted
+   * iteration records nothing more, whatever its code still does while it unwinds.
+   */
+  interrupted?: boolean;
 }
 
 /** Thrown by runtime.abort(): unwinds the caller; the engine ends the test with exit code 108. */
@@ -134,11 +139,13 @@ export class Host implements EngineHost {
   }
 
   sample(name: string, value: number, fullTags: Tags): void {
+    if (this.als.getStore()?.interrupted) return;
     this.registry.add(name, value, fullTags);
     this.json?.sample(name, value, fullTags);
   }
 
   check(name: string, ok: boolean, extraTags: Tags | undefined): void {
+    if (this.als.getStore()?.interrupted) return;
     const tags = { ...this.tags(), ...extraTags, check: name };
     this.registry.check(name, ok, tags);
     this.json?.sample('checks', ok ? 1 : 0, tags);

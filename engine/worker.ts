@@ -82,6 +82,7 @@ export async function workerMain(): Promise<void> {
           contexts.set(vu, ctx);
         }
         ctx.iterationInTest = iterationInTest;
+        ctx.interrupted = false;
         const began = performance.now();
         try {
           await host.als.run(ctx, () => fn(start.setupData));
@@ -144,6 +145,7 @@ export async function workerMain(): Promise<void> {
 
 /** Interrupts what a VU is doing: its sockets are closed and its sleeps end at once. */
 function interruptContext(ctx: VuContext): void {
+  ctx.interrupted = true;
   for (const r of ctx.resources) r.terminate();
   ctx.resources.clear();
 }

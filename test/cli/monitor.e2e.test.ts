@@ -138,7 +138,7 @@ async function interruptedRun(flags: string[]): Promise<void> {
   const code = await exitWithin(cli, 30_000);
   assert.equal(code, EXIT.INTERRUPTED, `${cli.out}\n${cli.err}`);
   assert.ok(Date.now() - sentAt < 15_000, 'a first Ctrl-C ends the run promptly');
-  assert.match(cli.err, /SIGINT: asking \S+ to stop gracefully/);
+  assert.match(cli.err, /SIGINT: asking (k6|the run) to stop gracefully/);
   assert.match(cli.lines.at(-1) ?? '', /^wsgate: INTERRUPTED monitoring \(env local\): stopped by Ctrl-C; the timeline is complete up to then/);
   const t = timeline(out);
   assert.equal(t[0]?.type, 'header');
