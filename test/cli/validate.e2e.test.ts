@@ -119,7 +119,7 @@ function validateSuite(engine: 'wsgate' | 'k6', flags: string[], tls: string): v
     });
     assert.ok(sent);
     assert.equal(r.code, EXIT.INTERRUPTED, r.out + r.err);
-    assert.match(r.err, /wsgate: SIGINT: asking \S+ to stop gracefully/);
+    assert.match(r.err, /wsgate: SIGINT: asking (k6|the run) to stop gracefully/);
     resultFiles(dir); // a graceful stop still runs handleSummary
     assert.match(lastLine(r.out), new RegExp(`^wsgate: INTERRUPTED deployment-validation \\(env local\\): ${ENGINE_WORD[engine]} was interrupted, so there is no verdict — partial results: `));
   });
