@@ -210,7 +210,8 @@ describe('centrifugo v6.9.1: auth, channels, agent runs', { skip, timeout: 60_00
 
   test('in-band refresh: a new token for the same user extends ttl; another user\'s token closes 3500; an expired one 3005', async () => {
     const ok = await connected(cf().wsUrl, await mint(cf().hmacSecret, { sub: 'rita', expIn: 30 }));
-    assert.equal(ok.reply.result.ttl, 30);
+    // Minting and connecting may cross a second boundary: the ttl is 30 or 29.
+    assert.ok(ok.reply.result.ttl === 30 || ok.reply.result.ttl === 29, String(ok.reply.result.ttl));
     const cmd = ok.client.proto.refresh(await mint(cf().hmacSecret, { sub: 'rita', expIn: 600 }));
     ok.client.send(cmd.text);
     const r = await ok.client.reply(cmd.id);

@@ -80,11 +80,12 @@ async function runCase(kind: Kind, work: string, name: string, faults: FaultName
       return { run, result: suiteResult(dir), samples };
     };
     const split = segments(2);
-    const [single, ...parts] = await Promise.all([
-      one('single', []),
-      ...split.map((s, i) => one(`segment-${i + 1}`, ['--execution-segment', s.segment, '--execution-segment-sequence', s.sequence])),
-    ]);
-    return { single: single!, parts, env };
+    // The single run first, alone: validation's health step compares the service's connection count
+    // before, during and after its own connections, so another run beside it would move the count.
+    // The two segments are one run split in two, and run side by side as the machines would.
+    const single = await one('single', []);
+    const parts = await Promise.all(split.map((s, i) => one(`segment-${i + 1}`, ['--execution-segment', s.segment, '--execution-segment-sequence', s.sequence])));
+    return { single, parts, env };
   } finally {
     await target.close();
   }
@@ -111,6 +112,7 @@ function mergeSuite(kind: Kind): void {
   const merged: Record<string, { parts: Merged; single: Merged }> = {};
 
   before(async () => {
+    // Each case has a service of its own, so the two may run side by side.
     const [healthy, broken] = await Promise.all([runCase(kind, work, 'healthy', []), runCase(kind, work, 'handshake_403', ['handshake_403'])]);
     cases['healthy'] = healthy;
     cases['handshake_403'] = broken;
