@@ -1,6 +1,6 @@
 /**
- * k6 threshold expressions and metric selectors, judged the way k6 v2.2 judges them (metrics/thresholds.go,
- * metrics/thresholds_parser.go, metrics/metric.go, metrics/sink.go of go.k6.io/k6/v2), so a verdict made
+ * k6 threshold expressions and metric selectors, judged the way k6 v2.2 judges them (its metrics package:
+ * thresholds.go, thresholds_parser.go, metric.go, sink.go; docs/k6.md), so a verdict made
  * here from merged samples is the verdict one k6 process would have made:
  *
  * - `<method> <op> <value>`; the operators are tried in k6's order (<=, <, >=, >, ===, ==, !=) and the
