@@ -42,7 +42,7 @@ async function measureLayer(layer: Layer, n: number): Promise<Figure> {
     const env = { WSGATE_JWT_SECRET: secret, WSGATE_WS_URL: ready.ws_url, WSGATE_HTTP_URL: ready.http_url, WSGATE_AUTH_URL: ready.auth_url };
     const host = new Host({ env, registry: new Registry({ submetrics: [] }), testTags: {}, json: undefined, onAbort: () => undefined });
     host.install();
-    const { loadConfig } = await import('../lib/config.ts');
+    const { loadConfig } = await import('../lib/core/config.ts');
     const { Session } = await import('../lib/session.ts');
     const { runtime } = await import('../lib/runtime/engine.ts');
     const { mintTokenNative } = await import('../lib/tokens.ts');

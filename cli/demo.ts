@@ -8,7 +8,7 @@
 import { CentrifugoError, buildCommand, findCentrifugo } from '../third-party/centrifugo/binary.ts';
 import { STACK_DEFAULTS, startCentrifugoStack, warmUp } from '../third-party/centrifugo/stack.ts';
 import type { CentrifugoStack, StackOptions } from '../third-party/centrifugo/stack.ts';
-import { redactUrl } from '../lib/url.ts';
+import { redactUrl } from '../lib/core/url.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, parseOptions, say } from './io.ts';

@@ -1,8 +1,8 @@
 /**
- * The CLI's own error classes, on the shared base from lib/errors.ts so that one `code` switch in
+ * The CLI's own error classes, on the shared base from lib/core/errors.ts so that one `code` switch in
  * cli/main.ts turns every failure into an exit code. Messages are one sentence and never hold a secret.
  */
-import { WsgateError } from '../lib/errors.ts';
+import { WsgateError } from '../lib/core/errors.ts';
 
 /** The command line itself is wrong: unknown command or flag, a flag without its companion. */
 export class UsageError extends WsgateError {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WsgateError } from '../lib/errors.ts';
+import { WsgateError } from '../lib/core/errors.ts';
 import { TargetError } from '../reference-service/errors.ts';
 import { runTargetCli } from '../reference-service/main.ts';
 import { DEMO_USAGE, demo } from './demo.ts';

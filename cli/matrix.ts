@@ -5,7 +5,7 @@
  * against ten setups: the healthy service, each of the seven regressions' faults, no_reaping (a
  * service that never reaps a client that vanished), and the broken nginx; one column per test. It is
  * sound when the healthy row passes every test and every setup is caught by the test(s) whose
- * `reproducedBy` names it (lib/regressions.ts). A fault also failing another test is cross-talk:
+ * `reproducedBy` names it (lib/core/regressions.ts). A fault also failing another test is cross-talk:
  * shown, marked, not an error.
  *
  * Validation (`npm start`): `wsgate validate --env local --embedded-target` against the healthy
@@ -19,8 +19,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { REGRESSIONS } from '../lib/regressions.ts';
-import type { SuiteResult, ThresholdResult } from '../lib/summary.ts';
+import { REGRESSIONS } from '../lib/core/regressions.ts';
+import type { SuiteResult, ThresholdResult } from '../lib/core/summary.ts';
 import { findNginx } from '../reference-service/nginx.ts';
 import { FAULT_NAMES, VALIDATION_FAULT_NAMES } from '../reference-service/service.ts';
 import type { FaultName } from '../reference-service/service.ts';
@@ -193,7 +193,7 @@ export function renderTable(rows: readonly MatrixRow[]): string {
 }
 
 export const LEGEND = `- \`pass\`: the test passed, as it should.
-- \`FAIL\`: the test failed under its own setup (its \`reproducedBy\` in lib/regressions.ts): the fault was caught.
+- \`FAIL\`: the test failed under its own setup (its \`reproducedBy\` in lib/core/regressions.ts): the fault was caught.
 - \`FAIL*\`: cross-talk, the setup also failed a test that does not guard against it; expected for
   breakages that hit several questions at once, and not an error.
 - \`pass!\`: a test passed under its own setup: the fault went unnoticed (an error).

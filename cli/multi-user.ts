@@ -1,6 +1,6 @@
 /**
  * `wsgate multi-user`: the multi-user framework (scenarios/multi-user.ts) from the command line. Flags
- * become the WSGATE_MULTI_* variables lib/config.ts reads, so a run here and a plain `wsgate run` or `k6 run` with
+ * become the WSGATE_MULTI_* variables lib/core/config.ts reads, so a run here and a plain `wsgate run` or `k6 run` with
  * those variables are the same run. The shared machinery (flags, bundle, k6, embedded service, exit
  * code) is cli/suite-run.ts, as for `wsgate validate`.
  *
@@ -11,10 +11,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { Config } from '../lib/config.ts';
-import { BUSINESS_SCENARIOS, loadConfig } from '../lib/config.ts';
-import { redactUrl } from '../lib/url.ts';
-import { ConfigError } from '../lib/errors.ts';
+import type { Config } from '../lib/core/config.ts';
+import { BUSINESS_SCENARIOS, loadConfig } from '../lib/core/config.ts';
+import { redactUrl } from '../lib/core/url.ts';
+import { ConfigError } from '../lib/core/errors.ts';
 import { MAX_WORKERS } from '../reference-service/cluster.ts';
 import { ALL_FAULT_NAMES } from '../reference-service/service.ts';
 import { UsageError } from './errors.ts';
@@ -105,7 +105,7 @@ const OPTIONS = {
   'local-ips': { type: 'string' },
 } as const;
 
-/** Flag -> the variable lib/config.ts reads. */
+/** Flag -> the variable lib/core/config.ts reads. */
 const MULTI_FLAGS = {
   scenario: 'WSGATE_MULTI_SCENARIO',
   users: 'WSGATE_MULTI_USERS',

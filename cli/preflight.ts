@@ -6,13 +6,14 @@
  * roots (plus SSL_CERT_FILE), while Node trusts its own bundled list, so a Node-side verdict on a
  * certificate could contradict the one that matters.
  */
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import type { Config } from '../lib/config.ts';
-import { dialectFor } from '../lib/dialects/index.ts';
-import { parseUrl, redactUrl } from '../lib/url.ts';
+import type { Config } from '../lib/core/config.ts';
+import { buildDialect } from '../lib/dialects/index.ts';
+import { parseUrl, redactUrl } from '../lib/core/url.ts';
 import { UnreachableError } from './errors.ts';
 
 export const PREFLIGHT_TIMEOUT_MS = 5000;
@@ -89,7 +90,7 @@ export async function preflight(config: Config, env: Vars): Promise<string[]> {
   const checks: { what: string; url: string; variable: string; probe: (url: string) => Promise<void> }[] = [
     { what: 'chat backend', url: `${config.httpUrl}/health`, variable: 'WSGATE_HTTP_URL', probe: httpReachable },
   ];
-  if (dialectFor(config).capabilities.has('auth-service')) {
+  if (buildDialect(config, (path) => readFileSync(path, 'utf8')).capabilities.has('auth-service')) {
     checks.push({ what: 'auth service', url: config.authUrl, variable: 'WSGATE_AUTH_URL', probe: tcpReachable });
   }
   for (const check of checks) {

@@ -1,17 +1,17 @@
 /**
- * `wsgate regression`: the regression-prevention suite, seven named k6 scenarios (lib/regressions.ts).
+ * `wsgate regression`: the regression-prevention suite, seven named k6 scenarios (lib/core/regressions.ts).
  * The same path as `wsgate validate` (suite-run.ts), plus what this suite needs around k6: the
  * selection is checked before anything heavy, the embedded reference service gets nginx in front of it,
  * and connection_leak_regression gets a drop relay.
  */
 import { readFileSync } from 'node:fs';
-import type { Config } from '../lib/config.ts';
-import { loadConfig } from '../lib/config.ts';
-import { parseUrl, redactUrl } from '../lib/url.ts';
-import { ConfigError } from '../lib/errors.ts';
-import { REGRESSIONS, selectRegressions } from '../lib/regressions.ts';
-import type { Regression } from '../lib/regressions.ts';
-import type { SuiteResult, ThresholdResult } from '../lib/summary.ts';
+import type { Config } from '../lib/core/config.ts';
+import { loadConfig } from '../lib/core/config.ts';
+import { parseUrl, redactUrl } from '../lib/core/url.ts';
+import { ConfigError } from '../lib/core/errors.ts';
+import { REGRESSIONS, selectRegressions } from '../lib/core/regressions.ts';
+import type { Regression } from '../lib/core/regressions.ts';
+import type { SuiteResult, ThresholdResult } from '../lib/core/summary.ts';
 import { NGINX_CONFIGS, NginxError, startNginx } from '../reference-service/nginx.ts';
 import type { NginxConfigName } from '../reference-service/nginx.ts';
 import { ALL_FAULT_NAMES } from '../reference-service/service.ts';
@@ -50,7 +50,7 @@ const IDLE = 'load_balancer_timeout_regression';
 export const LB_CHOICES = [...NGINX_CONFIGS, 'none'] as const;
 export type LbChoice = (typeof LB_CHOICES)[number];
 
-/** The longest --soak: the preset's own upper bound for idle_hold_s (lib/config.ts). */
+/** The longest --soak: the preset's own upper bound for idle_hold_s (lib/core/config.ts). */
 const MAX_SOAK_S = 7 * 24 * 3600;
 
 const width = Math.max(...REGRESSIONS.map((r) => r.name.length));

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { engineFor, engineKind } from './engines.ts';
-import { ConfigError } from '../lib/errors.ts';
+import { ConfigError } from '../lib/core/errors.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, loadBuilder, packageRoot, parseOptionsAndArgs, say } from './io.ts';

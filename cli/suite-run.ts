@@ -11,8 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import type { Config } from '../lib/config.ts';
-import { ConfigError } from '../lib/errors.ts';
+import type { Config } from '../lib/core/config.ts';
+import { ConfigError } from '../lib/core/errors.ts';
 import { jsonDialectFromFile } from '../lib/dialects/json.ts';
 import { startTargetCluster } from '../reference-service/cluster.ts';
 import { ALL_FAULT_NAMES, isFaultName, startTarget } from '../reference-service/service.ts';

@@ -6,9 +6,9 @@
  * Configuration reaches the engine only through its process environment (runtime.env): flags like
  * `-e` would put secrets in the process list.
  */
-import type { Config } from '../lib/config.ts';
-import { loadConfig } from '../lib/config.ts';
-import { redactUrl } from '../lib/url.ts';
+import type { Config } from '../lib/core/config.ts';
+import { loadConfig } from '../lib/core/config.ts';
+import { redactUrl } from '../lib/core/url.ts';
 import { ALL_FAULT_NAMES } from '../reference-service/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';

@@ -34,7 +34,7 @@ import type { Script } from './script.ts';
 import { planScenarios, scenarioLengthMs } from './scenarios.ts';
 import { checkSegment, validateScenario } from './schedule.ts';
 import { renderTextSummary } from './text-summary.ts';
-import { redactorFor } from '../lib/redact.ts';
+import { redactorFor } from '../lib/core/redact.ts';
 import type { ThresholdVerdict } from './text-summary.ts';
 
 export const EXIT = {

@@ -17,7 +17,7 @@ import { loadScript, whereThrown } from './script.ts';
 import type { Script } from './script.ts';
 import { planScenarios } from './scenarios.ts';
 import { startScenario } from './schedule.ts';
-import { redactorFor } from '../lib/redact.ts';
+import { redactorFor } from '../lib/core/redact.ts';
 
 const FLUSH_MS = 1000;
 /** Script errors printed per worker before they are only counted. */

@@ -4,32 +4,12 @@
  * that stops the rest of the suite. The README's capability table is written from NEEDS_TEXT.
  */
 import { runtime } from '#runtime';
-import type { Config } from './config.ts';
-import type { Capability } from './dialects/dialect.ts';
-import { dialectFor } from './dialects/index.ts';
+import type { Config } from './core/config.ts';
+import { dialectFor } from './dialect-for.ts';
 import { checksRun } from './metrics.ts';
-import { NOT_APPLICABLE } from './summary.ts';
-
-/** A dialect capability, or something the run itself must be given. */
-export type Need = Capability | 'jwt-secret' | 'drop-relay';
-
-/** What each need is, in words that read after "the <dialect> dialect has no" (the two run needs after "needs"). */
-export const NEEDS_TEXT: Record<Need, string> = {
-  'handshake-status': 'refusals as HTTP statuses at the upgrade',
-  'origin-check': 'Origin check at the handshake',
-  'agent-runs': 'agent runs the client can start',
-  'direct-messages': 'direct messages between users',
-  rooms: 'rooms (group messages)',
-  'app-ping': 'application-level ping',
-  'in-band-refresh': 'in-band token refresh',
-  'expiry-close': 'closing connections whose token expired',
-  health: 'health endpoint',
-  'connection-count': "readable count of the server's connections",
-  'personal-channel-guard': "personal streams another user can try to subscribe to",
-  'auth-service': 'auth service that issues tokens',
-  'jwt-secret': 'WSGATE_JWT_SECRET (the check mints tokens of its own)',
-  'drop-relay': 'a drop relay (WSGATE_DROP_RELAY_WS_URL and WSGATE_DROP_RELAY_CONTROL_URL; wsgate regression and wsgate validate --embedded-target start one)',
-};
+import { NOT_APPLICABLE } from './core/summary.ts';
+import { NEEDS_TEXT } from './core/needs.ts';
+import type { Need } from './core/needs.ts';
 
 /** The needs this run lacks, as phrases. */
 export function missing(config: Config, needs: readonly Need[]): string[] {

@@ -4,8 +4,8 @@
  * as Centrifugo does)? Which of the two refusals counts is the dialect's business: checks ask
  * `refusedAsExpected` with the status the reference protocol would use.
  */
-import type { Config } from './config.ts';
-import { dialectFor } from './dialects/index.ts';
+import type { Config } from './core/config.ts';
+import { dialectFor } from './dialect-for.ts';
 import type { TokenCarrier } from './dialects/dialect.ts';
 import { authFailures, connectionSuccess } from './metrics.ts';
 import { Session } from './session.ts';

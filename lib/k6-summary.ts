@@ -4,11 +4,11 @@
  * the CLI creates WSGATE_RESULTS_DIR; under plain `k6 run` the repo's results/ exists already.
  */
 import { runtime } from '#runtime';
-import type { Config } from './config.ts';
-import type { EvidenceFamily } from './evidence.ts';
-import { redactUrl } from './url.ts';
-import { buildResult, renderJUnit, renderText } from './summary.ts';
-import type { K6SummaryData } from './summary.ts';
+import type { Config } from './core/config.ts';
+import type { EvidenceFamily } from './core/evidence.ts';
+import { redactUrl } from './core/url.ts';
+import { buildResult, renderJUnit, renderText } from './core/summary.ts';
+import type { K6SummaryData } from './core/summary.ts';
 
 export function writeSummary(
   suite: string,
@@ -16,7 +16,7 @@ export function writeSummary(
   scenarios: string[],
   data: K6SummaryData,
   owners?: Record<string, string>,
-  /** The evidence families this suite answers for (lib/evidence.ts); the others are reported when gathered. */
+  /** The evidence families this suite answers for (lib/core/evidence.ts); the others are reported when gathered. */
   enforced: readonly EvidenceFamily[] = [],
 ): Record<string, string> {
   const finishedAt = new Date();

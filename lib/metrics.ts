@@ -1,10 +1,10 @@
 /**
- * wsgate's custom metrics, named from lib/vocabulary.ts (the same words the reference service
+ * wsgate's custom metrics, named from lib/core/vocabulary.ts (the same words the reference service
  * exports). Importing this module declares them, which thresholds on them require (k6 refuses a
  * threshold on an undeclared metric, and so does the engine).
  */
 import { runtime } from '#runtime';
-import { CLIENT_METRICS } from './vocabulary.ts';
+import { CLIENT_METRICS } from './core/vocabulary.ts';
 
 export const connectionSuccess = runtime.metric('rate', CLIENT_METRICS.connectionSuccess);
 export const agentEventCompletion = runtime.metric('rate', CLIENT_METRICS.agentEventCompletion);

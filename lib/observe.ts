@@ -3,15 +3,15 @@
  * one line naming the scenario, the check and the observation ("expected 101, got 403"), so a red
  * CI run explains itself. Lines are capped per check and VU to keep a broken service from flooding
  * the log. Observations quote the server (close reasons, error frames, ids it sent), so every line is
- * redacted (lib/redact.ts) before it is printed: a hostile server cannot make wsgate print a secret.
+ * redacted (lib/core/redact.ts) before it is printed: a hostile server cannot make wsgate print a secret.
  */
 import { runtime } from '#runtime';
 import { checksRun } from './metrics.ts';
-import { redactorFor } from './redact.ts';
+import { redactorFor } from './core/redact.ts';
 
 let redactor: ((text: string) => string) | undefined;
 
-/** `text` without the run's secrets and anything secret-shaped (lib/redact.ts). */
+/** `text` without the run's secrets and anything secret-shaped (lib/core/redact.ts). */
 export function redact(text: string): string {
   return (redactor ??= redactorFor(runtime.env))(text);
 }

@@ -9,8 +9,8 @@
  */
 import { runtime } from '#runtime';
 import type { RuntimeSocket } from './runtime/port.ts';
-import type { Config } from './config.ts';
-import { dialectFor } from './dialects/index.ts';
+import type { Config } from './core/config.ts';
+import { dialectFor } from './dialect-for.ts';
 import type { DialectCodec, Inbound, TokenCarrier } from './dialects/dialect.ts';
 import { connectionSuccess, greetingLatency, isolationChecked, isolationViolations } from './metrics.ts';
 import { warn } from './observe.ts';

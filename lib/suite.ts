@@ -7,16 +7,16 @@
  */
 import { runtime } from '#runtime';
 import type { Options, Scenario } from './runtime/options.ts';
-import { loadConfig } from './config.ts';
-import { redactUrl } from './url.ts';
-import type { Config } from './config.ts';
-import { WsgateError } from './errors.ts';
+import { loadConfig } from './core/config.ts';
+import { redactUrl } from './core/url.ts';
+import type { Config } from './core/config.ts';
+import { WsgateError } from './core/errors.ts';
 import { guarded } from './observe.ts';
 import { missing, notApplicable } from './capabilities.ts';
-import { dialectFor } from './dialects/index.ts';
-import type { Need } from './capabilities.ts';
-import { thresholdsFor } from './thresholds.ts';
-import type { ThresholdFile } from './thresholds.ts';
+import { dialectFor } from './dialect-for.ts';
+import type { Need } from './core/needs.ts';
+import { thresholdsFor } from './core/thresholds.ts';
+import type { ThresholdFile } from './core/thresholds.ts';
 import { createTokenProvider } from './tokens.ts';
 import type { TokenProvider } from './tokens.ts';
 

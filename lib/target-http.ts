@@ -3,9 +3,9 @@
  * and the addresses and server API credentials from the configuration.
  */
 import { runtime } from '#runtime';
-import type { Config } from './config.ts';
+import type { Config } from './core/config.ts';
 import type { DialectHttp, DialectTarget, HealthReading } from './dialects/dialect.ts';
-import { dialectFor } from './dialects/index.ts';
+import { dialectFor } from './dialect-for.ts';
 
 export const dialectHttp: DialectHttp = {
   request: (r) => runtime.http({ ...r, timeoutMs: 10_000 }),

@@ -7,10 +7,10 @@
  */
 import { runtime } from '#runtime';
 import { SignJWT, decodeJwt } from 'jose';
-import type { Config } from './config.ts';
-import { redactUrl } from './url.ts';
-import { TokenError } from './errors.ts';
-import { dialectFor } from './dialects/index.ts';
+import type { Config } from './core/config.ts';
+import { redactUrl } from './core/url.ts';
+import { TokenError } from './core/errors.ts';
+import { dialectFor } from './dialect-for.ts';
 
 export interface MintOptions {
   /** Lifetime in seconds; negative values make an already expired token. */

@@ -1,13 +1,13 @@
 /**
  * Counters behind `GET /metrics`. Plain numbers bumped in place: the hot paths (frames, agent events)
  * pay one property increment each. A scrape renders them with prom-client (the maintained Prometheus
- * client) under the names in lib/vocabulary.ts SERVICE_METRICS, the vocabulary the suites and the
+ * client) under the names in lib/core/vocabulary.ts SERVICE_METRICS, the vocabulary the suites and the
  * dashboards share.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { AGENT_EVENTS } from '../lib/dialects/dialect.ts';
 import type { AgentEventType } from '../lib/dialects/dialect.ts';
-import { SERVICE_METRICS } from '../lib/vocabulary.ts';
+import { SERVICE_METRICS } from '../lib/core/vocabulary.ts';
 
 export { AGENT_EVENTS };
 export type { AgentEventType };

@@ -20,7 +20,7 @@ import { applicable } from '../lib/capabilities.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
 import type { SetupData } from '../lib/suite.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
-import type { K6SummaryData } from '../lib/summary.ts';
+import type { K6SummaryData } from '../lib/core/summary.ts';
 import THRESHOLDS from '../thresholds/deployment-validation.json';
 
 const SUITE = 'deployment-validation';

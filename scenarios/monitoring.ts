@@ -12,12 +12,12 @@ import '../lib/polyfills.ts';
 import { runtime } from '#runtime';
 import type { Options, Scenario } from '../lib/runtime/options.ts';
 import { holdPoolConnection, syntheticProbe } from '../lib/checks/monitor.ts';
-import { durationMs } from '../lib/config.ts';
-import type { Config } from '../lib/config.ts';
+import { durationMs } from '../lib/core/config.ts';
+import type { Config } from '../lib/core/config.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
 import type { SetupData } from '../lib/suite.ts';
-import type { K6SummaryData } from '../lib/summary.ts';
+import type { K6SummaryData } from '../lib/core/summary.ts';
 
 const SUITE = 'monitoring';
 /** Pool connections are renewed at least this often, so no iteration outlives the run. */

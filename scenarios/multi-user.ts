@@ -5,7 +5,7 @@
  *   agent_execution                every user runs agents; all five events, in order, only to them
  *   mixed                          groups split between chat and agents (multi_agent_percent)
  *   stress_concurrent_connections  connect everyone at the ramp rate and hold
- * One VU holds many users (multi_connections_per_vu) on its event loop; lib/multi/plan.ts says who
+ * One VU holds many users (multi_connections_per_vu) on its event loop; lib/core/multi-plan.ts says who
  * sends what to whom, so every VU knows what each of its users must receive.
  *
  *   wsgate multi-user --env local --scenario chat --users 200 --duration 30s
@@ -14,15 +14,15 @@
 import '../lib/polyfills.ts';
 import { runtime } from '#runtime';
 import type { Options } from '../lib/runtime/options.ts';
-import { durationMs } from '../lib/config.ts';
-import type { Config } from '../lib/config.ts';
+import { durationMs } from '../lib/core/config.ts';
+import type { Config } from '../lib/core/config.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
-import { Plan } from '../lib/multi/plan.ts';
+import { Plan } from '../lib/core/multi-plan.ts';
 import { runUsers } from '../lib/multi/runner.ts';
 import type { Timing } from '../lib/multi/runner.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
 import type { SetupData } from '../lib/suite.ts';
-import type { K6SummaryData } from '../lib/summary.ts';
+import type { K6SummaryData } from '../lib/core/summary.ts';
 import THRESHOLDS from '../thresholds/multi-user.json';
 
 const SUITE = 'multi-user';

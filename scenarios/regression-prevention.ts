@@ -1,6 +1,6 @@
 /**
  * Regression prevention: the seven staging failures that must never come back, one named scenario
- * each, with the original design's names (lib/regressions.ts says what each guards against). Each
+ * each, with the original design's names (lib/core/regressions.ts says what each guards against). Each
  * has its own thresholds, so each is its own JUnit test case, and any failure makes k6 exit 99.
  *
  *   k6 run dist/regression-prevention.js   (WSGATE_TESTS=a,b selects; WSGATE_CRITICAL_ONLY=true narrows)
@@ -19,15 +19,15 @@ import { checkCohortIsolation, checkPersonalStreamGuard } from '../lib/checks/is
 import { checkJwtSynchronization } from '../lib/checks/jwt.ts';
 import { checkConnectionLeak } from '../lib/checks/leak.ts';
 import { checkTokenRefresh } from '../lib/checks/refresh.ts';
-import type { Config } from '../lib/config.ts';
+import type { Config } from '../lib/core/config.ts';
 import { writeSummary } from '../lib/k6-summary.ts';
 import { applicable } from '../lib/capabilities.ts';
-import type { Need } from '../lib/capabilities.ts';
-import { REGRESSIONS, selectRegressions } from '../lib/regressions.ts';
+import type { Need } from '../lib/core/needs.ts';
+import { REGRESSIONS, selectRegressions } from '../lib/core/regressions.ts';
 import { loadSuite, preflight } from '../lib/suite.ts';
 import type { SetupData } from '../lib/suite.ts';
-import type { K6SummaryData } from '../lib/summary.ts';
-import { CLIENT_METRICS } from '../lib/vocabulary.ts';
+import type { K6SummaryData } from '../lib/core/summary.ts';
+import { CLIENT_METRICS } from '../lib/core/vocabulary.ts';
 import THRESHOLDS from '../thresholds/regression-prevention.json';
 
 const SUITE = 'regression-prevention';
@@ -38,7 +38,7 @@ const suite = loadSuite(SUITE, THRESHOLDS, () => {
   return selected;
 });
 
-/** A test's needs (lib/regressions.ts): without them it is "not applicable", and the others still run. */
+/** A test's needs (lib/core/regressions.ts): without them it is "not applicable", and the others still run. */
 const needs = (name: string): Need[] => REGRESSIONS.find((r) => r.name === name)?.needs ?? [];
 const { config } = suite;
 

@@ -5,7 +5,7 @@
  * runs, instead of a listener, a RunTracker, a waiter and a check per run. The CPU and memory it
  * saves is what wsgate's per-run machinery costs.
  */
-import type { Config } from '../../lib/config.ts';
+import type { Config } from '../../lib/core/config.ts';
 import { agentEventCompletion, eventLatency } from '../../lib/metrics.ts';
 import type { Session } from '../../lib/session.ts';
 

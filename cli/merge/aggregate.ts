@@ -2,7 +2,7 @@
  * Re-aggregates k6 samples (`k6 run --out json=FILE`, one JSON object a line) from one or several k6
  * instances into the data k6's handleSummary() would have been given had one process run them all:
  * every metric's values, each threshold's verdict (judged on the union of samples, thresholds.ts) and
- * the checks by name (from the `checks` samples' `check` and `group` tags). lib/summary.ts's buildResult
+ * the checks by name (from the `checks` samples' `check` and `group` tags). lib/core/summary.ts's buildResult
  * turns that into wsgate's result exactly as it does for a single run.
  *
  * Counters add up, Rates count passes and fails, Gauges keep the latest value, Trends keep every value
@@ -11,7 +11,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import type { K6SummaryData } from '../../lib/summary.ts';
+import type { K6SummaryData } from '../../lib/core/summary.ts';
 import { holds, parseExpression, parseSelector, percentile, typeFromMethods } from './thresholds.ts';
 import type { Expression, MetricType } from './thresholds.ts';
 
@@ -193,7 +193,7 @@ export class Aggregation {
     return Math.max(0, ...this.spans.filter((s) => s.last >= s.first).map((s) => s.last - s.first));
   }
 
-  /** handleSummary()-shaped data for lib/summary.ts's buildResult. */
+  /** handleSummary()-shaped data for lib/core/summary.ts's buildResult. */
   summary(): K6SummaryData {
     const durationMs = this.durationMs();
     const durationS = durationMs / 1000;

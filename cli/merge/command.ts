@@ -4,7 +4,7 @@
  * both ways: an instance whose segment got none of a scenario's VUs fails `count>0`, and a p(95) or a
  * rate is not the mean of the instances' p(95)s or rates. So this reads every instance's samples
  * (`--out json=FILE`), re-aggregates them (aggregate.ts), judges the bundle's own thresholds on the
- * union (thresholds.ts) and writes wsgate's usual JSON, JUnit and text through lib/summary.ts.
+ * union (thresholds.ts) and writes wsgate's usual JSON, JUnit and text through lib/core/summary.ts.
  *
  * The thresholds come from the bundle itself: `k6 inspect --include-system-env-vars BUNDLE` with the
  * same environment the instances ran with (the suites pick their thresholds and scenarios from it),
@@ -14,11 +14,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../lib/config.ts';
-import { redactUrl } from '../../lib/url.ts';
-import { ConfigError } from '../../lib/errors.ts';
-import { buildResult, renderJUnit, renderText } from '../../lib/summary.ts';
-import type { K6SummaryData, SuiteResult } from '../../lib/summary.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { redactUrl } from '../../lib/core/url.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
+import { buildResult, renderJUnit, renderText } from '../../lib/core/summary.ts';
+import type { K6SummaryData, SuiteResult } from '../../lib/core/summary.ts';
 import { K6FailedError, UsageError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { EXIT, argumentError, packageRoot, runStamp, say } from '../io.ts';

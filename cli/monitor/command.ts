@@ -10,10 +10,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Config } from '../../lib/config.ts';
-import { durationField, durationMs, loadConfig } from '../../lib/config.ts';
-import { redactUrl } from '../../lib/url.ts';
-import { ConfigError } from '../../lib/errors.ts';
+import type { Config } from '../../lib/core/config.ts';
+import { durationField, durationMs, loadConfig } from '../../lib/core/config.ts';
+import { redactUrl } from '../../lib/core/url.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
 import { MIN_ADMIN_TOKEN_CHARS } from '../../reference-service/admin.ts';
 import { ALL_FAULT_NAMES, startTarget } from '../../reference-service/service.ts';
 import type { FaultName, RunningTarget } from '../../reference-service/service.ts';

@@ -7,8 +7,8 @@
  * Rates are fractions (0.9 is 90%). A window is unhealthy when any critical rule fires, degraded when
  * any warning does, healthy otherwise.
  */
-import { ConfigError } from '../../lib/errors.ts';
-import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
+import { CLIENT_METRICS } from '../../lib/core/vocabulary.ts';
 import POLICY_FILE from '../../thresholds/monitoring.json';
 import { K6_BUILTIN } from './samples.ts';
 

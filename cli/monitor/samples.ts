@@ -4,9 +4,9 @@
  * middle of a UTF-8 character: {@link LineSplitter} hands out complete lines only. Pure module.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../../lib/core/vocabulary.ts';
 
-/** k6's own metric names the monitor reads (ours are in lib/vocabulary.ts). */
+/** k6's own metric names the monitor reads (ours are in lib/core/vocabulary.ts). */
 export const K6_BUILTIN = {
   /** Trend per WebSocket handshake; its `status` tag is the handshake's HTTP status. */
   wsConnecting: 'ws_connecting',

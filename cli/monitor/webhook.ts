@@ -10,7 +10,7 @@
  * Payloads hold only what the monitor prints: no token, no secret, no webhook URL (which is itself a
  * credential for Slack); the URL is only ever shown as its origin.
  */
-import { redactSecrets } from '../../lib/redact.ts';
+import { redactSecrets } from '../../lib/core/redact.ts';
 
 export interface NotificationField {
   title: string;

@@ -6,7 +6,7 @@
  * window already closed is counted as late and left out. At the end, the window the stream stopped
  * in is closed as partial. Pure module: the clock is whatever the caller passes.
  */
-import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../../lib/core/vocabulary.ts';
 import type { Sample } from './samples.ts';
 import { K6_BUILTIN } from './samples.ts';
 

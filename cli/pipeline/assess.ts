@@ -11,8 +11,8 @@
  * deploy on top of a failing environment). `validate --report` uses the same words in its report and
  * keeps its own exit code.
  */
-import { REGRESSIONS } from '../../lib/regressions.ts';
-import type { SuiteResult } from '../../lib/summary.ts';
+import { REGRESSIONS } from '../../lib/core/regressions.ts';
+import type { SuiteResult } from '../../lib/core/summary.ts';
 import type { MonitorEvidence } from './monitor-evidence.ts';
 import type { Policy } from './policy.ts';
 

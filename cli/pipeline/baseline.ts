@@ -5,8 +5,8 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../../lib/errors.ts';
-import type { SuiteResult } from '../../lib/summary.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
+import type { SuiteResult } from '../../lib/core/summary.ts';
 
 export interface Baseline {
   wsgate_baseline_version: 1;

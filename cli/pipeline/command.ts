@@ -13,8 +13,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError } from '../../lib/errors.ts';
-import type { SuiteResult } from '../../lib/summary.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
+import type { SuiteResult } from '../../lib/core/summary.ts';
 import { ALL_FAULT_NAMES } from '../../reference-service/service.ts';
 import { UsageError } from '../errors.ts';
 import type { Io } from '../io.ts';

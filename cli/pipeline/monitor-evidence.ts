@@ -5,7 +5,7 @@
  * monitor's own recommendation (made with its own limit) is reported beside it.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../../lib/errors.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
 import type { WindowRecord } from '../monitor/timeline.ts';
 
 export interface MonitorEvidence {

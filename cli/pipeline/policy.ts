@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../../lib/errors.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
 import { packageRoot } from '../io.ts';
 
 export interface RollbackLimits {

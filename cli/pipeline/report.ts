@@ -5,8 +5,8 @@
  * rollback trigger and baseline tolerance is a test case, and the JSON record. Pure: paths in, text out.
  */
 import { dirname, relative } from 'node:path';
-import { REGRESSIONS } from '../../lib/regressions.ts';
-import type { SuiteResult, ThresholdResult } from '../../lib/summary.ts';
+import { REGRESSIONS } from '../../lib/core/regressions.ts';
+import type { SuiteResult, ThresholdResult } from '../../lib/core/summary.ts';
 import type { Assessment, Decision } from './assess.ts';
 
 export interface ReportFile {

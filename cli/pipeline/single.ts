@@ -6,8 +6,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError } from '../../lib/errors.ts';
-import type { SuiteResult } from '../../lib/summary.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
+import type { SuiteResult } from '../../lib/core/summary.ts';
 import type { Io } from '../io.ts';
 import { say } from '../io.ts';
 import { show } from '../suite-run.ts';

@@ -1,7 +1,7 @@
 /**
  * k6's handleSummary() `data` object, built from a merged registry snapshot and the end-of-test
  * threshold results, in the shape k6 v2.2 passes it (internal/js/summary.go summarizeMetricsToObject
- * and exportGroup), so lib/summary.ts and users' handleSummary functions read it unchanged:
+ * and exportGroup), so lib/core/summary.ts and users' handleSummary functions read it unchanged:
  *
  *   { root_group: {name: '', path: '', id: md5(''), groups: [], checks: [{name, path: '::'+name,
  *     id: md5(path), passes, fails}]},

@@ -22,8 +22,8 @@
  * certificates, TLS settings.
  */
 import { pushTimeseries } from 'prometheus-remote-write';
-import { ConfigError } from '../../lib/errors.ts';
-import { redactUrl } from '../../lib/url.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
+import { redactUrl } from '../../lib/core/url.ts';
 import type { SeriesSnapshot, SinkSnapshot, Tags } from '../contracts.ts';
 import { mergeSinkSnapshots, statsOf } from '../metrics/sinks.ts';
 

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { FlushPoint, MetricType } from '../contracts.ts';
-import { CLIENT_METRICS, METRIC_PREFIX } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS, METRIC_PREFIX } from '../../lib/core/vocabulary.ts';
 
 /** One metric of k6's handleSummary() data. */
 export interface SummaryMetric {

@@ -3,11 +3,11 @@
  * in flight at once, and each is judged by RunTracker: five events, in order, one run id, rising
  * seq, before the deadline. Latency from the message that started the run to each event goes to a Trend per type.
  */
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import { agentEventCompletion, eventLatency } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { AGENT_EVENTS } from '../dialects/dialect.ts';
-import { RunTracker } from '../runs.ts';
+import { RunTracker } from '../core/runs.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 

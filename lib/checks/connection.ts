@@ -4,8 +4,8 @@
  * 403 where the dialect refuses at the HTTP upgrade, in-band where it refuses after it (Centrifugo).
  * The positive controls run in the same iteration, so a dead endpoint cannot pass by refusing everything.
  */
-import type { Config } from '../config.ts';
-import { dialectFor } from '../dialects/index.ts';
+import type { Config } from '../core/config.ts';
+import { dialectFor } from '../dialect-for.ts';
 import { describeHandshake, probeHandshake, refusedAsExpected } from '../handshake.ts';
 import { expect, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';
@@ -48,7 +48,7 @@ const SAMPLE_PING_MS = 2000;
 
 /**
  * The connection sample: `count` more users connect (each counted in wsgate_connection_success), in
- * batches, so that a fault hitting a small share of connections lands in the sample (lib/evidence.ts
+ * batches, so that a fault hitting a small share of connections lands in the sample (lib/core/evidence.ts
  * says how small: count = what the environment's detection floor needs). Each connection is a check
  * of its own: it must be greeted as its own user and then still be alive (answer a ping where the
  * dialect has one), so a connection reset right after its greeting fails too; it is closed right after.

@@ -14,12 +14,12 @@
  */
 import { runtime } from '#runtime';
 import { applicable, missing } from '../capabilities.ts';
-import type { Config } from '../config.ts';
-import { dialectFor } from '../dialects/index.ts';
+import type { Config } from '../core/config.ts';
+import { dialectFor } from '../dialect-for.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
-import { NOT_APPLICABLE } from '../summary.ts';
+import { NOT_APPLICABLE } from '../core/summary.ts';
 import { readHealth } from '../target-http.ts';
 import { blackHole, judgeReaping } from './reaping.ts';
 import type { BlackHoled } from './reaping.ts';

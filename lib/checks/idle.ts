@@ -3,7 +3,7 @@
  * the environment's hold time (longer than the proxy's idle timeout should be allowed to matter),
  * then must still be open and answer an application ping.
  */
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import { idleSurvival } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';

@@ -5,8 +5,8 @@
  * personal streams another user can ask for, the security half: asking for someone else's must be
  * refused, and nothing of theirs may arrive (checkPersonalStreamGuard).
  */
-import type { Config } from '../config.ts';
-import { dialectFor } from '../dialects/index.ts';
+import type { Config } from '../core/config.ts';
+import { dialectFor } from '../dialect-for.ts';
 import { isolationViolations } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import type { Inbound } from '../dialects/dialect.ts';

@@ -4,7 +4,7 @@
  * the first fails, the claims are compared with the configuration to tell a secret mismatch from an
  * issuer or audience mismatch.
  */
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import { describeHandshake, probeHandshake, refusedAsExpected } from '../handshake.ts';
 import { expect, uniqueUser } from '../observe.ts';
 import { fetchToken, mintToken, peekClaims, randomSecret } from '../tokens.ts';

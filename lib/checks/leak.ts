@@ -9,7 +9,7 @@
  * holds connections (the regression scenario gives it its own time slot).
  */
 import { runtime } from '#runtime';
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';

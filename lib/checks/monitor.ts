@@ -4,7 +4,7 @@
  * connection is reopened), and synthetic probes that each connect, run one agent, check its five
  * events and disconnect. The CLI judges the resulting metric stream in rolling windows.
  */
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import { connectionDrops } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';

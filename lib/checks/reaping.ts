@@ -17,7 +17,7 @@
  * shared with the scenarios running beside it).
  */
 import { runtime } from '#runtime';
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import { reapSeconds } from '../metrics.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';

@@ -5,8 +5,8 @@
  * expiry; an unrefreshed connection is closed with the documented code. The auth service's refresh
  * endpoint must also trade a refresh token once, and only once.
  */
-import type { Config } from '../config.ts';
-import { dialectFor } from '../dialects/index.ts';
+import type { Config } from '../core/config.ts';
+import { dialectFor } from '../dialect-for.ts';
 import { describeHandshake, probeHandshake, refusedAsExpected } from '../handshake.ts';
 import { expect, sleepMs, uniqueUser } from '../observe.ts';
 import { Session } from '../session.ts';

@@ -1,12 +1,13 @@
 /**
- * The dialect a configuration names (config.dialect), built once per configuration. Adding a dialect:
- * a module in this folder implementing Dialect (dialect.ts), a line here, and its server in the
- * conformance suite (test/dialects/conformance.test.ts).
+ * The dialect a configuration names (config.dialect), built once per configuration. Pure: the json
+ * dialect's description is read through `readFile`, which the caller provides (the runtime's, in a
+ * suite: lib/dialect-for.ts; node:fs in the CLI). Adding a dialect: a module in this folder
+ * implementing Dialect (dialect.ts), a line here, and its server in the conformance suite
+ * (test/dialects/conformance.test.ts).
  */
-import { runtime } from '#runtime';
-import type { Config } from '../config.ts';
-import { SUPPORTED_DIALECTS } from '../config.ts';
-import { ConfigError } from '../errors.ts';
+import type { Config } from '../core/config.ts';
+import { SUPPORTED_DIALECTS } from '../core/config.ts';
+import { ConfigError } from '../core/errors.ts';
 import { centrifugo } from './centrifugo.ts';
 import type { Dialect } from './dialect.ts';
 import { jsonDialectFromFile } from './json.ts';
@@ -14,22 +15,21 @@ import { wsgateChat } from './wsgate-chat.ts';
 
 const built = new WeakMap<Config, Dialect>();
 
-export function dialectFor(config: Config): Dialect {
+export function buildDialect(config: Config, readFile: (path: string) => string): Dialect {
   let d = built.get(config);
   if (!d) {
-    d = build(config);
+    d = build(config, readFile);
     built.set(config, d);
   }
   return d;
 }
 
-function build(config: Config): Dialect {
+function build(config: Config, readFile: (path: string) => string): Dialect {
   switch (config.dialect) {
     case 'wsgate-chat':
       return wsgateChat;
     case 'json':
-      // Read through the runtime: lib/suite.ts builds the dialect at init, where k6 allows open().
-      return jsonDialectFromFile(config.dialectFile, runtime.readFile);
+      return jsonDialectFromFile(config.dialectFile, readFile);
     case 'centrifugo':
       return centrifugo;
     default:

@@ -10,7 +10,7 @@
  *
  * Pure module: runs on both engines and in Node tests (lib/dialects/index.ts reads the file).
  */
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../core/errors.ts';
 import { AGENT_EVENTS, NotSupportedError, jsonObject } from './dialect.ts';
 import type { AgentEventType, Capability, Dialect, DialectCodec, HandshakePlan, HealthReading, Inbound, TokenCarrier } from './dialect.ts';
 

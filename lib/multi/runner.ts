@@ -8,15 +8,15 @@
  * Tokens are minted or fetched per user as it connects: nothing per user is kept in setup data,
  * which k6 would copy into every VU.
  */
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import { delivery, duplicates, isolationViolations, messageLatency, outOfOrder } from '../metrics.ts';
 import { expect, sleepMs } from '../observe.ts';
 import { Session } from '../session.ts';
 import type { TokenProvider } from '../tokens.ts';
 import { runAgentsOn } from '../checks/agents.ts';
-import { Ledger, asEnvelope } from './plan.ts';
-import type { Plan, Send } from './plan.ts';
-import { PATTERNS } from './plan.ts';
+import { Ledger, asEnvelope } from '../core/multi-plan.ts';
+import type { Plan, Send } from '../core/multi-plan.ts';
+import { PATTERNS } from '../core/multi-plan.ts';
 
 export interface Timing {
   /** Epoch ms when the first connection of the whole test opens. */

@@ -25,8 +25,8 @@ import type {
   SocketOptions,
   Tags,
 } from './port.ts';
-import { redactorFor } from '../redact.ts';
-import { redactUrl } from '../url.ts';
+import { redactorFor } from '../core/redact.ts';
+import { redactUrl } from '../core/url.ts';
 
 /** A VU's resources that an interruption must close (its sockets). */
 export interface Closeable {

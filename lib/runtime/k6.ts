@@ -15,8 +15,8 @@ import http from 'k6/http';
 import { Counter, Gauge, Rate, Trend } from 'k6/metrics';
 import { WebSocket } from 'k6/websockets';
 import type { HttpRequest, HttpResponse, MetricHandle, MetricKind, ReadyState, Runtime, RuntimeSocket, SocketHandlers, SocketOptions, Tags } from './port.ts';
-import { redactorFor } from '../redact.ts';
-import { redactUrl } from '../url.ts';
+import { redactorFor } from '../core/redact.ts';
+import { redactUrl } from '../core/url.ts';
 
 /**
  * Server-sent and transport text (close reasons, handshake and request errors, abort reasons), cleaned

@@ -40,7 +40,7 @@ export interface HttpResponse {
   status: number;
   body: string;
   /**
-   * Transport error text when status is 0, redacted (lib/redact.ts): no URL's user info or query, no
+   * Transport error text when status is 0, redacted (lib/core/redact.ts): no URL's user info or query, no
    * secret of the run, nothing token-shaped.
    */
   error: string | undefined;

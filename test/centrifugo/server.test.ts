@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AGENT_EVENTS } from '../../lib/dialects/dialect.ts';
 import type { AgentEventType } from '../../lib/dialects/dialect.ts';
-import { RunTracker } from '../../lib/runs.ts';
+import { RunTracker } from '../../lib/core/runs.ts';
 
 /** An agent event as the driver publishes it (the chat protocol's field names). */
 interface AgentEvent {

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT } from '../../cli/main.ts';
-import { REGRESSION_NAMES } from '../../lib/regressions.ts';
+import { REGRESSION_NAMES } from '../../lib/core/regressions.ts';
 import { SETUPS, VALIDATION_SETUPS } from '../../cli/matrix.ts';
 import { VALIDATION_FAULT_NAMES } from '../../reference-service/service.ts';
 import { findNginx } from '../../reference-service/nginx.ts';

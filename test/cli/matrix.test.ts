@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { EXIT, main } from '../../cli/main.ts';
 import { OUTSIDE_VALIDATION, SETUPS, VALIDATION_SETUPS, cellOf, matrixExit, ownTests, renderTable, renderValidationTable, validationVerdict } from '../../cli/matrix.ts';
 import type { MatrixRow, MatrixSetup, ValidationRow } from '../../cli/matrix.ts';
-import { REGRESSION_NAMES } from '../../lib/regressions.ts';
+import { REGRESSION_NAMES } from '../../lib/core/regressions.ts';
 import { FAULT_NAMES, RARE_FAULT_NAMES, VALIDATION_FAULT_NAMES } from '../../reference-service/service.ts';
 import { STACK_FRAME, capture } from './helpers.ts';
 

@@ -2,7 +2,7 @@
  * Synthetic k6 JSON output for the monitor's tests: lines exactly as `k6 run --out json=FILE` writes
  * them (checked against a real k6 v2.2 run), at chosen times.
  */
-import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../../lib/core/vocabulary.ts';
 
 /** 2026-11-24T12:00:00Z: a whole second, so window 1 starts exactly here. */
 export const T0 = Date.parse('2026-11-24T12:00:00Z');

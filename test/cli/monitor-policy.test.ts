@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { ConfigError } from '../../lib/errors.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
 import { ALERT_METRICS, alertRules, limitsFor, loadPolicy, parsePolicy } from '../../cli/monitor/policy.ts';
 
 const FILE = JSON.parse(readFileSync(new URL('../../thresholds/monitoring.json', import.meta.url), 'utf8')) as Record<string, unknown>;

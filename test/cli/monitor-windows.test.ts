@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { LineSplitter, parseLine } from '../../cli/monitor/samples.ts';
 import type { Sample } from '../../cli/monitor/samples.ts';
 import { WindowAggregator, percentile } from '../../cli/monitor/windows.ts';
-import { CLIENT_METRICS } from '../../lib/vocabulary.ts';
+import { CLIENT_METRICS } from '../../lib/core/vocabulary.ts';
 import { T0, metricDefinition, point, probe } from './monitor-helpers.ts';
 
 const s = (metric: string, at: number, value = 1, tags: Sample['tags'] = {}): Sample => ({ metric, time: T0 + at, value, tags });

@@ -22,7 +22,7 @@ import { before, describe, test } from 'node:test';
 import { segments } from '../../cli/instances.ts';
 import { inspectBundle, mergeRuns } from '../../cli/merge/command.ts';
 import type { Merged } from '../../cli/merge/command.ts';
-import type { SuiteResult } from '../../lib/summary.ts';
+import type { SuiteResult } from '../../lib/core/summary.ts';
 import { startTarget } from '../../reference-service/service.ts';
 import type { FaultName } from '../../reference-service/service.ts';
 import { k6Skip, runEngine, runK6 } from '../helpers/k6.ts';

@@ -18,7 +18,7 @@ import type { Policy } from '../../cli/pipeline/policy.ts';
 import { renderPipelineJUnit, renderReport } from '../../cli/pipeline/report.ts';
 import { main } from '../../cli/main.ts';
 import { EXIT } from '../../cli/io.ts';
-import type { SuiteResult } from '../../lib/summary.ts';
+import type { SuiteResult } from '../../lib/core/summary.ts';
 import { capture, tempDir } from './helpers.ts';
 
 const POLICY_DOC = JSON.parse(readFileSync(new URL('../../thresholds/rollback-policy.json', import.meta.url), 'utf8')) as Record<string, unknown>;

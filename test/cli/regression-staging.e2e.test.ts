@@ -17,7 +17,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT } from '../../cli/main.ts';
-import { REGRESSION_NAMES } from '../../lib/regressions.ts';
+import { REGRESSION_NAMES } from '../../lib/core/regressions.ts';
 import { cleanEnv, lastLine, runCli, tempDir } from './helpers.ts';
 
 let opensslMissing = false;

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { EXIT } from '../../cli/main.ts';
-import { REGRESSIONS, REGRESSION_NAMES } from '../../lib/regressions.ts';
+import { REGRESSIONS, REGRESSION_NAMES } from '../../lib/core/regressions.ts';
 import { findNginx } from '../../reference-service/nginx.ts';
 import { k6Skip } from '../helpers/k6.ts';
 import { cleanEnv, lastLine, runCli, tempDir } from './helpers.ts';
@@ -75,7 +75,7 @@ describe('wsgate regression --embedded-target, end to end', { concurrency: true,
     assert.equal(r.code, EXIT.FAIL, r.out + r.err);
     const all = r.out + r.err;
     assert.match(all, /FAILED multi_user_isolation_regression: user receives nothing meant for other users or rooms \(observed: user wsgate-cohort-\S+ received \d+ foreign message\(s\), first \w+ (of run \S+ )?belonging to wsgate-cohort-/);
-    // The isolation test also answers for violations any session of the run saw (lib/summary.ts owners).
+    // The isolation test also answers for violations any session of the run saw (lib/core/summary.ts owners).
     assert.match(
       r.out,
       /^wsgate: failed multi_user_isolation_regression \(guards: users received other users' events\): "user receives nothing meant for other users or rooms" \(\d+ of \d+ failed\); threshold wsgate_isolation_violations count==0 \(observed: count [1-9]\d*\)$/m,

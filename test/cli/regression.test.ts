@@ -15,7 +15,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, main } from '../../cli/main.ts';
 import { parseSoak, relayedWsUrl } from '../../cli/regression.ts';
-import { REGRESSIONS, REGRESSION_NAMES } from '../../lib/regressions.ts';
+import { REGRESSIONS, REGRESSION_NAMES } from '../../lib/core/regressions.ts';
 import { findNginx } from '../../reference-service/nginx.ts';
 import { startTarget } from '../../reference-service/service.ts';
 import { SECRET, STACK_FRAME, capture, closedPort, fakeK6Runner, tempDir, writeExecutable } from './helpers.ts';

@@ -33,16 +33,16 @@ import { STACK_DEFAULTS, startCentrifugoStack } from '../../third-party/centrifu
 const registry = new Registry({ submetrics: [] });
 const host = new Host({ env: {}, registry, testTags: {}, json: undefined, onAbort: () => undefined });
 host.install();
-const { loadConfig } = await import('../../lib/config.ts');
-type Config = import('../../lib/config.ts').Config;
+const { loadConfig } = await import('../../lib/core/config.ts');
+type Config = import('../../lib/core/config.ts').Config;
 const { Session } = await import('../../lib/session.ts');
 type SessionT = import('../../lib/session.ts').Session;
 const { probeHandshake, refusedAsExpected, describeHandshake } = await import('../../lib/handshake.ts');
 const { readHealth } = await import('../../lib/target-http.ts');
-const { RunTracker } = await import('../../lib/runs.ts');
+const { RunTracker } = await import('../../lib/core/runs.ts');
 const { fetchToken, mintToken, randomSecret } = await import('../../lib/tokens.ts');
-const { NEEDS_TEXT } = await import('../../lib/capabilities.ts');
-const { dialectFor } = await import('../../lib/dialects/index.ts');
+const { NEEDS_TEXT } = await import('../../lib/core/needs.ts');
+const { dialectFor } = await import('../../lib/dialect-for.ts');
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CHAT_DESCRIPTION = join(REPO, 'docs/dialects/wsgate-chat.json');

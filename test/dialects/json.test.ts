@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { ConfigError } from '../../lib/errors.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
 import type { DialectHttp } from '../../lib/dialects/dialect.ts';
 import { jsonDialect, jsonDialectFromFile, jsonDialectFromText } from '../../lib/dialects/json.ts';
 import { wsgateChat } from '../../lib/dialects/wsgate-chat.ts';

@@ -7,7 +7,7 @@ import { Registry, mergeSnapshots } from '../../engine/metrics/registry.ts';
 import { buildSummaryData } from '../../engine/metrics/summary.ts';
 import { ThresholdError, Thresholds, breached, evaluate, parseMetricKey, parseThreshold, parseThresholdExpression } from '../../engine/metrics/thresholds.ts';
 import type { Operator, ThresholdResult } from '../../engine/metrics/thresholds.ts';
-import { buildResult } from '../../lib/summary.ts';
+import { buildResult } from '../../lib/core/summary.ts';
 
 const DURATION_MS = 4000;
 
@@ -233,7 +233,7 @@ test('no data: empty metrics and unmatched submetrics report noData, with the ve
   assert.deepEqual(running['lat']?.['p(99)<5'], res(true, p99, false));
 });
 
-test('summary: k6 handleSummary shape, and lib/summary.ts reaches the right verdicts from it', () => {
+test('summary: k6 handleSummary shape, and lib/core/summary.ts reaches the right verdicts from it', () => {
   const options: ThresholdOptions = {
     'checks{ scenario:websocket_connection }': ['rate==1'],
     'checks{scenario:agent_events}': ['rate==1'],

@@ -4,7 +4,7 @@ import '../../lib/polyfills.ts';
 import { runtime } from '#runtime';
 import { outcome } from './k6-probe-helpers.ts';
 import { jwtVerify } from 'jose';
-import { loadConfig } from '../../lib/config.ts';
+import { loadConfig } from '../../lib/core/config.ts';
 import { mintTokenNative, randomSecret } from '../../lib/tokens.ts';
 
 export const options = { thresholds: { checks: ['rate==1'] }, iterations: 1, vus: 1 };

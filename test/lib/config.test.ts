@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig } from '../../lib/config.ts';
-import { parseUrl, redactUrl } from '../../lib/url.ts';
-import { ConfigError } from '../../lib/errors.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { parseUrl, redactUrl } from '../../lib/core/url.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
 
 const SECRET = 's'.repeat(40);
 const base = { WSGATE_JWT_SECRET: SECRET };

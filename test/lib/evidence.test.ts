@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assess, detectableRate, percent, requiredTrials } from '../../lib/evidence.ts';
-import { buildResult, renderJUnit, renderText } from '../../lib/summary.ts';
+import { assess, detectableRate, percent, requiredTrials } from '../../lib/core/evidence.ts';
+import { buildResult, renderJUnit, renderText } from '../../lib/core/summary.ts';
 
 test('the rule of three: 299 clean trials rule out a 1% fault at 95% confidence, 298 do not', () => {
   assert.equal(requiredTrials(0.01), 299);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Ledger, Plan, asEnvelope } from '../../lib/multi/plan.ts';
-import type { Envelope, PlanOptions } from '../../lib/multi/plan.ts';
+import { Ledger, Plan, asEnvelope } from '../../lib/core/multi-plan.ts';
+import type { Envelope, PlanOptions } from '../../lib/core/multi-plan.ts';
 
 const opts = (over: Partial<PlanOptions> = {}): PlanOptions => ({ users: 10, groupSize: 4, messages: 3, scenario: 'chat', agentPercent: 40, ...over });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KNOWN, REDACTED, redactSecrets, redactorFor, secretsFrom } from '../../lib/redact.ts';
+import { KNOWN, REDACTED, redactSecrets, redactorFor, secretsFrom } from '../../lib/core/redact.ts';
 
 const TOKEN =
   'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ3c2dhdGUtY29ubi0xIiwiaXNzIjoid3NnYXRlIn0.7j4qeIZAvd0KN6he4vVpSov1vipkKh2D77GYkSu2Xzs';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../../lib/errors.ts';
-import { REGRESSIONS, REGRESSION_NAMES, selectRegressions } from '../../lib/regressions.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
+import { REGRESSIONS, REGRESSION_NAMES, selectRegressions } from '../../lib/core/regressions.ts';
 import { FAULT_NAMES } from '../../reference-service/service.ts';
 
 test('the seven regressions keep the original design names, five of them critical', () => {

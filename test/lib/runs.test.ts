@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AGENT_EVENTS } from '../../lib/dialects/dialect.ts';
 import type { AgentEvent, AgentEventType } from '../../lib/dialects/dialect.ts';
-import { RunTracker } from '../../lib/runs.ts';
+import { RunTracker } from '../../lib/core/runs.ts';
 
 const event = (type: string, seq: number, over: Partial<AgentEvent> = {}): AgentEvent => ({ type: type as AgentEventType, userId: 'u1', runRef: 'm1', runId: 'r1', seq, ...over });
 

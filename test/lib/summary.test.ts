@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildResult, renderJUnit, renderText } from '../../lib/summary.ts';
-import type { K6SummaryData } from '../../lib/summary.ts';
-import { thresholdsFor } from '../../lib/thresholds.ts';
-import { ConfigError } from '../../lib/errors.ts';
+import { buildResult, renderJUnit, renderText } from '../../lib/core/summary.ts';
+import type { K6SummaryData } from '../../lib/core/summary.ts';
+import { thresholdsFor } from '../../lib/core/thresholds.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
 
 const data = (connOk: boolean): K6SummaryData => ({
   state: { testRunDurationMs: 10_030 },

@@ -66,7 +66,7 @@ export interface SuiteResult {
   thresholds: ThresholdResult[];
   /**
    * How much the run could have seen, per family (agent runs, connections, messages, isolation
-   * checks), against the environment's detection floor; see lib/evidence.ts. Absent in results
+   * checks), against the environment's detection floor; see lib/core/evidence.ts. Absent in results
    * written before wsgate stated its evidence.
    */
   evidence?: EvidenceResult[];

@@ -8,9 +8,9 @@
  */
 import { ConfigError } from './errors.ts';
 import { requiredTrials } from './evidence.ts';
-import type { DialectName } from './dialects/dialect.ts';
+import type { DialectName } from '../dialects/dialect.ts';
 import { parseUrl, redactUrl } from './url.ts';
-import ENVIRONMENTS from '../config/environments.json';
+import ENVIRONMENTS from '../../config/environments.json';
 
 export const TOKEN_SOURCES = ['mint', 'auth', 'file'] as const;
 export type TokenSource = (typeof TOKEN_SOURCES)[number];
@@ -104,7 +104,7 @@ export interface Config {
 
 type Vars = Readonly<Record<string, string | undefined>>;
 
-/** What the users of a multi-user run do (lib/multi/plan.ts plays them). */
+/** What the users of a multi-user run do (lib/core/multi-plan.ts plays them). */
 export const BUSINESS_SCENARIOS = ['chat', 'agent_execution', 'mixed', 'stress_concurrent_connections'] as const;
 export type BusinessScenario = (typeof BUSINESS_SCENARIOS)[number];
 

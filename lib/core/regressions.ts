@@ -3,7 +3,7 @@
  * of them a run selects. Pure module: the CLI validates --test and --critical-only with it before
  * starting k6, and the scenario builds its options from the same selection.
  */
-import type { Need } from './capabilities.ts';
+import type { Need } from './needs.ts';
 import { ConfigError } from './errors.ts';
 
 export interface Regression {

@@ -2,8 +2,8 @@
  * Judging one agent run from its events, whatever the dialect: all five, in order, each once, one run
  * id, seq rising, every event for the expected user. Pure module.
  */
-import { AGENT_EVENTS } from './dialects/dialect.ts';
-import type { AgentEvent } from './dialects/dialect.ts';
+import { AGENT_EVENTS } from '../dialects/dialect.ts';
+import type { AgentEvent } from '../dialects/dialect.ts';
 
 export interface RunVerdict {
   complete: boolean;

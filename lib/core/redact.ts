@@ -3,7 +3,7 @@
  * sent, exception messages), cleaned before wsgate prints it or writes it anywhere: a hostile or
  * careless server can hand back the token it was sent, the shared secret, the password. Known secrets
  * (the run's own, from its environment) are cut out exactly; anything secret-shaped is cut out by its
- * shape: URLs' user info and query values (lib/url.ts), JWTs and their truncated heads, `jwt.<token>`
+ * shape: URLs' user info and query values (lib/core/url.ts), JWTs and their truncated heads, `jwt.<token>`
  * subprotocols, bearer credentials, `password=`-style pairs, long random-looking strings.
  * Pure module: runs on both engines and in the CLI.
  */
@@ -23,7 +23,7 @@ const MIN_SECRET_LENGTH = 6;
 
 /** What stands where something secret-shaped was. */
 export const REDACTED = '<redacted>';
-/** What stands where one of the run's own secrets was (URL-safe, as lib/url.ts writes it). */
+/** What stands where one of the run's own secrets was (URL-safe, as lib/core/url.ts writes it). */
 export const KNOWN = 'REDACTED';
 
 /** The values of {@link SECRET_VARIABLES} in `env` worth searching for, longest first. */

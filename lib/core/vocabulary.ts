@@ -36,7 +36,7 @@ export const CLIENT_METRICS = {
   connectionDrops: 'wsgate_connection_drops',
   /**
    * Counter: per-user messages the isolation guard examined (each could have been someone else's): the
-   * trials behind an isolation verdict (lib/evidence.ts).
+   * trials behind an isolation verdict (lib/core/evidence.ts).
    */
   isolationChecked: 'wsgate_isolation_checked',
   /** Trend (ms): from opening a connection to the server's greeting for the right user. */

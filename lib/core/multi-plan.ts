@@ -12,8 +12,8 @@
  *   agent  - each member runs `messages` agent runs;
  *   idle   - members connect and hold (stress_concurrent_connections).
  */
-import type { Need } from '../capabilities.ts';
-import type { BusinessScenario } from '../config.ts';
+import type { Need } from './needs.ts';
+import type { BusinessScenario } from './config.ts';
 
 export const PATTERNS = ['targeted', 'broadcast', 'sequential'] as const;
 export type Pattern = (typeof PATTERNS)[number];
