@@ -16,9 +16,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { Host } from '../../engine/host.ts';
-import type { VuContext } from '../../engine/host.ts';
-import { Registry } from '../../engine/metrics/registry.ts';
 import { centrifugo as centrifugoDialect } from '../../lib/dialects/centrifugo.ts';
 import type { Capability, Dialect, DialectName, Inbound } from '../../lib/dialects/dialect.ts';
 import { AGENT_EVENTS } from '../../lib/dialects/dialect.ts';
@@ -27,12 +24,11 @@ import { wsgateChat } from '../../lib/dialects/wsgate-chat.ts';
 import { startTarget } from '../../reference-service/service.ts';
 import { CentrifugoError, findCentrifugo } from '../../third-party/centrifugo/binary.ts';
 import { STACK_DEFAULTS, startCentrifugoStack } from '../../third-party/centrifugo/stack.ts';
+import { installEngineHost } from '../helpers/engine-host.ts';
 
 // ---- the engine host, before any lib module that records metrics is loaded ----------------------
 
-const registry = new Registry({ submetrics: [] });
-const host = new Host({ env: {}, registry, testTags: {}, json: undefined, onAbort: () => undefined });
-host.install();
+const { asVu } = installEngineHost();
 const { loadConfig } = await import('../../lib/core/config.ts');
 type Config = import('../../lib/core/config.ts').Config;
 const { Session } = await import('../../lib/session.ts');
@@ -143,14 +139,6 @@ const DIALECTS: Entry[] = [
 ];
 
 // ---- helpers ---------------------------------------------------------------------------------------
-
-let vus = 0;
-/** Runs `fn` as a fresh VU (its own identity for user ids, as in a worker). */
-function asVu<T>(fn: () => Promise<T>): Promise<T> {
-  const vu = { idInTest: ++vus, iterationInScenario: 0 };
-  const ctx: VuContext = { vu, scenario: 'conformance', scenarioStartTime: Date.now(), iterationInTest: vu.idInTest, tags: { scenario: 'conformance' }, env: {}, resources: new Set() };
-  return host.als.run(ctx, fn);
-}
 
 let users = 0;
 const user = (label: string): string => `conf-${label}-${process.pid}-${++users}`;
