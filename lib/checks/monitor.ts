@@ -38,7 +38,7 @@ export async function holdPoolConnection(config: Config, tokens: TokenProvider, 
   const dropped = session.state === 'closed';
   if (dropped) connectionDrops.add(1);
   expect(!dropped, 'pool connection stays open until the monitor closes it', () =>
-    `closed with ${session.closeInfo?.code} ${session.closeInfo?.reason ?? ''} after ${Math.round((session.closeInfo?.afterMs ?? 0) / 1000)} s`.trim(),
+    `closed with ${[session.closeInfo?.code, session.closeInfo?.reason].filter(Boolean).join(' ')} after ${Math.round((session.closeInfo?.afterMs ?? 0) / 1000)} s`,
   );
   await session.closeAndWait();
   if (dropped) await sleepMs(REOPEN_AFTER_MS);

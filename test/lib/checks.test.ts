@@ -248,7 +248,7 @@ const CAUGHT: Catch[] = [
     step: STEPS.pool,
     check: 'pool connection stays open until the monitor closes it',
     counts: [0, 1],
-    observed: /^closed with 1006\s+after [01] s$/,
+    observed: /^closed with 1006 after [01] s$/,
     also: (run) => assert.equal(run.metric(CLIENT_METRICS.connectionDrops)?.sum, 1),
   },
   { fault: 'missing_agent_events', step: STEPS.probe, check: AGENT_RUN, counts: [1, 1], observed: /: missing agent_started$/ },
