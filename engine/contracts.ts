@@ -51,14 +51,6 @@ export interface ExecutorRun {
   readonly startedAt: number | undefined;
 }
 
-/** A parsed execution segment `from:to` (fractions of the whole run, 0 <= from < to <= 1). */
-export interface SegmentSpec {
-  /** e.g. "0:1/2" or "1/2:1". */
-  segment: string;
-  /** e.g. "0,1/2,1"; empty means the segment alone (k6's default sequence). */
-  sequence: string;
-}
-
 export interface ScenarioPlan {
   name: string;
   config: Scenario;

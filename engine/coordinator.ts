@@ -73,12 +73,9 @@ export interface RunOptions {
 }
 
 /** Invalid options: one sentence, exit 104 (k6's code for the same). */
-export class InvalidOptionsError extends Error {
+class InvalidOptionsError extends Error {
   readonly code = 'ERR_INVALID_OPTIONS';
 }
-
-const TICK_MS = 1000;
-const THRESHOLD_EVERY_MS = 2000;
 
 interface WorkerHandle {
   child: ChildProcess;
@@ -88,24 +85,112 @@ interface WorkerHandle {
   exited: Promise<number | null>;
 }
 
+type Say = (line: string) => void;
+
+/** What the bundle and its options give a run once they are checked. */
+interface Prepared {
+  script: Script;
+  plans: ReturnType<typeof planScenarios>;
+  thresholds: Thresholds;
+  prometheus: PrometheusOutput | undefined;
+  /** Threshold keys (metrics and submetrics) every registry keeps apart. */
+  submetrics: string[];
+  /** The coordinator's own registry: setup() and teardown() record here. */
+  own: Registry;
+  /** The runtime host behind setup() and teardown(), on `own`. */
+  host: Host;
+}
+
+/** Runs the bundle `o.script` as `wsgate run` does and resolves to the exit code (EXIT). */
 export async function runTest(o: RunOptions): Promise<number> {
   // Script errors and abort reasons can quote a server: redacted like every line scripts print.
   const redact = redactorFor(o.env);
-  const say = (line: string) => o.stderr.write(`wsgate engine: ${redact(line)}\n`);
+  const say: Say = (line) => o.stderr.write(`wsgate engine: ${redact(line)}\n`);
   const testTags: Tags = { ...o.tags };
-  let script: Script;
-  const registryOf = (submetrics: string[], series: boolean) => new Registry({ submetrics, series });
+  let abortReason: string | undefined;
+  const run = await prepare(o, testTags, say, (reason) => (abortReason ??= reason));
+  if (typeof run === 'number') return run;
+  const { prometheus } = run;
+
+  // Workers load the bundle while setup() runs here.
+  const fleet = new Fleet(o, say, (i) => initMessage(o, run, testTags, i));
+  const { workers } = fleet;
+
+  try {
+    const ready = await Promise.all(workers.map((w) => waitReady(w)));
+    const fatal = ready.find((r) => r !== undefined);
+    if (fatal) {
+      fleet.killAll();
+      say(fatal.message);
+      return fatal.exitCode;
+    }
+
+    const setup = await runSetup(run, testTags, o.env, say);
+    if (typeof setup === 'number') {
+      fleet.killAll();
+      return setup;
+    }
+
+    // Start every worker on one clock.
+    const testStart = Date.now() + 50;
+    for (const w of workers) w.child.send({ type: 'start', testStartEpochMs: testStart, setupData: setup.data });
+    const live = new Live(o, run, fleet, testStart, say);
+    for (const w of workers) {
+      w.child.on('message', (m: FromWorker) => {
+        if (m.type === 'flush' || m.type === 'done') live.received(w, m);
+        else if (m.type === 'abort') {
+          if (abortReason === undefined) {
+            abortReason = m.reason;
+            say(`test aborted by the script: ${m.reason}`);
+          }
+          fleet.stop();
+        }
+      });
+    }
+
+    const timer = setInterval(() => live.tick(), TICK_MS);
+    const codes = await Promise.all(workers.map((w) => w.exited));
+    clearInterval(timer);
+    live.end();
+    const crashed = workers.filter((w, i) => !w.done && codes[i] !== 0);
+    if (crashed.length > 0 && !fleet.interrupted) {
+      say(`${crashed.length} worker process(es) ended without finishing (exit ${crashed.map((w) => w.child.exitCode ?? w.child.signalCode).join(', ')}); the results below cover only what was reported`);
+    }
+
+    // teardown(), unless setup never ran to the end.
+    if (!(await runTeardown(run, testTags, o.env, setup.data, say))) return EXIT.TEARDOWN_TIMEOUT;
+
+    const final = live.merged().snapshot();
+    const crossed = writeResults(o, run, final, live, Boolean(abortReason) || fleet.interrupted, say);
+    await prometheus?.stop(final);
+    if (abortReason !== undefined) return EXIT.ABORTED;
+    if (live.thresholdAbort !== undefined) return EXIT.THRESHOLDS;
+    if (fleet.interrupted) return EXIT.INTERRUPTED;
+    if (crashed.length > 0) return EXIT.SCRIPT_EXCEPTION;
+    return crossed > 0 ? EXIT.THRESHOLDS : EXIT.OK;
+  } finally {
+    fleet.dispose();
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Loads the bundle and checks its options (scenarios, thresholds, outputs) before anything runs;
+ * the exit code when the run cannot start. `testTags` gets the script's tags.
+ */
+async function prepare(o: RunOptions, testTags: Tags, say: Say, onAbort: (reason: string) => void): Promise<Prepared | number> {
   // The bundle declares its metrics while it loads, into this registry; the run's registry (with the
   // submetrics the thresholds name) is made after, and takes every declaration over.
-  const init = registryOf([], false);
-  let own = init;
-  let abortReason: string | undefined;
-  let host = new Host({ env: o.env, registry: own, testTags, json: undefined, onAbort: (r) => (abortReason ??= r) });
-  host.install();
+  const init = new Registry({ submetrics: [], series: false });
+  new Host({ env: o.env, registry: init, testTags, json: undefined, onAbort }).install();
+  let script: Script;
   try {
     script = await loadScript(resolve(o.script));
   } catch (err) {
-    say(err instanceof Error ? err.message : String(err));
+    say(messageOf(err));
     return EXIT.SCRIPT_EXCEPTION;
   }
   Object.assign(testTags, script.options.tags ?? {}, o.tags);
@@ -123,220 +208,251 @@ export async function runTest(o: RunOptions): Promise<number> {
     checkSegment(o.segment, o.sequence);
     thresholds = new Thresholds(script.options.thresholds ?? {});
   } catch (err) {
-    say(`invalid options: ${err instanceof Error ? err.message : String(err)}`);
+    say(`invalid options: ${messageOf(err)}`);
     return EXIT.INVALID_OPTIONS;
   }
-  const submetrics = thresholds.submetricKeys();
   let prometheus: PrometheusOutput | undefined;
   try {
     prometheus = o.prometheus ? PrometheusOutput.fromEnv(o.env, say, testTags) : undefined;
   } catch (err) {
-    say(err instanceof Error ? err.message : String(err));
+    say(messageOf(err));
     return EXIT.INVALID_OPTIONS;
   }
-  own = registryOf(submetrics, prometheus !== undefined);
+  const submetrics = thresholds.submetricKeys();
+  const own = new Registry({ submetrics, series: prometheus !== undefined });
   for (const [name, sink] of Object.entries(init.snapshot().sinks)) if (!name.includes('{')) own.declare(name, sink.type, sink.isTime);
   try {
     thresholds.validate(own);
   } catch (err) {
-    say(`invalid options: ${err instanceof Error ? err.message : String(err)}`);
+    say(`invalid options: ${messageOf(err)}`);
     return EXIT.INVALID_OPTIONS;
   }
-  host = new Host({ env: o.env, registry: own, testTags, json: undefined, onAbort: (r) => (abortReason ??= r) });
+  const host = new Host({ env: o.env, registry: own, testTags, json: undefined, onAbort });
   host.install();
+  return { script, plans, thresholds, submetrics, prometheus, own, host };
+}
 
-  // Workers load the bundle while setup() runs here.
-  const workers: WorkerHandle[] = Array.from({ length: o.workers }, (_, i) => startWorker(o, {
+/** What worker `index` is told to load and run: the bundle, its share of the run, its outputs. */
+function initMessage(o: RunOptions, run: Prepared, testTags: Tags, index: number): InitMessage {
+  return {
     type: 'init',
     script: resolve(o.script),
     env: o.env,
     testTags,
     segment: o.segment ?? '',
     sequence: o.sequence ?? '',
-    workerIndex: i,
+    workerIndex: index,
     workerCount: o.workers,
-    localIps: sliceFor(o.localIps, i, o.workers),
-    submetrics,
-    series: prometheus !== undefined,
+    localIps: sliceFor(o.localIps, index, o.workers),
+    submetrics: run.submetrics,
+    series: run.prometheus !== undefined,
     jsonOut: o.jsonOut ? resolve(o.jsonOut) : undefined,
-  }));
+  };
+}
 
-  let signals = 0;
-  let interrupted = false;
-  const stopWorkers = () => {
-    for (const w of workers) if (!w.done && w.child.connected) w.child.send({ type: 'stop' });
+/** setup(), with k6's timeout: its data (for every worker), or the exit code when it failed. */
+async function runSetup(run: Prepared, testTags: Tags, env: Record<string, string | undefined>, say: Say): Promise<{ data: unknown } | number> {
+  const { script, host } = run;
+  if (!script.setup) return { data: undefined };
+  const outcome = await withTimeout(host.als.run(contextFor('setup', testTags, env), async () => script.setup?.(undefined)), parseDuration(script.options.setupTimeout ?? '60s'));
+  if (outcome.timedOut) {
+    say(`setup() did not finish within setupTimeout (${script.options.setupTimeout ?? '60s'}); raise it in the options or make setup faster`);
+    return EXIT.SETUP_TIMEOUT;
+  }
+  if (outcome.error !== undefined) {
+    if (outcome.error instanceof TestAbortedError) {
+      say(`test aborted in setup(): ${outcome.error.reason}`);
+      return EXIT.ABORTED;
+    }
+    say(`setup() threw: ${errorText(outcome.error)}`);
+    return EXIT.SCRIPT_EXCEPTION;
+  }
+  return { data: JSON.parse(JSON.stringify(outcome.value ?? null)) as unknown };
+}
+
+/** teardown(), with its timeout; false when it timed out (an error in it is only said). */
+async function runTeardown(run: Prepared, testTags: Tags, env: Record<string, string | undefined>, setupData: unknown, say: Say): Promise<boolean> {
+  const { script, host } = run;
+  if (!script.teardown) return true;
+  const outcome = await withTimeout(host.als.run(contextFor('teardown', testTags, env), async () => script.teardown?.(setupData)), parseDuration(script.options.teardownTimeout ?? '60s'));
+  if (outcome.timedOut) {
+    say(`teardown() did not finish within teardownTimeout (${script.options.teardownTimeout ?? '60s'})`);
+    return false;
+  }
+  if (outcome.error !== undefined && !(outcome.error instanceof TestAbortedError)) say(`teardown() threw: ${errorText(outcome.error)}`);
+  return true;
+}
+
+/**
+ * The run's worker processes and what signals do to them. First SIGINT/SIGTERM: no new iterations,
+ * running ones interrupted; second: every worker killed and the coordinator gone. Nothing outlives
+ * the coordinator ('exit' kills what is left).
+ */
+class Fleet {
+  readonly workers: WorkerHandle[];
+  /** A first signal came: teardown and the summary still run, the exit code is 105. */
+  interrupted = false;
+  private signals = 0;
+  private readonly stderr: NodeJS.WritableStream;
+
+  constructor(
+    o: RunOptions,
+    private readonly say: Say,
+    init: (index: number) => InitMessage,
+  ) {
+    this.workers = Array.from({ length: o.workers }, (_, i) => startWorker(o, init(i)));
+    this.stderr = o.stderr;
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+    process.on('exit', this.killAll);
+  }
+
+  /** Workers start no new iteration and interrupt running ones after their gracefulStop. */
+  stop(): void {
+    for (const w of this.workers) if (!w.done && w.child.connected) w.child.send({ type: 'stop' });
+  }
+
+  readonly killAll = (): void => {
+    for (const w of this.workers) w.child.kill('SIGKILL');
   };
-  const killAll = () => {
-    for (const w of workers) w.child.kill('SIGKILL');
-  };
-  const onSignal = () => {
-    signals++;
-    if (signals === 1) {
-      interrupted = true;
-      say('stopping gracefully: no new iterations and running ones interrupted (as k6 does); teardown and the summary still run (send the signal again to stop at once)');
-      stopWorkers();
+
+  private readonly onSignal = (): void => {
+    this.signals++;
+    if (this.signals === 1) {
+      this.interrupted = true;
+      this.say('stopping gracefully: no new iterations and running ones interrupted (as k6 does); teardown and the summary still run (send the signal again to stop at once)');
+      this.stop();
     } else {
-      killAll();
-      o.stderr.write('wsgate engine: stopped at once by a second signal; nothing was written\n');
+      this.killAll();
+      this.stderr.write('wsgate engine: stopped at once by a second signal; nothing was written\n');
       process.exit(EXIT.INTERRUPTED);
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', killAll);
 
-  try {
-    const ready = await Promise.all(workers.map((w) => waitReady(w)));
-    const fatal = ready.find((r) => r !== undefined);
-    if (fatal) {
-      killAll();
-      say(fatal.message);
-      return fatal.exitCode;
-    }
-
-    // setup(), with k6's timeout; its data goes to every worker.
-    const setupCtx = contextFor('setup', testTags, o.env);
-    let setupData: unknown;
-    const setupTimeoutMs = parseDuration(script.options.setupTimeout ?? '60s');
-    if (script.setup) {
-      const outcome = await withTimeout(host.als.run(setupCtx, async () => script.setup?.(undefined)), setupTimeoutMs);
-      if (outcome.timedOut) {
-        killAll();
-        say(`setup() did not finish within setupTimeout (${script.options.setupTimeout ?? '60s'}); raise it in the options or make setup faster`);
-        return EXIT.SETUP_TIMEOUT;
-      }
-      if (outcome.error !== undefined) {
-        killAll();
-        if (outcome.error instanceof TestAbortedError) {
-          say(`test aborted in setup(): ${outcome.error.reason}`);
-          return EXIT.ABORTED;
-        }
-        say(`setup() threw: ${errorText(outcome.error)}`);
-        return EXIT.SCRIPT_EXCEPTION;
-      }
-      setupData = JSON.parse(JSON.stringify(outcome.value ?? null)) as unknown;
-    }
-
-    // Start every worker on one clock.
-    const testStart = Date.now() + 50;
-    for (const w of workers) w.child.send({ type: 'start', testStartEpochMs: testStart, setupData });
-    const maxMs = Math.max(0, ...plans.map((p) => scenarioLengthMs(p.config)));
-    const progress = new Progress(o.stderr, !o.quiet);
-    const points: FlushPoint[] = [];
-    let intervals: IntervalSnapshot[] = [];
-    for (const w of workers) {
-      w.child.on('message', (m: FromWorker) => {
-        if (m.type === 'flush' || m.type === 'done') {
-          w.latest = m.snapshot;
-          w.status = m.status;
-          intervals.push(m.interval);
-          if (m.type === 'done') w.done = true;
-        } else if (m.type === 'abort') {
-          if (abortReason === undefined) {
-            abortReason = m.reason;
-            say(`test aborted by the script: ${m.reason}`);
-          }
-          stopWorkers();
-        }
-      });
-    }
-
-    let lastThresholdCheck = 0;
-    let lastTick = testStart;
-    let thresholdAbort: string | undefined;
-    const merged = () => mergeAll(registryOf(submetrics, prometheus !== undefined), own, workers);
-    const tick = () => {
-      const now = Date.now();
-      const elapsed = now - testStart;
-      const view = merged();
-      const snap = view.snapshot();
-      const point = flushPoint(snap, mergeIntervals([own.drainInterval(), ...intervals]), now, elapsed, now - lastTick, prometheus !== undefined);
-      intervals = [];
-      lastTick = now;
-      const openSockets = workers.reduce((n, w) => n + w.status.openSockets, 0);
-      const activeVus = workers.reduce((n, w) => n + w.status.activeVus, 0);
-      point.total['wsgate_connections_open'] = { type: 'gauge', isTime: false, values: { value: openSockets } };
-      point.total['vus'] = { type: 'gauge', isTime: false, values: { value: activeVus } };
-      points.push(point);
-      prometheus?.push(point.series ?? [], now);
-      const checks = snap.sinks['checks'];
-      progress.update({
-        elapsedMs: elapsed,
-        maxMs: maxMs || undefined,
-        vus: activeVus,
-        sockets: openSockets,
-        iterations: workers.reduce((n, w) => n + w.status.iterations, 0),
-        checksFailed: (checks?.total ?? 0) - (checks?.passes ?? 0),
-        checksTotal: checks?.total ?? 0,
-      });
-      if (now - lastThresholdCheck >= THRESHOLD_EVERY_MS && thresholdAbort === undefined) {
-        lastThresholdCheck = now;
-        const failing = thresholds.aborting(thresholds.evaluate(snap, elapsed, { final: false }), elapsed);
-        if (failing.length > 0) {
-          thresholdAbort = failing.map((f) => `${f.metric}: ${f.expression}`).join(', ');
-          say(`thresholds crossed with abortOnFail (${thresholdAbort}); stopping the test early`);
-          stopWorkers();
-        }
-      }
-    };
-    const timer = setInterval(tick, TICK_MS);
-    const codes = await Promise.all(workers.map((w) => w.exited));
-    clearInterval(timer);
-    tick();
-    progress.end();
-    const crashed = workers.filter((w, i) => !w.done && codes[i] !== 0);
-    if (crashed.length > 0 && !interrupted) {
-      say(`${crashed.length} worker process(es) ended without finishing (exit ${crashed.map((w) => w.child.exitCode ?? w.child.signalCode).join(', ')}); the results below cover only what was reported`);
-    }
-
-    // teardown(), unless setup never ran to the end.
-    if (script.teardown) {
-      const outcome = await withTimeout(host.als.run(contextFor('teardown', testTags, o.env), async () => script.teardown?.(setupData)), parseDuration(script.options.teardownTimeout ?? '60s'));
-      if (outcome.timedOut) {
-        say(`teardown() did not finish within teardownTimeout (${script.options.teardownTimeout ?? '60s'})`);
-        return EXIT.TEARDOWN_TIMEOUT;
-      }
-      if (outcome.error !== undefined && !(outcome.error instanceof TestAbortedError)) say(`teardown() threw: ${errorText(outcome.error)}`);
-    }
-
-    const durationMs = Date.now() - testStart;
-    const final = merged().snapshot();
-    const results = thresholds.evaluate(final, durationMs);
-    const verdicts = flatten(results);
-    const crossed = verdicts.filter((v) => v.ok === false);
-    const summaryData = buildSummaryData(final, results, {
-      testRunDurationMs: durationMs,
-      summaryTrendStats: script.options.summaryTrendStats ?? ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)'],
-      isStdOutTTY: Boolean(o.stdout.isTTY),
-      isStdErrTTY: Boolean(o.stderr.isTTY),
-    });
-    if (o.summary) writeSummary(script, summaryData, verdicts, o, say);
-    if (o.report) {
-      const verdictWord = abortReason || interrupted ? 'no verdict' : crossed.length > 0 ? 'fail' : 'pass';
-      writeFileChecked(o.report, renderReport({
-        title: `wsgate run ${o.script}`,
-        suite: String(o.env['WSGATE_SUITE'] ?? o.script),
-        env: String(o.env['WSGATE_ENV'] ?? ''),
-        startedAt: testStart,
-        durationMs,
-        points,
-        summary: summaryData as never,
-        thresholdResults: verdicts.map((v) => ({ metric: v.metric, expression: v.expression, ok: v.ok, noData: v.noData, ...(v.observed === undefined ? {} : { observed: v.observed }) })),
-        verdict: verdictWord,
-      }), say);
-    }
-    await prometheus?.stop(final);
-    if (abortReason !== undefined) return EXIT.ABORTED;
-    if (thresholdAbort !== undefined) return EXIT.THRESHOLDS;
-    if (interrupted) return EXIT.INTERRUPTED;
-    if (crashed.length > 0) return EXIT.SCRIPT_EXCEPTION;
-    return crossed.length > 0 ? EXIT.THRESHOLDS : EXIT.OK;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', killAll);
-    killAll();
+  dispose(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+    process.off('exit', this.killAll);
+    this.killAll();
   }
+}
+
+/** How often the coordinator merges what the workers report (they flush once a second). */
+const TICK_MS = 1000;
+/** How often abortOnFail thresholds are judged on the merged data while the test runs. */
+const THRESHOLD_EVERY_MS = 2000;
+
+/**
+ * What the workers report, merged once a second (TICK_MS): the progress line, Prometheus, the
+ * report's points, and thresholds with abortOnFail every THRESHOLD_EVERY_MS.
+ */
+class Live {
+  readonly points: FlushPoint[] = [];
+  /** The abortOnFail thresholds that stopped the run early, if any. */
+  thresholdAbort: string | undefined;
+  private intervals: IntervalSnapshot[] = [];
+  private lastTick: number;
+  private lastThresholdCheck = 0;
+  private readonly progress: Progress;
+  private readonly maxMs: number;
+
+  constructor(
+    o: RunOptions,
+    private readonly run: Prepared,
+    private readonly fleet: Fleet,
+    readonly testStart: number,
+    private readonly say: Say,
+  ) {
+    this.lastTick = testStart;
+    this.progress = new Progress(o.stderr, !o.quiet);
+    this.maxMs = Math.max(0, ...run.plans.map((p) => scenarioLengthMs(p.config)));
+  }
+
+  received(w: WorkerHandle, m: Extract<FromWorker, { type: 'flush' | 'done' }>): void {
+    w.latest = m.snapshot;
+    w.status = m.status;
+    this.intervals.push(m.interval);
+    if (m.type === 'done') w.done = true;
+  }
+
+  /** The coordinator's and every worker's latest snapshot, merged into a fresh registry. */
+  merged(): Registry {
+    const into = new Registry({ submetrics: this.run.submetrics, series: this.run.prometheus !== undefined });
+    into.merge(this.run.own.snapshot());
+    for (const w of this.fleet.workers) if (w.latest) into.merge(w.latest);
+    return into;
+  }
+
+  tick(): void {
+    const { own, prometheus, thresholds } = this.run;
+    const workers = this.fleet.workers;
+    const now = Date.now();
+    const elapsed = now - this.testStart;
+    const snap = this.merged().snapshot();
+    const point = flushPoint(snap, mergeIntervals([own.drainInterval(), ...this.intervals]), now, elapsed, now - this.lastTick, prometheus !== undefined);
+    this.intervals = [];
+    this.lastTick = now;
+    const openSockets = workers.reduce((n, w) => n + w.status.openSockets, 0);
+    const activeVus = workers.reduce((n, w) => n + w.status.activeVus, 0);
+    point.total['wsgate_connections_open'] = { type: 'gauge', isTime: false, values: { value: openSockets } };
+    point.total['vus'] = { type: 'gauge', isTime: false, values: { value: activeVus } };
+    this.points.push(point);
+    prometheus?.push(point.series ?? [], now);
+    const checks = snap.sinks['checks'];
+    this.progress.update({
+      elapsedMs: elapsed,
+      maxMs: this.maxMs || undefined,
+      vus: activeVus,
+      sockets: openSockets,
+      iterations: workers.reduce((n, w) => n + w.status.iterations, 0),
+      checksFailed: (checks?.total ?? 0) - (checks?.passes ?? 0),
+      checksTotal: checks?.total ?? 0,
+    });
+    if (now - this.lastThresholdCheck >= THRESHOLD_EVERY_MS && this.thresholdAbort === undefined) {
+      this.lastThresholdCheck = now;
+      const failing = thresholds.aborting(thresholds.evaluate(snap, elapsed, { final: false }), elapsed);
+      if (failing.length > 0) {
+        this.thresholdAbort = failing.map((f) => `${f.metric}: ${f.expression}`).join(', ');
+        this.say(`thresholds crossed with abortOnFail (${this.thresholdAbort}); stopping the test early`);
+        this.fleet.stop();
+      }
+    }
+  }
+
+  /** The last tick, once every worker has exited. */
+  end(): void {
+    this.tick();
+    this.progress.end();
+  }
+}
+
+/** Thresholds judged on the final data; the summary and the report written. Returns how many thresholds were crossed. */
+function writeResults(o: RunOptions, run: Prepared, final: RegistrySnapshot, live: Live, noVerdict: boolean, say: Say): number {
+  const durationMs = Date.now() - live.testStart;
+  const results = run.thresholds.evaluate(final, durationMs);
+  const verdicts = flatten(results);
+  const crossed = verdicts.filter((v) => v.ok === false).length;
+  const summaryData = buildSummaryData(final, results, {
+    testRunDurationMs: durationMs,
+    summaryTrendStats: run.script.options.summaryTrendStats ?? ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)'],
+    isStdOutTTY: Boolean(o.stdout.isTTY),
+    isStdErrTTY: Boolean(o.stderr.isTTY),
+  });
+  if (o.summary) writeSummary(run.script, summaryData, verdicts, o, say);
+  if (o.report) {
+    writeFileChecked(o.report, renderReport({
+      title: `wsgate run ${o.script}`,
+      suite: String(o.env['WSGATE_SUITE'] ?? o.script),
+      env: String(o.env['WSGATE_ENV'] ?? ''),
+      startedAt: live.testStart,
+      durationMs,
+      points: live.points,
+      summary: summaryData,
+      thresholdResults: verdicts.map((v) => ({ metric: v.metric, expression: v.expression, ok: v.ok, noData: v.noData, ...(v.observed === undefined ? {} : { observed: v.observed }) })),
+      verdict: noVerdict ? 'no verdict' : crossed > 0 ? 'fail' : 'pass',
+    }), say);
+  }
+  return crossed;
 }
 
 /** Nested threshold results as one list, in the options' order. */
@@ -371,12 +487,6 @@ function waitReady(w: WorkerHandle): Promise<{ message: string; exitCode: number
     w.child.on('message', on);
     void w.exited.then((code) => resolve({ message: `a worker process exited (code ${code}) before it was ready`, exitCode: EXIT.SCRIPT_EXCEPTION }));
   });
-}
-
-function mergeAll(into: Registry, own: Registry, workers: WorkerHandle[]): Registry {
-  into.merge(own.snapshot());
-  for (const w of workers) if (w.latest) into.merge(w.latest);
-  return into;
 }
 
 function contextFor(name: string, tags: Tags, env: Record<string, string | undefined>): VuContext {

@@ -14,7 +14,7 @@ import type { Registry } from './metrics/registry.ts';
 import type { JsonOutput } from './output/json.ts';
 
 /** k6's builtin metrics that the engine records, with k6's types. */
-export const BUILTIN_METRICS: readonly { name: string; kind: MetricKind; isTime: boolean }[] = [
+const BUILTIN_METRICS: readonly { name: string; kind: MetricKind; isTime: boolean }[] = [
   { name: 'checks', kind: 'rate', isTime: false },
   { name: 'iterations', kind: 'counter', isTime: false },
   { name: 'iteration_duration', kind: 'trend', isTime: true },

@@ -49,7 +49,7 @@ function secs(ms: number): string {
   return `${(ms / 1000).toFixed(0)}s`;
 }
 
-export function render(s: ProgressState): string {
+function render(s: ProgressState): string {
   const left = s.maxMs === undefined ? '' : `, at most ${secs(Math.max(0, s.maxMs - s.elapsedMs))} left`;
   const failed = s.checksTotal === 0 ? 'no checks yet' : `${s.checksFailed.toLocaleString('en-US')} of ${s.checksTotal.toLocaleString('en-US')} checks failed`;
   return `wsgate engine: ${secs(s.elapsedMs)} elapsed${left} · ${s.vus} VUs · ${s.sockets.toLocaleString('en-US')} connections open · ${s.iterations.toLocaleString('en-US')} iterations · ${failed}`;

@@ -6,7 +6,7 @@ import type { Options, Scenario } from '../lib/runtime/options.ts';
 import type { ScenarioPlan } from './contracts.ts';
 import { parseDuration } from './metrics/duration.ts';
 
-export function scenariosOf(options: Options): Record<string, Scenario> {
+function scenariosOf(options: Options): Record<string, Scenario> {
   if (options.scenarios && Object.keys(options.scenarios).length > 0) return options.scenarios;
   const vus = options.vus ?? 1;
   if (options.duration !== undefined && options.iterations === undefined) {
@@ -16,7 +16,7 @@ export function scenariosOf(options: Options): Record<string, Scenario> {
 }
 
 /** The most VUs a scenario can have at once, the size of its block of VU ids. */
-export function maxVusOf(s: Scenario): number {
+function maxVusOf(s: Scenario): number {
   switch (s.executor) {
     case 'per-vu-iterations':
     case 'shared-iterations':

@@ -17,7 +17,7 @@ export interface Script {
 }
 
 /** An error of the script itself (k6 exit code 107), with the script's location when known. */
-export class ScriptError extends Error {
+class ScriptError extends Error {
   readonly code = 'ERR_SCRIPT';
 }
 

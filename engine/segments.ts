@@ -15,6 +15,7 @@
  * what k6 would run for that segment, and all workers of all instances together run the test once.
  * Pure module.
  */
+import { CodedError } from '../lib/core/errors.ts';
 
 /** Codes of {@link SegmentError}; callers switch on them. */
 export type SegmentErrorCode =
@@ -26,14 +27,7 @@ export type SegmentErrorCode =
   | 'ERR_SEGMENT_PRECISION';
 
 /** A bad execution segment, sequence or split; `message` is one sentence naming the value and the form. */
-export class SegmentError extends Error {
-  readonly code: SegmentErrorCode;
-  constructor(code: SegmentErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
+export class SegmentError extends CodedError<SegmentErrorCode> {}
 
 const SEGMENT_FORM = 'from:to with 0 <= from < to <= 1, each a fraction, a decimal or a whole percentage, as in "0:1/2", "1/3:2/3", "0.5:1" or "50%:75%"';
 const SEQUENCE_FORM = 'at least two increasing comma-separated points between 0 and 1, as in "0,1/3,2/3,1"';

@@ -12,7 +12,7 @@ import { redactorFor } from './core/redact.ts';
 let redactor: ((text: string) => string) | undefined;
 
 /** `text` without the run's secrets and anything secret-shaped (lib/core/redact.ts). */
-export function redact(text: string): string {
+function redact(text: string): string {
   return (redactor ??= redactorFor(runtime.env))(text);
 }
 

@@ -7,11 +7,11 @@ import type { Config } from './core/config.ts';
 import type { DialectHttp, DialectTarget, HealthReading } from './dialects/dialect.ts';
 import { dialectFor } from './dialect-for.ts';
 
-export const dialectHttp: DialectHttp = {
+const dialectHttp: DialectHttp = {
   request: (r) => runtime.http({ ...r, timeoutMs: 10_000 }),
 };
 
-export function dialectTarget(config: Config): DialectTarget {
+function dialectTarget(config: Config): DialectTarget {
   return { httpUrl: config.httpUrl, authUrl: config.authUrl, apiUrl: config.serverApiUrl, apiKey: config.serverApiKey };
 }
 

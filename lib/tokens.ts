@@ -23,7 +23,7 @@ export interface MintOptions {
 
 const encoder = new TextEncoder();
 
-export interface Claims {
+interface Claims {
   sub: string;
   iss: string;
   aud: string;
@@ -33,7 +33,7 @@ export interface Claims {
 }
 
 /** The claims of the auth service's access tokens; both signers below sign exactly these. */
-export function claimsFor(config: Config, userId: string, opts: MintOptions = {}): Claims {
+function claimsFor(config: Config, userId: string, opts: MintOptions = {}): Claims {
   const now = Math.floor(Date.now() / 1000);
   return {
     sub: userId,
@@ -145,7 +145,7 @@ export function peekClaims(token: string): Record<string, unknown> | undefined {
 }
 
 /** A user and a token that authenticates as that user. */
-export interface Credential {
+interface Credential {
   userId: string;
   token: string;
 }

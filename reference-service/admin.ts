@@ -20,7 +20,7 @@ export const ADMIN_HOST = '127.0.0.1';
 /** Shortest admin token accepted: guessing one must not be practical even on loopback. */
 export const MIN_ADMIN_TOKEN_CHARS = 16;
 /** Where the endpoint's routes live; {@link RunningAdmin.url} ends with it. */
-export const ADMIN_PATH = '/admin';
+const ADMIN_PATH = '/admin';
 
 export interface AdminOptions {
   /** The bearer token every request must carry (at least {@link MIN_ADMIN_TOKEN_CHARS} characters). */

@@ -12,7 +12,7 @@ import type { BodyResult } from './http.ts';
 import { signAccessToken } from './tokens.ts';
 import { HOSTILE_REFUSE_EVERY, hostileAuthError } from './hostile.ts';
 
-export const USER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+const USER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** How long a refresh token stays redeemable. */
 const REFRESH_TTL_MS = 24 * 3600 * 1000;
@@ -39,30 +39,56 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
+/**
+ * Opaque, single-use refresh tokens. Insertion order equals expiry order (one TTL for all), so
+ * expired entries are always at the front.
+ */
+class RefreshTokens {
+  private readonly byToken = new Map<string, RefreshEntry>();
+
+  /** A new refresh token for `userId`, redeemable for REFRESH_TTL_MS. */
+  mint(userId: string): string {
+    const token = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    for (const [old, entry] of this.byToken) {
+      if (entry.expiresAtMs > now) break;
+      this.byToken.delete(old);
+    }
+    this.byToken.set(token, { userId, expiresAtMs: now + REFRESH_TTL_MS });
+    return token;
+  }
+
+  /** The user of a live token, which is spent by this call (a replayed one is refused); undefined for anything else. */
+  redeem(presented: unknown): string | undefined {
+    const entry = typeof presented === 'string' ? this.byToken.get(presented) : undefined;
+    if (typeof presented !== 'string' || entry === undefined || entry.expiresAtMs <= Date.now()) return undefined;
+    this.byToken.delete(presented);
+    return entry.userId;
+  }
+
+  clear(): void {
+    this.byToken.clear();
+  }
+}
+
+function badBody(res: ServerResponse, body: Exclude<BodyResult, { kind: 'ok' }>): void {
+  if (body.kind === 'too_large') sendJson(res, 413, { error: 'body_too_large' });
+  else sendJson(res, 400, { error: 'invalid_json' });
+}
+
 export function createAuthService(deps: AuthDeps): AuthService {
   const { config } = deps;
   const claims = { issuer: config.issuer, audience: config.audience };
-  // Insertion order equals expiry order (one TTL for all), so expired entries are always at the front.
-  const refreshTokens = new Map<string, RefreshEntry>();
+  const refreshTokens = new RefreshTokens();
   const passwordDigest = config.authPassword === undefined ? undefined : digest(config.authPassword);
   let hostileRequests = 0;
   // hostile: every error body echoes the credentials the request sent.
   const error = (code: string, received: Record<string, unknown> = {}): Record<string, unknown> =>
     deps.faults.has('hostile') ? hostileAuthError(code, received) : { error: code };
 
-  function pruneRefreshTokens(now: number): void {
-    for (const [token, entry] of refreshTokens) {
-      if (entry.expiresAtMs > now) break;
-      refreshTokens.delete(token);
-    }
-  }
-
   async function issue(userId: string): Promise<Record<string, unknown>> {
     const accessToken = await signAccessToken(deps.signKey, claims, userId, config.tokenTtlS);
-    const refreshToken = randomBytes(32).toString('base64url');
-    const now = Date.now();
-    pruneRefreshTokens(now);
-    refreshTokens.set(refreshToken, { userId, expiresAtMs: now + REFRESH_TTL_MS });
+    const refreshToken = refreshTokens.mint(userId);
     return {
       access_token: accessToken,
       refresh_token: refreshToken,
@@ -74,11 +100,6 @@ export function createAuthService(deps: AuthDeps): AuthService {
   function passwordMatches(password: unknown): boolean {
     if (passwordDigest === undefined) return true;
     return typeof password === 'string' && timingSafeEqual(digest(password), passwordDigest);
-  }
-
-  function badBody(res: ServerResponse, body: Exclude<BodyResult, { kind: 'ok' }>): void {
-    if (body.kind === 'too_large') sendJson(res, 413, { error: 'body_too_large' });
-    else sendJson(res, 400, { error: 'invalid_json' });
   }
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -100,13 +121,9 @@ export function createAuthService(deps: AuthDeps): AuthService {
     // A broken refresh endpoint fails whatever it is sent.
     if (deps.faults.has('token_refresh_broken')) return sendJson(res, 500, { error: 'internal_error' });
     if (body.kind !== 'ok') return badBody(res, body);
-    const presented = body.value['refresh_token'];
-    const entry = typeof presented === 'string' ? refreshTokens.get(presented) : undefined;
-    if (typeof presented !== 'string' || entry === undefined || entry.expiresAtMs <= Date.now()) {
-      return sendJson(res, 401, error('invalid_refresh_token', body.value));
-    }
-    refreshTokens.delete(presented); // spent: a replayed refresh token is refused
-    sendJson(res, 200, await issue(entry.userId));
+    const userId = refreshTokens.redeem(body.value['refresh_token']);
+    if (userId === undefined) return sendJson(res, 401, error('invalid_refresh_token', body.value));
+    sendJson(res, 200, await issue(userId));
   }
 
   function route(req: IncomingMessage, res: ServerResponse): Promise<void> | void {

@@ -12,12 +12,13 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import type { TargetConfig } from './config.ts';
+import { RARE_RUN_FAULTS } from './faults.ts';
 import type { FaultName } from './faults.ts';
 import { isPlainObject, pathOf, rejectUpgrade, sendJson, sendText } from './http.ts';
 import { HOSTILE_CLOSE_CODE, HOSTILE_REFUSE_EVERY, HOSTILE_STRAY_EVERY, closeReasonWith, echoedSubprotocol, hostileHealthStatus, hostileRefusal, noteUpgrade } from './hostile.ts';
 import { AGENT_EVENTS } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
-import { RARE_RUN_FAULTS, RareDice, planRun, seededRandom } from './rare.ts';
+import { RareDice, planRun, seededRandom } from './rare.ts';
 import type { Emission, RareRunFault } from './rare.ts';
 import { verifyAccessToken } from './tokens.ts';
 import type { VerifiedToken } from './tokens.ts';
@@ -32,7 +33,7 @@ const SHUTDOWN_GRACE_MS = 2000;
 const MAX_ROOM_NAME = 256;
 const RUN_TOOL = 'search';
 /** slow_handshake: how late every handshake is answered. */
-export const SLOW_HANDSHAKE_MS = 3000;
+const SLOW_HANDSHAKE_MS = 3000;
 
 export interface BackendDeps {
   readonly config: TargetConfig;

@@ -36,11 +36,11 @@ import type { BackendPeers, BackendStats } from './chat.ts';
 import { normalizeOptions } from './config.ts';
 import type { TargetConfig, TargetOptions } from './config.ts';
 import { TargetConfigError, TargetStartError } from './errors.ts';
-import { ALL_FAULT_NAMES, isFaultName } from './faults.ts';
+import { ALL_FAULT_NAMES } from './faults.ts';
 import type { FaultName } from './faults.ts';
 import { AGENT_EVENTS, Metrics } from './metrics.ts';
 import type { AgentEventType } from './metrics.ts';
-import { DESYNC_SUFFIX, closeServer, createListener, listen, startTarget, urlHost } from './service.ts';
+import { DESYNC_SUFFIX, checkFaultName, closeServer, createListener, listen, startTarget, targetUrls } from './service.ts';
 import type { RunningTarget, StartTargetOptions } from './service.ts';
 import { hmacKey } from './tokens.ts';
 
@@ -220,6 +220,18 @@ class Worker {
     this.state = 'gone';
     for (const id of [...this.pending.keys()]) this.settle(id, undefined);
   }
+
+  /** Asks the worker to shut down, SIGKILL after WORKER_STOP_MS; kills one that cannot be asked. */
+  async stop(): Promise<void> {
+    if (this.state !== 'gone' && this.send({ t: 'shutdown' })) {
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), WORKER_STOP_MS);
+      await this.exited;
+      clearTimeout(timer);
+    } else if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
 }
 
 /** The file a worker runs: this module (inside the CLI bundle, the bundle itself). */
@@ -286,6 +298,166 @@ function single(target: RunningTarget): RunningCluster {
 }
 
 /**
+ * The primary's registry and its workers: which worker holds connections of each user and members of
+ * each room, the connection count, and the messages workers send it.
+ */
+class Primary {
+  readonly workers: Worker[] = [];
+  private readonly users = new Placement();
+  private readonly rooms = new Placement();
+  private connections = 0;
+  private turn = 0;
+
+  constructor(
+    private readonly config: TargetConfig,
+    readonly faults: Set<FaultName>,
+    private readonly startedAt: number,
+  ) {}
+
+  uptimeSeconds(): number {
+    return Math.round(Date.now() - this.startedAt) / 1000;
+  }
+
+  // connection_leak is played by the workers: a leaking worker never reports the close, so the
+  // connection stays in this registry too.
+  stats(): BackendStats {
+    return { active_connections: this.connections, users: this.users.size };
+  }
+
+  /** Hands an accepted, unread socket to the next ready worker, round robin. */
+  handOver(socket: Socket): void {
+    for (let tries = 0; tries < this.workers.length; tries++) {
+      const worker = this.workers[this.turn++ % this.workers.length];
+      if (worker?.state === 'ready' && worker.send({ t: 'socket' }, socket)) return;
+    }
+    socket.destroy();
+  }
+
+  activeFaults(): readonly FaultName[] {
+    return ALL_FAULT_NAMES.filter((name) => this.faults.has(name));
+  }
+
+  /** Switches a fault here and in every worker; resolves once each has it (or is gone). */
+  async setFault(name: FaultName, on: boolean): Promise<void> {
+    checkFaultName(name);
+    if (on) this.faults.add(name);
+    else this.faults.delete(name);
+    await Promise.all(this.workers.map((w) => w.ask((id) => ({ t: 'fault', id, name, on }), WORKER_STOP_MS)));
+  }
+
+  workerInfo(): WorkerInfo[] {
+    return this.workers.map((w) => ({ index: w.index, pid: w.child.pid, connections: w.connections, state: w.state }));
+  }
+
+  /** /metrics: every worker's counters summed, the connection and user counts from the registry. */
+  async metricsText(): Promise<string> {
+    const snapshots = await Promise.all(this.workers.map((w) => w.ask((id) => ({ t: 'snapshot', id }), SNAPSHOT_MS)));
+    const total = new Metrics();
+    for (const s of snapshots as (MetricsSnapshot | undefined)[]) {
+      if (s === undefined) continue;
+      total.connectionsTotal += s.connectionsTotal;
+      total.agentRunsTotal += s.agentRunsTotal;
+      total.messagesReceivedTotal += s.messagesReceivedTotal;
+      for (const [status, n] of s.handshakeRejections) total.handshakeRejections.set(status, (total.handshakeRejections.get(status) ?? 0) + n);
+      for (const event of AGENT_EVENTS) total.agentEvents[event] += s.agentEvents[event];
+      total.tokenRefreshes.accepted += s.tokenRefreshes.accepted;
+      total.tokenRefreshes.rejected += s.tokenRefreshes.rejected;
+    }
+    const { active_connections, users } = this.stats();
+    return total.render({ activeConnections: active_connections, users, uptimeSeconds: this.uptimeSeconds() });
+  }
+
+  /** Forks worker `index` and resolves once it serves; rejects with TargetConfigError or TargetStartError. */
+  startWorker(index: number): Promise<Worker> {
+    return new Promise((resolve, reject) => {
+      const child = fork(workerModule(), [], { execArgv: workerExecArgv(), env: workerEnv(), serialization: 'json' });
+      const worker = new Worker(index, child);
+      this.workers.push(worker);
+      const timer = setTimeout(() => fail(new TargetStartError(`backend worker ${index} did not start within ${WORKER_START_MS / 1000} s.`)), WORKER_START_MS);
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      child.on('message', (raw) => {
+        const m = raw as ToPrimary;
+        if (worker.state === 'starting') {
+          if (m.t === 'hello') worker.send({ t: 'config', options: wireOptions(this.config, [...this.faults], index, this.startedAt) });
+          else if (m.t === 'ready') {
+            clearTimeout(timer);
+            worker.state = 'ready';
+            resolve(worker);
+          } else if (m.t === 'failed') fail(m.config ? new TargetConfigError(m.message) : new TargetStartError(m.message));
+          return;
+        }
+        this.onMessage(worker, m);
+      });
+      child.once('error', (error) => fail(new TargetStartError(`backend worker ${index} could not be started (${error.message}).`, { cause: error })));
+      child.once('exit', (code, signal) => {
+        if (worker.state === 'starting') fail(new TargetStartError(`backend worker ${index} exited while starting (${signal ?? `code ${code}`}).`));
+        this.onExit(worker);
+      });
+    });
+  }
+
+  /** Stops every worker: a goodbye to its WebSockets first, SIGKILL after WORKER_STOP_MS. */
+  async stopWorkers(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.stop()));
+  }
+
+  private onMessage(from: Worker, m: ToPrimary): void {
+    const reply = (id: number, v: unknown): void => void from.send({ t: 're', id, v });
+    switch (m.t) {
+      case 'open':
+        this.users.add(m.user, from.index);
+        this.connections++;
+        from.connections++;
+        return reply(m.id, null);
+      case 'close':
+        this.users.remove(m.user, from.index);
+        this.connections--;
+        from.connections--;
+        return;
+      case 'join':
+        if (m.add) this.rooms.add(m.room, from.index);
+        return reply(m.id, this.rooms.total(m.room));
+      case 'leave':
+        return this.rooms.remove(m.room, from.index);
+      case 'dm':
+        for (const w of this.users.workers(m.to)) if (w !== from.index) this.workers[w - 1]?.send(m);
+        return;
+      case 'room':
+        for (const w of this.rooms.workers(m.room)) if (w !== from.index) this.workers[w - 1]?.send(m);
+        return;
+      case 'leak':
+        for (const [userId, per] of this.users.entries()) {
+          if (userId === m.user) continue;
+          for (const w of per.keys()) if (w !== from.index) return void this.workers[w - 1]?.send(m);
+        }
+        return;
+      case 'stats':
+        return reply(m.id, this.stats());
+      case 'metrics':
+        void this.metricsText().then((text) => reply(m.id, text));
+        return;
+      case 're':
+        return from.settle(m.id, m.v);
+      case 'hello':
+      case 'ready':
+      case 'failed':
+        return; // handled while starting
+    }
+  }
+
+  private onExit(worker: Worker): void {
+    worker.gone();
+    this.connections -= worker.connections;
+    worker.connections = 0;
+    this.users.drop(worker.index);
+    this.rooms.drop(worker.index);
+  }
+}
+
+/**
  * Starts the reference service with `workers` backend processes (default 1: {@link startTarget}
  * itself). Resolves once every worker serves; throws TargetConfigError for bad options and
  * TargetStartError when a port cannot be bound or a worker does not start.
@@ -299,187 +471,44 @@ export async function startTargetCluster(options: StartClusterOptions = {}): Pro
 
   const config = normalizeOptions(targetOptions);
   if (targetOptions.admin !== undefined) checkAdminOptions(targetOptions.admin);
-  const faults = new Set<FaultName>(config.faults);
-  const startedAt = Date.now();
-  const uptimeSeconds = (): number => Math.round(Date.now() - startedAt) / 1000;
-
-  const auth = createAuthService({ config, faults, signKey: await hmacKey(config.authSecret, 'sign'), uptimeSeconds });
+  const primary = new Primary(config, new Set<FaultName>(config.faults), Date.now());
+  const auth = createAuthService({ config, faults: primary.faults, signKey: await hmacKey(config.authSecret, 'sign'), uptimeSeconds: () => primary.uptimeSeconds() });
   const authServer = createListener(config.tls, auth.handle);
-  const workers: Worker[] = [];
-  const users = new Placement();
-  const rooms = new Placement();
-  let connections = 0;
-  let turn = 0;
-
   // Sockets are handed over unread (pauseOnConnect), so TLS and HTTP happen in the worker.
-  const backendServer = createNetServer({ pauseOnConnect: true }, (socket) => {
-    for (let tries = 0; tries < workers.length; tries++) {
-      const worker = workers[turn++ % workers.length];
-      if (worker?.state === 'ready' && worker.send({ t: 'socket' }, socket)) return;
-    }
-    socket.destroy();
-  });
-
-  // connection_leak is played by the workers: a leaking worker never reports the close, so the
-  // connection stays in this registry too.
-  const stats = (): BackendStats => ({ active_connections: connections, users: users.size });
-
-  const metricsText = async (): Promise<string> => {
-    const snapshots = await Promise.all(workers.map((w) => w.ask((id) => ({ t: 'snapshot', id }), SNAPSHOT_MS)));
-    const total = new Metrics();
-    for (const s of snapshots as (MetricsSnapshot | undefined)[]) {
-      if (s === undefined) continue;
-      total.connectionsTotal += s.connectionsTotal;
-      total.agentRunsTotal += s.agentRunsTotal;
-      total.messagesReceivedTotal += s.messagesReceivedTotal;
-      for (const [status, n] of s.handshakeRejections) total.handshakeRejections.set(status, (total.handshakeRejections.get(status) ?? 0) + n);
-      for (const event of AGENT_EVENTS) total.agentEvents[event] += s.agentEvents[event];
-      total.tokenRefreshes.accepted += s.tokenRefreshes.accepted;
-      total.tokenRefreshes.rejected += s.tokenRefreshes.rejected;
-    }
-    const { active_connections, users: userCount } = stats();
-    return total.render({ activeConnections: active_connections, users: userCount, uptimeSeconds: uptimeSeconds() });
-  };
-
-  const onMessage = (from: Worker, m: ToPrimary): void => {
-    const reply = (id: number, v: unknown): void => void from.send({ t: 're', id, v });
-    switch (m.t) {
-      case 'open':
-        users.add(m.user, from.index);
-        connections++;
-        from.connections++;
-        return reply(m.id, null);
-      case 'close':
-        users.remove(m.user, from.index);
-        connections--;
-        from.connections--;
-        return;
-      case 'join':
-        if (m.add) rooms.add(m.room, from.index);
-        return reply(m.id, rooms.total(m.room));
-      case 'leave':
-        return rooms.remove(m.room, from.index);
-      case 'dm':
-        for (const w of users.workers(m.to)) if (w !== from.index) workers[w - 1]?.send(m);
-        return;
-      case 'room':
-        for (const w of rooms.workers(m.room)) if (w !== from.index) workers[w - 1]?.send(m);
-        return;
-      case 'leak':
-        for (const [userId, per] of users.entries()) {
-          if (userId === m.user) continue;
-          for (const w of per.keys()) if (w !== from.index) return void workers[w - 1]?.send(m);
-        }
-        return;
-      case 'stats':
-        return reply(m.id, stats());
-      case 'metrics':
-        void metricsText().then((text) => reply(m.id, text));
-        return;
-      case 're':
-        return from.settle(m.id, m.v);
-      case 'hello':
-      case 'ready':
-      case 'failed':
-        return; // handled while starting
-    }
-  };
-
-  const onExit = (worker: Worker): void => {
-    worker.gone();
-    connections -= worker.connections;
-    worker.connections = 0;
-    users.drop(worker.index);
-    rooms.drop(worker.index);
-  };
-
-  const stopWorker = async (worker: Worker): Promise<void> => {
-    if (worker.state !== 'gone' && worker.send({ t: 'shutdown' })) {
-      const timer = setTimeout(() => worker.child.kill('SIGKILL'), WORKER_STOP_MS);
-      await worker.exited;
-      clearTimeout(timer);
-    } else if (worker.child.exitCode === null && worker.child.signalCode === null) {
-      worker.child.kill('SIGKILL');
-      await worker.exited;
-    }
-  };
-
-  const startWorker = (index: number): Promise<Worker> =>
-    new Promise((resolve, reject) => {
-      const child = fork(workerModule(), [], { execArgv: workerExecArgv(), env: workerEnv(), serialization: 'json' });
-      const worker = new Worker(index, child);
-      workers.push(worker);
-      const timer = setTimeout(() => fail(new TargetStartError(`backend worker ${index} did not start within ${WORKER_START_MS / 1000} s.`)), WORKER_START_MS);
-      const fail = (error: Error): void => {
-        clearTimeout(timer);
-        reject(error);
-      };
-      child.on('message', (raw) => {
-        const m = raw as ToPrimary;
-        if (worker.state === 'starting') {
-          if (m.t === 'hello') worker.send({ t: 'config', options: wireOptions(config, [...faults], index, startedAt) });
-          else if (m.t === 'ready') {
-            clearTimeout(timer);
-            worker.state = 'ready';
-            resolve(worker);
-          } else if (m.t === 'failed') fail(m.config ? new TargetConfigError(m.message) : new TargetStartError(m.message));
-          return;
-        }
-        onMessage(worker, m);
-      });
-      child.once('error', (error) => fail(new TargetStartError(`backend worker ${index} could not be started (${error.message}).`, { cause: error })));
-      child.once('exit', (code, signal) => {
-        if (worker.state === 'starting') fail(new TargetStartError(`backend worker ${index} exited while starting (${signal ?? `code ${code}`}).`));
-        onExit(worker);
-      });
-    });
+  const backendServer = createNetServer({ pauseOnConnect: true }, (socket) => primary.handOver(socket));
 
   let authPort: number;
   let backendPort: number;
   let admin: RunningAdmin | undefined;
-  const activeFaults = (): readonly FaultName[] => ALL_FAULT_NAMES.filter((name) => faults.has(name));
-  const setFault = async (name: FaultName, on: boolean): Promise<void> => {
-    if (!isFaultName(name)) {
-      throw new TargetConfigError(`unknown fault "${String(name)}"; valid faults are ${ALL_FAULT_NAMES.join(', ')}.`);
-    }
-    if (on) faults.add(name);
-    else faults.delete(name);
-    await Promise.all(workers.map((w) => w.ask((id) => ({ t: 'fault', id, name, on }), WORKER_STOP_MS)));
-  };
   try {
     authPort = await listen(authServer, config.authPort, config.host, 'auth');
     backendPort = await listen(backendServer, config.backendPort, config.host, 'backend');
-    await Promise.all(Array.from({ length: workerCount }, (_, i) => startWorker(i + 1)));
+    await Promise.all(Array.from({ length: workerCount }, (_, i) => primary.startWorker(i + 1)));
     if (targetOptions.admin !== undefined) {
-      admin = await startAdmin(targetOptions.admin, { faults: activeFaults, setFault: (name, on) => void setFault(name, on) });
+      admin = await startAdmin(targetOptions.admin, { faults: () => primary.activeFaults(), setFault: (name, on) => void primary.setFault(name, on) });
     }
   } catch (error) {
-    await Promise.all([closeServer(authServer), closeServer(backendServer), ...workers.map(stopWorker)]);
+    await Promise.all([closeServer(authServer), closeServer(backendServer), primary.stopWorkers()]);
     throw error;
   }
 
-  const host = urlHost(config.host);
-  const httpScheme = config.tls === undefined ? 'http' : 'https';
-  const wsScheme = config.tls === undefined ? 'ws' : 'wss';
   let closing: Promise<void> | undefined;
   return {
-    authUrl: `${httpScheme}://${host}:${authPort}`,
-    httpUrl: `${httpScheme}://${host}:${backendPort}`,
-    wsUrl: `${wsScheme}://${host}:${backendPort}/ws`,
+    ...targetUrls(config, authPort, backendPort),
     adminUrl: admin?.url,
     workers: workerCount,
     get faults(): readonly FaultName[] {
-      return activeFaults();
+      return primary.activeFaults();
     },
-    setFault,
-    stats,
-    workerInfo: () => workers.map((w) => ({ index: w.index, pid: w.child.pid, connections: w.connections, state: w.state })),
+    setFault: (name, on) => primary.setFault(name, on),
+    stats: () => primary.stats(),
+    workerInfo: () => primary.workerInfo(),
     close(): Promise<void> {
       closing ??= (async () => {
         // Stop accepting, let every worker say goodbye (1001) to its WebSockets, then the rest.
         backendServer.close();
         const listenersClosed = Promise.all([closeServer(authServer), admin?.close()]);
-        await Promise.all(workers.map(stopWorker));
+        await primary.stopWorkers();
         authServer.closeAllConnections();
         await listenersClosed;
         auth.clear();

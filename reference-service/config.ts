@@ -7,7 +7,7 @@ import { isFaultName, ALL_FAULT_NAMES } from './faults.ts';
 import type { FaultName } from './faults.ts';
 
 /** Version reported by `/health`; the CLI passes the package version instead. */
-export const TARGET_VERSION = '0.1.0';
+const TARGET_VERSION = '0.1.0';
 
 /** HS256 keys shorter than the hash output are weak; RFC 7518 §3.2 asks for at least 256 bits. */
 export const MIN_SECRET_BYTES = 32;
@@ -117,7 +117,7 @@ function secret(name: string, value: string | undefined): string {
 }
 
 /** 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 

@@ -2,17 +2,10 @@
  * Errors of the reference service. Callers switch on `code`; people read `message`, which is one
  * sentence naming what was wrong, the value, and how to fix it. Secrets never appear in a message.
  */
+import { CodedError } from '../lib/core/errors.ts';
 
 /** Base class so callers can tell the service's own failures from anything else. */
-export class TargetError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class TargetError extends CodedError {}
 
 /** A setting (option, flag, environment variable, file) has a value the service cannot use. */
 export class TargetConfigError extends TargetError {

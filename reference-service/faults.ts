@@ -12,21 +12,15 @@ export const FAULT_NAMES = [
   'token_refresh_broken',
 ] as const;
 
+/** The rare faults that act on a whole agent run (each run rolls once per active one). */
+export const RARE_RUN_FAULTS = ['rare_event_loss', 'rare_duplicate_event', 'rare_reorder', 'rare_mislabel', 'rare_late_run', 'rare_stop_midway'] as const;
+
 /**
  * The rare family: each hits a fixed 3% of what it acts on (exactly one in every {@link RARE_PERIOD}
  * agent runs, connections or agent events, at a random place within each block of that many), above
  * validation's 1% detection floor, so a validation that misses one has a defect, not bad luck.
  */
-export const RARE_FAULT_NAMES = [
-  'rare_event_loss',
-  'rare_duplicate_event',
-  'rare_reorder',
-  'rare_mislabel',
-  'rare_late_run',
-  'rare_stop_midway',
-  'rare_connection_reset',
-  'rare_message_loss',
-] as const;
+export const RARE_FAULT_NAMES = [...RARE_RUN_FAULTS, 'rare_connection_reset', 'rare_message_loss'] as const;
 
 /** One in this many trials is hit by a rare fault: 1/33, about 3%. */
 export const RARE_PERIOD = 33;
@@ -44,7 +38,7 @@ export const VALIDATION_FAULT_NAMES = [...RARE_FAULT_NAMES, 'slow_handshake', 'd
  * puts tokens and secrets into error frames, close reasons and HTTP bodies (the test that nothing
  * wsgate prints or writes carries them: test/cli/secrets.e2e.test.ts).
  */
-export const ADVERSARY_FAULT_NAMES = ['hostile'] as const;
+const ADVERSARY_FAULT_NAMES = ['hostile'] as const;
 
 /** Every fault `--fault` and the admin endpoint accept: the seven regressions, validation's, then the adversaries. */
 export const ALL_FAULT_NAMES = [...FAULT_NAMES, ...VALIDATION_FAULT_NAMES, ...ADVERSARY_FAULT_NAMES] as const;

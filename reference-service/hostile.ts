@@ -35,7 +35,7 @@ export function echoedSubprotocol(offered: ReadonlySet<string>): string | undefi
 }
 
 /** Everything secret-looking a request carried: the bearer token, the `jwt.` subprotocol's token, the query. */
-export function secretsOf(req: IncomingMessage): string[] {
+function secretsOf(req: IncomingMessage): string[] {
   const found: string[] = [];
   const authorization = req.headers.authorization;
   if (authorization) found.push(authorization.replace(/^Bearer[ \t]+/i, ''));
@@ -49,7 +49,7 @@ export function secretsOf(req: IncomingMessage): string[] {
 }
 
 /** A URL that carries `secret` in its user info and its query string, as a leaky redirect would. */
-export function credentialedUrl(secret: string): string {
+function credentialedUrl(secret: string): string {
   const s = encodeURIComponent(secret);
   return `https://wsgate:${s}@hostile.invalid/ws?access_token=${s}&sig=${s}`;
 }

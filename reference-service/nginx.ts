@@ -217,12 +217,7 @@ interface Upstream {
 const UPSTREAM_SCHEMES: Readonly<Record<string, 'http' | 'https'>> = { 'http:': 'http', 'ws:': 'http', 'https:': 'https', 'wss:': 'https' };
 
 function upstreamOf(option: string, value: string): Upstream {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
+  const url = URL.canParse(value) ? new URL(value) : undefined;
   const scheme = url === undefined ? undefined : UPSTREAM_SCHEMES[url.protocol];
   if (url === undefined || scheme === undefined || url.hostname === '' || !/^[\w.\-[\]:]+$/.test(url.hostname)) {
     throw new TargetConfigError(`${option} is "${value}"; give the service's base URL, e.g. http://127.0.0.1:8080.`);
@@ -389,6 +384,116 @@ async function stop(attempt: Attempt): Promise<void> {
   attempt.child.stderr?.destroy();
 }
 
+/** nginx's prefix dir for one start: its config, error log and temp paths live here. */
+interface Prefix {
+  readonly dir: string;
+  readonly tempDir: string;
+  readonly confPath: string;
+  readonly errorLog: string;
+}
+
+function makePrefix(): Prefix {
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-nginx-'));
+  // As root, nginx's workers run as nobody and must traverse the prefix to reach their temp dirs.
+  const tempDir = join(dir, 'temp');
+  mkdirSync(tempDir, { mode: 0o700 });
+  if (process.getuid?.() === 0) {
+    chmodSync(dir, 0o711);
+    chmodSync(tempDir, 0o711);
+  }
+  return { dir, tempDir, confPath: join(dir, 'nginx.conf'), errorLog: join(dir, 'error.log') };
+}
+
+/** Stops nginx (when it was started) and removes its prefix dir: nothing of that start is left. */
+async function release(attempt: Attempt | undefined, prefix: string): Promise<void> {
+  if (attempt !== undefined) {
+    await stop(attempt);
+    if (attempt.child.pid !== undefined) live.delete(attempt.child.pid);
+  }
+  removeDir(prefix);
+}
+
+/** Whether nginx itself answers on every port before it exits or READY_TIMEOUT_MS passes. */
+async function answers(running: Attempt, ports: readonly number[], config: NginxConfigName): Promise<boolean> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (running.exitCode === null && Date.now() < deadline) {
+    let all = true;
+    for (const port of ports) if (!(all = await probe(port, config))) break;
+    if (all) return true;
+    await settlesWithin(running.exited, 25);
+  }
+  return false;
+}
+
+/** What one start needs besides its ports: the binary, its build, the template and the upstreams. */
+interface Plan {
+  readonly bin: string;
+  readonly build: NginxBuild;
+  readonly template: string;
+  readonly config: NginxConfigName;
+  readonly backend: Upstream;
+  readonly auth: Upstream;
+}
+
+/**
+ * One start on freshly picked ports: the running nginx, or `{ portTaken }` with its error log when
+ * someone took a picked port in between. Throws NginxError when nginx fails otherwise.
+ */
+async function startOnce(plan: Plan): Promise<RunningNginx | { readonly portTaken: string }> {
+  const [backendPort, authPort] = (await freePorts(2)) as [number, number];
+  const prefix = makePrefix();
+  let started: Attempt | undefined;
+  try {
+    const values = {
+      LISTEN_HOST,
+      BACKEND_LISTEN_PORT: String(backendPort),
+      AUTH_LISTEN_PORT: String(authPort),
+      BACKEND_UPSTREAM: plan.backend.address,
+      BACKEND_SCHEME: plan.backend.scheme,
+      AUTH_UPSTREAM: plan.auth.address,
+      AUTH_SCHEME: plan.auth.scheme,
+      PID_PATH: join(prefix.dir, 'nginx.pid'),
+      LOCK_PATH: join(prefix.dir, 'nginx.lock'),
+      ERROR_LOG: prefix.errorLog,
+      TEMP_DIR: prefix.tempDir,
+      LB_CONFIG: plan.config,
+    };
+    writeFileSync(prefix.confPath, renderNginxConfig(plan.template, values, plan.build.without));
+    const running = (started = launch(plan.bin, prefix.dir, prefix.confPath, prefix.errorLog, atLeast(plan.build.version, [1, 19, 5])));
+    const pid = running.child.pid;
+    if (pid !== undefined) live.set(pid, prefix.dir);
+
+    if ((await answers(running, [backendPort, authPort], plan.config)) && running.exitCode === null && pid !== undefined) {
+      let closing: Promise<void> | undefined;
+      return {
+        wsUrl: `ws://${LISTEN_HOST}:${backendPort}/ws`,
+        httpUrl: `http://${LISTEN_HOST}:${backendPort}`,
+        authUrl: `http://${LISTEN_HOST}:${authPort}`,
+        config: plan.config,
+        pid,
+        prefix: prefix.dir,
+        close(): Promise<void> {
+          closing ??= release(running, prefix.dir);
+          return closing;
+        },
+      };
+    }
+
+    const log = tailOf(`${readLog(prefix.errorLog)}\n${running.stderr}`);
+    const exited = running.exitCode !== null;
+    started = undefined;
+    await release(running, prefix.dir);
+    if (exited && /Address already in use/i.test(log)) return { portTaken: log };
+    const what = exited
+      ? `nginx (${plan.bin}, config ${plan.config}) exited with ${running.exitSignal ?? `code ${String(running.exitCode)}`} before it answered`
+      : `nginx (${plan.bin}, config ${plan.config}) did not answer on ${LISTEN_HOST}:${backendPort} and :${authPort} within ${READY_TIMEOUT_MS / 1000} s`;
+    throw new NginxError('WSGATE_NGINX_START', `${what}; last lines of its error log: ${log === '' ? '(empty)' : log}`);
+  } catch (error) {
+    await release(started, prefix.dir);
+    throw error;
+  }
+}
+
 /**
  * Starts nginx with the `healthy` or `broken` configuration in front of the given backend and auth
  * service and resolves once nginx itself answers on both ports. Throws NginxError
@@ -403,101 +508,14 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   const auth = upstreamOf('upstreamAuth', options.upstreamAuth);
   const bin = findNginx(options.nginxPath, options.env ?? process.env);
   const build = await inspectNginx(bin);
-  const template = readFileSync(nginxTemplatePath(options.config), 'utf8');
+  const plan: Plan = { bin, build, template: readFileSync(nginxTemplatePath(options.config), 'utf8'), config: options.config, backend, auth };
   installExitHook();
 
   let lastFailure = '';
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
-    const [backendPort, authPort] = (await freePorts(2)) as [number, number];
-    const prefix = mkdtempSync(join(tmpdir(), 'wsgate-nginx-'));
-    // As root, nginx's workers run as nobody and must traverse the prefix to reach their temp dirs.
-    const tempDir = join(prefix, 'temp');
-    mkdirSync(tempDir, { mode: 0o700 });
-    if (process.getuid?.() === 0) {
-      chmodSync(prefix, 0o711);
-      chmodSync(tempDir, 0o711);
-    }
-    const confPath = join(prefix, 'nginx.conf');
-    const errorLog = join(prefix, 'error.log');
-    let started: Attempt | undefined;
-    try {
-      writeFileSync(
-        confPath,
-        renderNginxConfig(
-          template,
-          {
-            LISTEN_HOST,
-            BACKEND_LISTEN_PORT: String(backendPort),
-            AUTH_LISTEN_PORT: String(authPort),
-            BACKEND_UPSTREAM: backend.address,
-            BACKEND_SCHEME: backend.scheme,
-            AUTH_UPSTREAM: auth.address,
-            AUTH_SCHEME: auth.scheme,
-            PID_PATH: join(prefix, 'nginx.pid'),
-            LOCK_PATH: join(prefix, 'nginx.lock'),
-            ERROR_LOG: errorLog,
-            TEMP_DIR: tempDir,
-            LB_CONFIG: options.config,
-          },
-          build.without,
-        ),
-      );
-      started = launch(bin, prefix, confPath, errorLog, atLeast(build.version, [1, 19, 5]));
-      const running = started;
-      const pid = running.child.pid;
-      if (pid !== undefined) live.set(pid, prefix);
-
-      const deadline = Date.now() + READY_TIMEOUT_MS;
-      let ready = false;
-      while (running.exitCode === null && Date.now() < deadline) {
-        if ((await probe(backendPort, options.config)) && (await probe(authPort, options.config))) {
-          ready = true;
-          break;
-        }
-        await settlesWithin(running.exited, 25);
-      }
-      if (ready && running.exitCode === null && pid !== undefined) {
-        let closing: Promise<void> | undefined;
-        return {
-          wsUrl: `ws://${LISTEN_HOST}:${backendPort}/ws`,
-          httpUrl: `http://${LISTEN_HOST}:${backendPort}`,
-          authUrl: `http://${LISTEN_HOST}:${authPort}`,
-          config: options.config,
-          pid,
-          prefix,
-          close(): Promise<void> {
-            closing ??= (async () => {
-              await stop(running);
-              live.delete(pid);
-              removeDir(prefix);
-            })();
-            return closing;
-          },
-        };
-      }
-
-      const log = tailOf(`${readLog(errorLog)}\n${running.stderr}`);
-      const exited = running.exitCode !== null;
-      await stop(running);
-      if (pid !== undefined) live.delete(pid);
-      removeDir(prefix);
-      started = undefined;
-      if (exited && /Address already in use/i.test(log) && attempt < PORT_ATTEMPTS) {
-        lastFailure = log;
-        continue; // someone took a picked port in between: pick new ones
-      }
-      const what = exited
-        ? `nginx (${bin}, config ${options.config}) exited with ${running.exitSignal ?? `code ${String(running.exitCode)}`} before it answered`
-        : `nginx (${bin}, config ${options.config}) did not answer on ${LISTEN_HOST}:${backendPort} and :${authPort} within ${READY_TIMEOUT_MS / 1000} s`;
-      throw new NginxError('WSGATE_NGINX_START', `${what}; last lines of its error log: ${log === '' ? '(empty)' : log}`);
-    } catch (error) {
-      if (started !== undefined) {
-        await stop(started);
-        if (started.child.pid !== undefined) live.delete(started.child.pid);
-      }
-      removeDir(prefix);
-      throw error;
-    }
+    const result = await startOnce(plan);
+    if (!('portTaken' in result)) return result;
+    lastFailure = result.portTaken; // someone took a picked port in between: pick new ones
   }
   throw new NginxError('WSGATE_NGINX_START', `nginx could not bind a free port in ${PORT_ATTEMPTS} attempts; last lines of its error log: ${lastFailure}`);
 }

@@ -7,8 +7,7 @@
  * streak of none, and never at a place a client could predict. The randomness is seeded
  * (`faultSeed`), so a test can replay a sequence.
  */
-import { RARE_PERIOD } from './faults.ts';
-import type { FaultName } from './faults.ts';
+import { RARE_PERIOD, RARE_RUN_FAULTS } from './faults.ts';
 
 /** mulberry32: a small seeded generator of numbers in [0, 1); plenty for dice. */
 export function seededRandom(seed: number): () => number {
@@ -41,16 +40,6 @@ export class RareDice {
   }
 }
 
-/** The rare faults that act on a whole agent run (each run rolls once per active one). */
-export const RARE_RUN_FAULTS = [
-  'rare_event_loss',
-  'rare_duplicate_event',
-  'rare_reorder',
-  'rare_mislabel',
-  'rare_late_run',
-  'rare_stop_midway',
-] as const satisfies readonly FaultName[];
-
 export type RareRunFault = (typeof RARE_RUN_FAULTS)[number];
 
 /** One frame a run sends: which of the five events (its index), after how long since the previous one. */
@@ -63,7 +52,7 @@ export interface Emission {
 }
 
 /** How late the duplicate of duplicate_final_event follows the first agent_completed. */
-export const DUPLICATE_FINAL_DELAY_MS = 50;
+const DUPLICATE_FINAL_DELAY_MS = 50;
 
 export interface RunPlanOptions {
   readonly events: number;

@@ -12,25 +12,23 @@ import type { AdminOptions, RunningAdmin } from './admin.ts';
 import { createAuthService } from './auth.ts';
 import { ChatBackend } from './chat.ts';
 import { normalizeOptions } from './config.ts';
-import type { TargetOptions, TargetTls } from './config.ts';
+import type { TargetConfig, TargetOptions, TargetTls } from './config.ts';
 import { TargetConfigError, TargetStartError } from './errors.ts';
 import { ALL_FAULT_NAMES, isFaultName } from './faults.ts';
 import type { FaultName } from './faults.ts';
 import { Metrics } from './metrics.ts';
 import { hmacKey } from './tokens.ts';
 
-export { ADVERSARY_FAULT_NAMES, ALL_FAULT_NAMES, FAULT_NAMES, RARE_FAULT_NAMES, VALIDATION_FAULT_NAMES, isFaultName } from './faults.ts';
+export { ALL_FAULT_NAMES, FAULT_NAMES, RARE_FAULT_NAMES, VALIDATION_FAULT_NAMES, isFaultName } from './faults.ts';
 export type { FaultName } from './faults.ts';
-export { TARGET_VERSION, MIN_SECRET_BYTES } from './config.ts';
 export type { TargetOptions, TargetTls } from './config.ts';
-export type { AdminOptions } from './admin.ts';
 export { CHAT_SUBPROTOCOL } from './chat.ts';
-export { TargetError, TargetConfigError, TargetStartError } from './errors.ts';
+export { TargetConfigError } from './errors.ts';
 
 /** Appended to the backend secret under `jwt_secret_desync`, so the backend's key never matches the signer's. */
 export const DESYNC_SUFFIX = ':desynced';
 
-export interface TargetStats {
+interface TargetStats {
   /** Open WebSocket connections (plus the ones `connection_leak` keeps counting). */
   readonly active_connections: number;
   /** Distinct users with at least one open connection (likewise). */
@@ -97,8 +95,27 @@ export function closeServer(server: NetServer): Promise<void> {
   });
 }
 
-export function urlHost(host: string): string {
+function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The service's three URLs once both listeners have their ports. */
+export function targetUrls(config: TargetConfig, authPort: number, backendPort: number): Pick<RunningTarget, 'authUrl' | 'httpUrl' | 'wsUrl'> {
+  const host = urlHost(config.host);
+  const httpScheme = config.tls === undefined ? 'http' : 'https';
+  const wsScheme = config.tls === undefined ? 'ws' : 'wss';
+  return {
+    authUrl: `${httpScheme}://${host}:${authPort}`,
+    httpUrl: `${httpScheme}://${host}:${backendPort}`,
+    wsUrl: `${wsScheme}://${host}:${backendPort}/ws`,
+  };
+}
+
+/** Throws TargetConfigError for a name that is no fault (setFault takes whatever a caller passes). */
+export function checkFaultName(name: FaultName): void {
+  if (!isFaultName(name)) {
+    throw new TargetConfigError(`unknown fault "${String(name)}"; valid faults are ${ALL_FAULT_NAMES.join(', ')}.`);
+  }
 }
 
 /**
@@ -142,15 +159,10 @@ export async function startTarget(options: StartTargetOptions = {}): Promise<Run
     throw error;
   }
 
-  const host = urlHost(config.host);
-  const httpScheme = config.tls === undefined ? 'http' : 'https';
-  const wsScheme = config.tls === undefined ? 'ws' : 'wss';
   let closing: Promise<void> | undefined;
   const activeFaults = (): readonly FaultName[] => ALL_FAULT_NAMES.filter((name) => faults.has(name));
   const setFault = (name: FaultName, on: boolean): void => {
-    if (!isFaultName(name)) {
-      throw new TargetConfigError(`unknown fault "${String(name)}"; valid faults are ${ALL_FAULT_NAMES.join(', ')}.`);
-    }
+    checkFaultName(name);
     if (faults.has(name) === on) return;
     if (on) faults.add(name);
     else faults.delete(name);
@@ -168,9 +180,7 @@ export async function startTarget(options: StartTargetOptions = {}): Promise<Run
   }
 
   return {
-    authUrl: `${httpScheme}://${host}:${authPort}`,
-    httpUrl: `${httpScheme}://${host}:${backendPort}`,
-    wsUrl: `${wsScheme}://${host}:${backendPort}/ws`,
+    ...targetUrls(config, authPort, backendPort),
     adminUrl: admin?.url,
     get faults(): readonly FaultName[] {
       return activeFaults();

@@ -10,9 +10,10 @@
  * Difference from k6, on purpose: k6 initialises the extra VU in the background and drops the iteration
  * that asked for it; here a VU is only an identity, so it is ready at once and that iteration runs.
  */
-import type { EngineVu, ExecutorHost } from '../contracts.ts';
+import type { EngineVu, ExecutorHost, ExecutorRun } from '../contracts.ts';
 import type { SegmentTuple } from '../segments.ts';
-import { BaseRun, Sleeper, makeVu, type RunTimes } from './common.ts';
+import { BaseRun, Sleeper, makeVu } from './common.ts';
+import type { ConstantArrivalRatePlan } from './config.ts';
 
 /** One planned start: the global iteration index and its offset from the scenario start, in ms. */
 export interface Slot {
@@ -21,12 +22,26 @@ export interface Slot {
 }
 
 /** Scaled VU numbers of an arrival-rate scenario for a segment (k6 scales them with the plain tuple). */
-export function arrivalRateVus(tuple: SegmentTuple, preAllocatedVUs: number, maxVUs: number): { preAllocatedVUs: number; maxVUs: number } {
+function arrivalRateVus(tuple: SegmentTuple, preAllocatedVUs: number, maxVUs: number): { preAllocatedVUs: number; maxVUs: number } {
   return { preAllocatedVUs: tuple.scale(preAllocatedVUs), maxVUs: tuple.scale(maxVUs) };
 }
 
-/** Base of the arrival-rate executors: subclasses give the slots, this starts them on free VUs. */
-export abstract class ArrivalRateRun extends BaseRun {
+/** What the arrival-rate plans share. */
+type ArrivalRatePlan = Pick<ConstantArrivalRatePlan, 'startTimeMs' | 'gracefulStopMs' | 'preAllocatedVUs' | 'maxVUs'>;
+
+/** This segment's slots, in time order, given the iteration tuple (the sequence re-cut by maxVUs). */
+type SlotsOf = (iterationTuple: SegmentTuple) => Iterator<Slot>;
+
+/**
+ * Starts an arrival-rate scenario on this worker's share: its schedule ends at `regularEndMs` (then
+ * gracefulStop), and `slotsOf` gives the slots, the one thing the two executors do differently.
+ */
+export function startArrivalRate(plan: ArrivalRatePlan, regularEndMs: number, slotsOf: SlotsOf, tuple: SegmentTuple, vuIdOffset: number, host: ExecutorHost): ExecutorRun {
+  return new ArrivalRateRun(host, plan, regularEndMs, slotsOf, tuple, vuIdOffset);
+}
+
+/** Starts the slots on free VUs. */
+class ArrivalRateRun extends BaseRun {
   private readonly free: EngineVu[] = [];
   private allocated = 0;
   private readonly sleeper = new Sleeper();
@@ -35,22 +50,32 @@ export abstract class ArrivalRateRun extends BaseRun {
   private pending: Iterator<Slot> | undefined;
   private waiting: Slot | undefined;
 
-  protected constructor(
+  private readonly preAllocatedVUs: number;
+  private readonly maxVUs: number;
+  private readonly iterationTuple: SegmentTuple | undefined;
+
+  constructor(
     host: ExecutorHost,
-    times: RunTimes,
+    plan: ArrivalRatePlan,
+    regularEndMs: number,
+    private readonly slotsOf: SlotsOf,
     private readonly vuTuple: SegmentTuple,
     private readonly vuIdOffset: number,
-    private readonly preAllocatedVUs: number,
-    private readonly maxVUs: number,
   ) {
-    super(host, times);
+    super(host, { startTimeMs: plan.startTimeMs, regularEndMs, hardEndMs: regularEndMs + plan.gracefulStopMs, gracefulStopMs: plan.gracefulStopMs });
+    const vus = arrivalRateVus(vuTuple, plan.preAllocatedVUs, plan.maxVUs);
+    this.preAllocatedVUs = vus.preAllocatedVUs;
+    this.maxVUs = vus.maxVUs;
+    this.iterationTuple = vuTuple.forValue(plan.maxVUs);
+    this.setUp(this.maxVUs > 0 && this.iterationTuple !== undefined);
   }
 
   /** The slots of this segment in time order (offsets may reach past the regular end; they are cut). */
-  protected abstract slots(): Iterator<Slot>;
+  private slots(): Iterator<Slot> {
+    return this.iterationTuple ? this.slotsOf(this.iterationTuple) : [][Symbol.iterator]();
+  }
 
-  /** Call at the end of the subclass constructor. */
-  protected setUp(hasWork: boolean): void {
+  private setUp(hasWork: boolean): void {
     for (let k = 0; k < this.preAllocatedVUs; k++) this.free.push(this.newVu());
     if (this.preAllocatedVUs > 0) this.host.allocatedVus(this.preAllocatedVUs);
     // The first free VU taken is the lowest-numbered one, as with a fresh pool in k6.

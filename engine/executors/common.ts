@@ -85,7 +85,7 @@ export class Sleeper {
  * function that never awaits I/O resolves in a microtask, and a loop of those would starve the
  * executor's own timers). Costs nothing for iterations that do real I/O.
  */
-export class StarvationGuard {
+class StarvationGuard {
   private fast = 0;
   /** Call after each iteration with when it started; may return a promise to await before the next. */
   after(startedMono: number): Promise<void> | undefined {

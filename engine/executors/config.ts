@@ -5,33 +5,22 @@
  * Pure module.
  */
 import type { ExecutorName } from '../../lib/runtime/options.ts';
+import { CodedError } from '../../lib/core/errors.ts';
 
 /** Codes of {@link ScenarioConfigError}. */
 export type ScenarioConfigErrorCode = 'ERR_SCENARIO_NAME' | 'ERR_SCENARIO_EXECUTOR' | 'ERR_SCENARIO_UNKNOWN_OPTION' | 'ERR_SCENARIO_OPTION';
 
 /** A scenario whose options k6 would refuse. `scenario` and `option` say where. */
-export class ScenarioConfigError extends Error {
-  readonly code: ScenarioConfigErrorCode;
-  readonly scenario: string;
-  readonly option: string | undefined;
-  constructor(code: ScenarioConfigErrorCode, scenario: string, option: string | undefined, message: string) {
-    super(message);
-    this.code = code;
-    this.scenario = scenario;
-    this.option = option;
-    this.name = new.target.name;
+export class ScenarioConfigError extends CodedError<ScenarioConfigErrorCode> {
+  constructor(
+    code: ScenarioConfigErrorCode,
+    readonly scenario: string,
+    readonly option: string | undefined,
+    message: string,
+  ) {
+    super(code, message);
   }
 }
-
-/** k6's defaults (lib/executor): gracefulStop 30s, maxDuration 10m, timeUnit 1s, gracefulRampDown 30s. */
-export const DEFAULT_GRACEFUL_STOP_MS = 30_000;
-export const DEFAULT_MAX_DURATION_MS = 600_000;
-export const DEFAULT_TIME_UNIT_MS = 1_000;
-export const DEFAULT_GRACEFUL_RAMP_DOWN_MS = 30_000;
-/** k6's minDuration for duration and maxDuration (stages may be shorter, even 0). */
-export const MIN_DURATION_MS = 1_000;
-/** k6's sanity limit on ramping-vus targets. */
-export const MAX_CONCURRENT_VUS = 100_000_000;
 
 interface BaseNormalized {
   name: string;
@@ -109,7 +98,7 @@ const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs'
  * Milliseconds in a k6 duration: Go's time.ParseDuration syntax plus k6's days ("1m30s", "500ms",
  * "1.5h", "2d", "0"), or a number of milliseconds as k6 takes from JSON. Undefined when malformed.
  */
-export function parseDurationMs(value: unknown): number | undefined {
+function parseDurationMs(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string') return undefined;
   let rest = value;
@@ -132,7 +121,7 @@ export function parseDurationMs(value: unknown): number | undefined {
 }
 
 /** Shortest k6-style rendering of ms, for messages ("1m30s", "500ms"). */
-export function formatDurationMs(ms: number): string {
+function formatDurationMs(ms: number): string {
   if (ms === 0) return '0s';
   if (ms < 1000 || !Number.isInteger(ms / 1000)) return `${ms}ms`;
   let s = ms / 1000;
@@ -178,95 +167,133 @@ export function validateScenario(name: string, config: unknown): NormalizedScena
     }
   }
 
-  const fail = (option: string, needs: string, got: unknown): never => {
-    throw new ScenarioConfigError('ERR_SCENARIO_OPTION', name, option, `scenario ${name}: executor ${ex} needs ${needs}, got ${show(got)}`);
+  const r = new ScenarioReader(name, ex, c);
+  r.checkCommon();
+  const base: BaseNormalized = {
+    name,
+    exec: typeof c['exec'] === 'string' ? c['exec'] : 'default',
+    startTimeMs: r.duration('startTime', 0, 0),
+    gracefulStopMs: r.duration('gracefulStop', DEFAULT_GRACEFUL_STOP_MS, 0),
   };
-  const int = (option: string, dflt: number | undefined, min: number): number => {
-    const v = c[option];
+  return withExecutorOptions(base, ex, r);
+}
+
+/** k6's defaults (lib/executor): gracefulStop 30s, maxDuration 10m, timeUnit 1s, gracefulRampDown 30s. */
+const DEFAULT_GRACEFUL_STOP_MS = 30_000;
+const DEFAULT_MAX_DURATION_MS = 600_000;
+const DEFAULT_TIME_UNIT_MS = 1_000;
+const DEFAULT_GRACEFUL_RAMP_DOWN_MS = 30_000;
+/** k6's minDuration for duration and maxDuration (stages may be shorter, even 0). */
+const MIN_DURATION_MS = 1_000;
+/** k6's sanity limit on ramping-vus targets. */
+const MAX_CONCURRENT_VUS = 100_000_000;
+
+/** `base` with the options of executor `ex`, checked, and k6's defaults for those not given. */
+function withExecutorOptions(base: BaseNormalized, ex: ExecutorName, r: ScenarioReader): NormalizedScenario {
+  switch (ex) {
+    case 'per-vu-iterations':
+      return { ...base, executor: ex, vus: r.int('vus', 1, 1), iterations: r.int('iterations', 1, 1), maxDurationMs: r.duration('maxDuration', DEFAULT_MAX_DURATION_MS, MIN_DURATION_MS) };
+    case 'shared-iterations': {
+      const vus = r.int('vus', 1, 1);
+      const iterations = r.int('iterations', 1, 1);
+      if (iterations < vus) r.fail('iterations', `iterations >= vus (${vus}), since every VU must get at least one`, iterations);
+      return { ...base, executor: ex, vus, iterations, maxDurationMs: r.duration('maxDuration', DEFAULT_MAX_DURATION_MS, MIN_DURATION_MS) };
+    }
+    case 'constant-vus':
+      return { ...base, executor: ex, vus: r.int('vus', 1, 1), durationMs: r.duration('duration', undefined, MIN_DURATION_MS) };
+    case 'ramping-vus': {
+      const startVUs = r.int('startVUs', 1, 0);
+      if (startVUs > MAX_CONCURRENT_VUS) r.fail('startVUs', `startVUs <= ${MAX_CONCURRENT_VUS}`, startVUs);
+      const st = r.stages();
+      if (Math.max(startVUs, ...st.map((s) => s.target)) <= 0) r.fail('stages', 'startVUs or one of the stage targets to be above 0', st.map((s) => s.target));
+      return { ...base, executor: ex, startVUs, stages: st, gracefulRampDownMs: r.duration('gracefulRampDown', DEFAULT_GRACEFUL_RAMP_DOWN_MS, 0) };
+    }
+    case 'constant-arrival-rate': {
+      const rate = r.int('rate', undefined, 1);
+      const timeUnitMs = r.timeUnit();
+      const durationMs = r.duration('duration', undefined, MIN_DURATION_MS);
+      return { ...base, executor: ex, rate, timeUnitMs, durationMs, ...r.vuPool() };
+    }
+    case 'ramping-arrival-rate': {
+      const startRate = r.int('startRate', 0, 0);
+      const timeUnitMs = r.timeUnit();
+      const stages = r.stages();
+      return { ...base, executor: ex, startRate, timeUnitMs, stages, ...r.vuPool() };
+    }
+  }
+}
+
+/** Reads one scenario's options; every bad value throws ScenarioConfigError naming the scenario, the executor and the option. */
+class ScenarioReader {
+  constructor(
+    private readonly name: string,
+    private readonly ex: ExecutorName,
+    private readonly c: Record<string, unknown>,
+  ) {}
+
+  fail(option: string, needs: string, got: unknown): never {
+    throw new ScenarioConfigError('ERR_SCENARIO_OPTION', this.name, option, `scenario ${this.name}: executor ${this.ex} needs ${needs}, got ${show(got)}`);
+  }
+
+  /** exec, env and tags, which every executor has. */
+  checkCommon(): void {
+    const execName = this.c['exec'];
+    if (execName !== undefined && (typeof execName !== 'string' || execName === '')) this.fail('exec', 'exec as the name of an exported function', execName);
+    for (const option of ['env', 'tags']) {
+      const v = this.c[option];
+      if (v !== undefined && (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string'))) this.fail(option, `${option} as an object of string values`, v);
+    }
+  }
+
+  int(option: string, dflt: number | undefined, min: number): number {
+    const v = this.c[option];
     if (v === undefined) {
-      if (dflt === undefined) return fail(option, `${option} (a whole number >= ${min})`, v);
+      if (dflt === undefined) return this.fail(option, `${option} (a whole number >= ${min})`, v);
       return dflt;
     }
-    if (typeof v !== 'number' || !Number.isInteger(v)) return fail(option, `${option} as a whole number >= ${min}`, v);
-    if (v < min) return fail(option, `${option} >= ${min}`, v);
+    if (typeof v !== 'number' || !Number.isInteger(v)) return this.fail(option, `${option} as a whole number >= ${min}`, v);
+    if (v < min) return this.fail(option, `${option} >= ${min}`, v);
     return v;
-  };
-  const duration = (option: string, dflt: number | undefined, minMs: number): number => {
-    const v = c[option];
+  }
+
+  duration(option: string, dflt: number | undefined, minMs: number): number {
+    const v = this.c[option];
     if (v === undefined) {
-      if (dflt === undefined) return fail(option, `${option} (a duration of at least ${formatDurationMs(minMs)}, such as "30s")`, v);
+      if (dflt === undefined) return this.fail(option, `${option} (a duration of at least ${formatDurationMs(minMs)}, such as "30s")`, v);
       return dflt;
     }
     const ms = parseDurationMs(v);
-    if (ms === undefined) return fail(option, `${option} as a duration such as "30s", "1m30s" or "500ms"`, v);
-    if (ms < minMs) return fail(option, `${option} of at least ${formatDurationMs(minMs)}`, v);
+    if (ms === undefined) return this.fail(option, `${option} as a duration such as "30s", "1m30s" or "500ms"`, v);
+    if (ms < minMs) return this.fail(option, `${option} of at least ${formatDurationMs(minMs)}`, v);
     return ms;
-  };
-  const stages = (): NormalizedStage[] => {
-    const v = c['stages'];
-    if (!Array.isArray(v) || v.length === 0) return fail('stages', 'stages as a non-empty list of { duration, target }', v);
+  }
+
+  /** An arrival-rate executor's timeUnit: above 0. */
+  timeUnit(): number {
+    const timeUnitMs = this.duration('timeUnit', DEFAULT_TIME_UNIT_MS, 0);
+    if (timeUnitMs <= 0) this.fail('timeUnit', 'timeUnit above 0', this.c['timeUnit']);
+    return timeUnitMs;
+  }
+
+  /** An arrival-rate executor's VUs: preAllocatedVUs, and maxVUs no fewer. */
+  vuPool(): { preAllocatedVUs: number; maxVUs: number } {
+    const preAllocatedVUs = this.int('preAllocatedVUs', undefined, 0);
+    const maxVUs = this.int('maxVUs', preAllocatedVUs, 0);
+    if (maxVUs < preAllocatedVUs) this.fail('maxVUs', `maxVUs >= preAllocatedVUs (${preAllocatedVUs})`, maxVUs);
+    return { preAllocatedVUs, maxVUs };
+  }
+
+  stages(): NormalizedStage[] {
+    const v = this.c['stages'];
+    if (!Array.isArray(v) || v.length === 0) return this.fail('stages', 'stages as a non-empty list of { duration, target }', v);
     return v.map((s: unknown, i): NormalizedStage => {
       const st = (typeof s === 'object' && s !== null ? s : {}) as Record<string, unknown>;
       const ms = parseDurationMs(st['duration']);
-      if (ms === undefined || ms < 0) return fail('stages', `stage ${i + 1} to have a duration such as "30s"`, st['duration']);
+      if (ms === undefined || ms < 0) return this.fail('stages', `stage ${i + 1} to have a duration such as "30s"`, st['duration']);
       const target = st['target'];
-      if (typeof target !== 'number' || !Number.isInteger(target) || target < 0) return fail('stages', `stage ${i + 1} to have a target that is a whole number >= 0`, target);
-      if (ex === 'ramping-vus' && target > MAX_CONCURRENT_VUS) return fail('stages', `stage ${i + 1} target <= ${MAX_CONCURRENT_VUS}`, target);
+      if (typeof target !== 'number' || !Number.isInteger(target) || target < 0) return this.fail('stages', `stage ${i + 1} to have a target that is a whole number >= 0`, target);
+      if (this.ex === 'ramping-vus' && target > MAX_CONCURRENT_VUS) return this.fail('stages', `stage ${i + 1} target <= ${MAX_CONCURRENT_VUS}`, target);
       return { durationMs: ms, target };
     });
-  };
-
-  const execName = c['exec'];
-  if (execName !== undefined && (typeof execName !== 'string' || execName === '')) fail('exec', 'exec as the name of an exported function', execName);
-  const env = c['env'];
-  if (env !== undefined && (typeof env !== 'object' || env === null || Object.values(env).some((x) => typeof x !== 'string'))) fail('env', 'env as an object of string values', env);
-  const tags = c['tags'];
-  if (tags !== undefined && (typeof tags !== 'object' || tags === null || Object.values(tags).some((x) => typeof x !== 'string'))) fail('tags', 'tags as an object of string values', tags);
-
-  const base: BaseNormalized = {
-    name,
-    exec: typeof execName === 'string' ? execName : 'default',
-    startTimeMs: duration('startTime', 0, 0),
-    gracefulStopMs: duration('gracefulStop', DEFAULT_GRACEFUL_STOP_MS, 0),
-  };
-
-  switch (ex) {
-    case 'per-vu-iterations':
-      return { ...base, executor: ex, vus: int('vus', 1, 1), iterations: int('iterations', 1, 1), maxDurationMs: duration('maxDuration', DEFAULT_MAX_DURATION_MS, MIN_DURATION_MS) };
-    case 'shared-iterations': {
-      const vus = int('vus', 1, 1);
-      const iterations = int('iterations', 1, 1);
-      if (iterations < vus) fail('iterations', `iterations >= vus (${vus}), since every VU must get at least one`, iterations);
-      return { ...base, executor: ex, vus, iterations, maxDurationMs: duration('maxDuration', DEFAULT_MAX_DURATION_MS, MIN_DURATION_MS) };
-    }
-    case 'constant-vus':
-      return { ...base, executor: ex, vus: int('vus', 1, 1), durationMs: duration('duration', undefined, MIN_DURATION_MS) };
-    case 'ramping-vus': {
-      const startVUs = int('startVUs', 1, 0);
-      if (startVUs > MAX_CONCURRENT_VUS) fail('startVUs', `startVUs <= ${MAX_CONCURRENT_VUS}`, startVUs);
-      const st = stages();
-      if (Math.max(startVUs, ...st.map((s) => s.target)) <= 0) fail('stages', 'startVUs or one of the stage targets to be above 0', st.map((s) => s.target));
-      return { ...base, executor: ex, startVUs, stages: st, gracefulRampDownMs: duration('gracefulRampDown', DEFAULT_GRACEFUL_RAMP_DOWN_MS, 0) };
-    }
-    case 'constant-arrival-rate': {
-      const rate = int('rate', undefined, 1);
-      const timeUnitMs = duration('timeUnit', DEFAULT_TIME_UNIT_MS, 0);
-      if (timeUnitMs <= 0) fail('timeUnit', 'timeUnit above 0', c['timeUnit']);
-      const durationMs = duration('duration', undefined, MIN_DURATION_MS);
-      const preAllocatedVUs = int('preAllocatedVUs', undefined, 0);
-      const maxVUs = int('maxVUs', preAllocatedVUs, 0);
-      if (maxVUs < preAllocatedVUs) fail('maxVUs', `maxVUs >= preAllocatedVUs (${preAllocatedVUs})`, maxVUs);
-      return { ...base, executor: ex, rate, timeUnitMs, durationMs, preAllocatedVUs, maxVUs };
-    }
-    case 'ramping-arrival-rate': {
-      const startRate = int('startRate', 0, 0);
-      const timeUnitMs = duration('timeUnit', DEFAULT_TIME_UNIT_MS, 0);
-      if (timeUnitMs <= 0) fail('timeUnit', 'timeUnit above 0', c['timeUnit']);
-      const st = stages();
-      const preAllocatedVUs = int('preAllocatedVUs', undefined, 0);
-      const maxVUs = int('maxVUs', preAllocatedVUs, 0);
-      if (maxVUs < preAllocatedVUs) fail('maxVUs', `maxVUs >= preAllocatedVUs (${preAllocatedVUs})`, maxVUs);
-      return { ...base, executor: ex, startRate, timeUnitMs, stages: st, preAllocatedVUs, maxVUs };
-    }
   }
 }

@@ -6,11 +6,11 @@
  */
 import type { ExecutorHost, ExecutorRun } from '../contracts.ts';
 import type { SegmentTuple } from '../segments.ts';
-import { ArrivalRateRun, arrivalRateVus, type Slot } from './arrival-rate.ts';
+import { startArrivalRate, type Slot } from './arrival-rate.ts';
 import type { ConstantArrivalRatePlan } from './config.ts';
 
 /** This segment's slots of a constant-arrival-rate scenario, in time order (an endless iterator). */
-export function* constantArrivalRateSlots(plan: ConstantArrivalRatePlan, iterationTuple: SegmentTuple): Generator<Slot> {
+function* constantArrivalRateSlots(plan: ConstantArrivalRatePlan, iterationTuple: SegmentTuple): Generator<Slot> {
   for (let n = 0; ; n++) {
     const iteration = iterationTuple.globalIndex(n);
     // Multiply before dividing: integer inputs give the exact offset for whole-ms periods.
@@ -23,27 +23,7 @@ export function constantArrivalRateTotal(plan: ConstantArrivalRatePlan): number 
   return Math.ceil((plan.durationMs * plan.rate) / plan.timeUnitMs);
 }
 
-class ConstantArrivalRateRun extends ArrivalRateRun {
-  private readonly iterationTuple: SegmentTuple | undefined;
-
-  constructor(
-    host: ExecutorHost,
-    private readonly plan: ConstantArrivalRatePlan,
-    tuple: SegmentTuple,
-    vuIdOffset: number,
-  ) {
-    const vus = arrivalRateVus(tuple, plan.preAllocatedVUs, plan.maxVUs);
-    super(host, { startTimeMs: plan.startTimeMs, regularEndMs: plan.durationMs, hardEndMs: plan.durationMs + plan.gracefulStopMs, gracefulStopMs: plan.gracefulStopMs }, tuple, vuIdOffset, vus.preAllocatedVUs, vus.maxVUs);
-    this.iterationTuple = tuple.forValue(plan.maxVUs);
-    this.setUp(vus.maxVUs > 0 && this.iterationTuple !== undefined);
-  }
-
-  protected slots(): Iterator<Slot> {
-    return this.iterationTuple ? constantArrivalRateSlots(this.plan, this.iterationTuple) : [][Symbol.iterator]();
-  }
-}
-
 /** Starts a constant-arrival-rate scenario on this worker's share. */
 export function startConstantArrivalRate(plan: ConstantArrivalRatePlan, tuple: SegmentTuple, vuIdOffset: number, host: ExecutorHost): ExecutorRun {
-  return new ConstantArrivalRateRun(host, plan, tuple, vuIdOffset);
+  return startArrivalRate(plan, plan.durationMs, (iterationTuple) => constantArrivalRateSlots(plan, iterationTuple), tuple, vuIdOffset, host);
 }

@@ -9,7 +9,7 @@ import type { ConstantVusPlan } from './config.ts';
 import { VuLoopRun } from './vu-loops.ts';
 
 /** Scaled numbers for a segment: the VUs here. */
-export function constantVusShare(plan: ConstantVusPlan, tuple: SegmentTuple): { vus: number } {
+function constantVusShare(plan: ConstantVusPlan, tuple: SegmentTuple): { vus: number } {
   return { vus: tuple.scale(plan.vus) };
 }
 

@@ -11,7 +11,9 @@
  *                   the striping (unique, but not tied to a VU or a time).
  */
 import type { ExecutorHost, ExecutorRun, ScenarioPlan } from '../contracts.ts';
-import { resolveTuple, type ExecutionPosition } from '../segments.ts';
+import { resolveTuple, type ExecutionPosition, type SegmentTuple } from '../segments.ts';
+import type { ExecutorName } from '../../lib/runtime/options.ts';
+import type { NormalizedScenario } from './config.ts';
 import { validateScenario } from './config.ts';
 import { startConstantArrivalRate } from './constant-arrival-rate.ts';
 import { startConstantVus } from './constant-vus.ts';
@@ -20,21 +22,10 @@ import { startRampingArrivalRate } from './ramping-arrival-rate.ts';
 import { startRampingVus } from './ramping-vus.ts';
 import { startSharedIterations } from './shared-iterations.ts';
 
-export {
-  validateScenario,
-  parseDurationMs,
-  ScenarioConfigError,
-  type ScenarioConfigErrorCode,
-  type NormalizedScenario,
-  type NormalizedStage,
-} from './config.ts';
-export { perVuIterationsShare } from './per-vu-iterations.ts';
-export { sharedIterationsShare } from './shared-iterations.ts';
-export { constantVusShare } from './constant-vus.ts';
-export { rampingVusRawSteps, rampingVusGracefulSteps, maxPlannedVus, type ExecutionStep } from './ramping-vus.ts';
-export { constantArrivalRateSlots, constantArrivalRateTotal } from './constant-arrival-rate.ts';
-export { rampingArrivalRateSlots, stagesDurationMs } from './ramping-arrival-rate.ts';
-export { arrivalRateVus, type Slot } from './arrival-rate.ts';
+export { validateScenario, ScenarioConfigError } from './config.ts';
+export { rampingVusRawSteps, rampingVusGracefulSteps, type ExecutionStep } from './ramping-vus.ts';
+export { constantArrivalRateTotal } from './constant-arrival-rate.ts';
+export { rampingArrivalRateSlots } from './ramping-arrival-rate.ts';
 
 /**
  * Validates `plan.config` (throws ScenarioConfigError) and starts this worker's share of the scenario:
@@ -44,19 +35,18 @@ export { arrivalRateVus, type Slot } from './arrival-rate.ts';
  */
 export function startExecutor(plan: ScenarioPlan, position: ExecutionPosition, host: ExecutorHost): ExecutorRun {
   const config = validateScenario(plan.name, plan.config);
-  const tuple = resolveTuple(position);
-  switch (config.executor) {
-    case 'per-vu-iterations':
-      return startPerVuIterations(config, tuple, plan.vuIdOffset, host);
-    case 'shared-iterations':
-      return startSharedIterations(config, tuple, plan.vuIdOffset, host);
-    case 'constant-vus':
-      return startConstantVus(config, tuple, plan.vuIdOffset, host);
-    case 'ramping-vus':
-      return startRampingVus(config, tuple, plan.vuIdOffset, host);
-    case 'constant-arrival-rate':
-      return startConstantArrivalRate(config, tuple, plan.vuIdOffset, host);
-    case 'ramping-arrival-rate':
-      return startRampingArrivalRate(config, tuple, plan.vuIdOffset, host);
-  }
+  // The table pairs each executor with its own plan type; indexing it by a union loses that pairing.
+  const start = STARTERS[config.executor] as Starter<ExecutorName>;
+  return start(config, resolveTuple(position), plan.vuIdOffset, host);
 }
+
+type Starter<E extends ExecutorName> = (plan: Extract<NormalizedScenario, { executor: E }>, tuple: SegmentTuple, vuIdOffset: number, host: ExecutorHost) => ExecutorRun;
+
+const STARTERS: { readonly [E in ExecutorName]: Starter<E> } = {
+  'per-vu-iterations': startPerVuIterations,
+  'shared-iterations': startSharedIterations,
+  'constant-vus': startConstantVus,
+  'ramping-vus': startRampingVus,
+  'constant-arrival-rate': startConstantArrivalRate,
+  'ramping-arrival-rate': startRampingArrivalRate,
+};

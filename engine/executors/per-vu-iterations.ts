@@ -9,7 +9,7 @@ import type { PerVuIterationsPlan } from './config.ts';
 import { VuLoopRun, type LoopState } from './vu-loops.ts';
 
 /** Scaled numbers for a segment: VUs here and the iterations each runs. */
-export function perVuIterationsShare(plan: PerVuIterationsPlan, tuple: SegmentTuple): { vus: number; iterations: number } {
+function perVuIterationsShare(plan: PerVuIterationsPlan, tuple: SegmentTuple): { vus: number; iterations: number } {
   return { vus: tuple.scale(plan.vus), iterations: plan.iterations };
 }
 

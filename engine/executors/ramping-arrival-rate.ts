@@ -10,7 +10,7 @@
  */
 import type { ExecutorHost, ExecutorRun } from '../contracts.ts';
 import type { SegmentTuple } from '../segments.ts';
-import { ArrivalRateRun, arrivalRateVus, type Slot } from './arrival-rate.ts';
+import { startArrivalRate, type Slot } from './arrival-rate.ts';
 import type { NormalizedStage, RampingArrivalRatePlan } from './config.ts';
 
 /** What the slot computation needs of a plan. */
@@ -47,32 +47,11 @@ export function* rampingArrivalRateSlots(curve: RateCurve, iterationTuple: Segme
 }
 
 /** Total duration of the stages. */
-export function stagesDurationMs(stages: readonly NormalizedStage[]): number {
+function stagesDurationMs(stages: readonly NormalizedStage[]): number {
   return stages.reduce((sum, s) => sum + s.durationMs, 0);
-}
-
-class RampingArrivalRateRun extends ArrivalRateRun {
-  private readonly iterationTuple: SegmentTuple | undefined;
-
-  constructor(
-    host: ExecutorHost,
-    private readonly plan: RampingArrivalRatePlan,
-    tuple: SegmentTuple,
-    vuIdOffset: number,
-  ) {
-    const vus = arrivalRateVus(tuple, plan.preAllocatedVUs, plan.maxVUs);
-    const end = stagesDurationMs(plan.stages);
-    super(host, { startTimeMs: plan.startTimeMs, regularEndMs: end, hardEndMs: end + plan.gracefulStopMs, gracefulStopMs: plan.gracefulStopMs }, tuple, vuIdOffset, vus.preAllocatedVUs, vus.maxVUs);
-    this.iterationTuple = tuple.forValue(plan.maxVUs);
-    this.setUp(vus.maxVUs > 0 && this.iterationTuple !== undefined);
-  }
-
-  protected slots(): Iterator<Slot> {
-    return this.iterationTuple ? rampingArrivalRateSlots(this.plan, this.iterationTuple) : [][Symbol.iterator]();
-  }
 }
 
 /** Starts a ramping-arrival-rate scenario on this worker's share. */
 export function startRampingArrivalRate(plan: RampingArrivalRatePlan, tuple: SegmentTuple, vuIdOffset: number, host: ExecutorHost): ExecutorRun {
-  return new RampingArrivalRateRun(host, plan, tuple, vuIdOffset);
+  return startArrivalRate(plan, stagesDurationMs(plan.stages), (iterationTuple) => rampingArrivalRateSlots(plan, iterationTuple), tuple, vuIdOffset, host);
 }

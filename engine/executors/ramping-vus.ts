@@ -153,7 +153,7 @@ export function rampingVusGracefulSteps(curve: VuCurve, tuple: SegmentTuple): Ex
 }
 
 /** Most VUs this segment ever holds (what it allocates). */
-export function maxPlannedVus(steps: readonly ExecutionStep[]): number {
+function maxPlannedVus(steps: readonly ExecutionStep[]): number {
   return steps.reduce((m, s) => Math.max(m, s.plannedVUs), 0);
 }
 

@@ -10,7 +10,7 @@ import type { SharedIterationsPlan } from './config.ts';
 import { VuLoopRun } from './vu-loops.ts';
 
 /** Scaled numbers for a segment: VUs here, the pool size here, and the tuple numbering the pool. */
-export function sharedIterationsShare(plan: SharedIterationsPlan, tuple: SegmentTuple): { vus: number; iterations: number; iterationTuple: SegmentTuple | undefined } {
+function sharedIterationsShare(plan: SharedIterationsPlan, tuple: SegmentTuple): { vus: number; iterations: number; iterationTuple: SegmentTuple | undefined } {
   const vus = tuple.scale(plan.vus);
   const iterationTuple = tuple.forValue(plan.vus);
   const iterations = vus > 0 && iterationTuple ? iterationTuple.scale(plan.iterations) : 0;

@@ -24,6 +24,7 @@
  */
 import { Float64Histogram, JsHistogram, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import type { MetricType, SinkSnapshot } from '../contracts.ts';
+import { CodedError } from '../../lib/core/errors.ts';
 
 export type MetricErrorCode =
   | 'ERR_METRIC_UNDECLARED'
@@ -34,17 +35,10 @@ export type MetricErrorCode =
   | 'ERR_METRIC_SNAPSHOT';
 
 /** A misuse of a metric (undeclared, redeclared with another type, bad value or stat); one sentence. */
-export class MetricError extends Error {
-  readonly code: MetricErrorCode;
-  constructor(code: MetricErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'MetricError';
-  }
-}
+export class MetricError extends CodedError<MetricErrorCode> {}
 
 /** Trend values are recorded as Math.round(value * TREND_SCALE): microseconds for values in ms. */
-export const TREND_SCALE = 1000;
+const TREND_SCALE = 1000;
 /** One hour in microseconds: the histogram is sized for it up front, and grows past it (autoResize). */
 const HDR_HIGHEST_TRACKABLE = 3_600_000_000;
 const HDR_SIGNIFICANT_DIGITS = 3;
@@ -97,7 +91,7 @@ type TrendStat = { kind: 'avg' | 'min' | 'med' | 'max' | 'count' } | { kind: 'p'
 const STATIC_TREND_STATS = new Set(['avg', 'min', 'med', 'max', 'count']);
 
 /** Parses a summaryTrendStats entry the way k6 validates it (metrics/sample.go parsePercentile). */
-export function parseTrendStat(stat: string): TrendStat {
+function parseTrendStat(stat: string): TrendStat {
   if (STATIC_TREND_STATS.has(stat)) return { kind: stat as 'avg' | 'min' | 'med' | 'max' | 'count' };
   if (stat.startsWith('p(') && stat.endsWith(')')) {
     const n = parseGoFloat(stat.slice(2, -1));
@@ -502,7 +496,7 @@ export function mergeSinkSnapshots(snapshots: readonly SinkSnapshot[]): SinkSnap
 }
 
 /** Is `x` a live sink rather than a snapshot? */
-export function isSink(x: SinkSnapshot | Sink): x is Sink {
+function isSink(x: SinkSnapshot | Sink): x is Sink {
   return x instanceof CounterSink || x instanceof GaugeSink || x instanceof RateSink || x instanceof TrendSink;
 }
 

@@ -38,7 +38,7 @@ export interface K6SummaryCheck {
   fails: number;
 }
 
-export interface K6SummaryGroup {
+interface K6SummaryGroup {
   name: string;
   path: string;
   id: string;

@@ -35,6 +35,7 @@
  */
 import type { RegistrySnapshot, MetricType, Tags, ThresholdOptions } from '../contracts.ts';
 import type { Threshold } from '../../lib/runtime/options.ts';
+import { CodedError } from '../../lib/core/errors.ts';
 import { DurationError, parseDuration } from './duration.ts';
 import { TrendSink, parseGoFloat, percentileKey, sinkFromSnapshot } from './sinks.ts';
 import type { Sink } from './sinks.ts';
@@ -42,22 +43,20 @@ import type { Sink } from './sinks.ts';
 export type ThresholdErrorCode = 'ERR_THRESHOLD_SYNTAX' | 'ERR_THRESHOLD_AGGREGATION' | 'ERR_THRESHOLD_METRIC';
 
 /** An invalid threshold option (k6 exits 104 for all of them); the message is one sentence. */
-export class ThresholdError extends Error {
-  readonly code: ThresholdErrorCode;
-  /** The metric key as written in the options. */
-  readonly metric: string;
-  /** The expression, when the error is about one. */
-  readonly expression: string | undefined;
-  constructor(code: ThresholdErrorCode, metric: string, expression: string | undefined, message: string) {
-    super(message);
-    this.code = code;
-    this.metric = metric;
-    this.expression = expression;
-    this.name = 'ThresholdError';
+export class ThresholdError extends CodedError<ThresholdErrorCode> {
+  constructor(
+    code: ThresholdErrorCode,
+    /** The metric key as written in the options. */
+    readonly metric: string,
+    /** The expression, when the error is about one. */
+    readonly expression: string | undefined,
+    message: string,
+  ) {
+    super(code, message);
   }
 }
 
-export type Aggregation = 'count' | 'rate' | 'value' | 'avg' | 'min' | 'max' | 'med' | 'p';
+type Aggregation = 'count' | 'rate' | 'value' | 'avg' | 'min' | 'max' | 'med' | 'p';
 export type Operator = '<=' | '<' | '>=' | '>' | '===' | '==' | '!=';
 
 /** k6's scan order: longer tokens before their prefixes. */
@@ -65,7 +64,7 @@ const OPERATORS: readonly Operator[] = ['<=', '<', '>=', '>', '===', '==', '!=']
 const STATIC_AGGREGATIONS: readonly Aggregation[] = ['value', 'count', 'rate', 'avg', 'min', 'med', 'max'];
 
 /** Which aggregations each metric type supports (k6's supportedAggregationMethods). */
-export const AGGREGATIONS_BY_TYPE: Readonly<Record<MetricType, readonly Aggregation[]>> = {
+const AGGREGATIONS_BY_TYPE: Readonly<Record<MetricType, readonly Aggregation[]>> = {
   counter: ['count', 'rate'],
   gauge: ['value'],
   rate: ['rate'],
@@ -348,7 +347,7 @@ export function breached(results: ThresholdResults): string[] {
 }
 
 /** The value k6 compares for `t`, or undefined when k6's sink map lacks it (which passes). */
-export function thresholdValue(sink: Sink, t: ThresholdExpression, durationMs: number): number | undefined {
+function thresholdValue(sink: Sink, t: ThresholdExpression, durationMs: number): number | undefined {
   switch (sink.type) {
     case 'counter':
       if (t.aggregation === 'count') return sink.sum;
@@ -381,7 +380,7 @@ function trendValue(sink: TrendSink, t: ThresholdExpression): number | undefined
 }
 
 /** k6's comparison (== and === are the same on floats). */
-export function compare(lhs: number, operator: Operator, rhs: number): boolean {
+function compare(lhs: number, operator: Operator, rhs: number): boolean {
   switch (operator) {
     case '>':
       return lhs > rhs;

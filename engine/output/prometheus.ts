@@ -29,8 +29,8 @@ import { mergeSinkSnapshots, statsOf } from '../metrics/sinks.ts';
 
 /** k6's defaults (remotewrite/config.go). */
 export const DEFAULT_URL = 'http://localhost:9090/api/v1/write';
-export const DEFAULT_TREND_STATS: readonly string[] = ['p(99)'];
-export const DEFAULT_PUSH_INTERVAL_MS = 5000;
+const DEFAULT_TREND_STATS: readonly string[] = ['p(99)'];
+const DEFAULT_PUSH_INTERVAL_MS = 5000;
 
 /** k6's remote-write client gives up on a request after 5 s (defaultTimeout). */
 const PUSH_TIMEOUT_MS = 5000;

@@ -14,38 +14,27 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { FlushPoint, MetricType } from '../contracts.ts';
+import type { K6SummaryCheck, K6SummaryMetric } from '../metrics/summary.ts';
 import { CLIENT_METRICS, METRIC_PREFIX } from '../../lib/core/vocabulary.ts';
 
-/** One metric of k6's handleSummary() data. */
-export interface SummaryMetric {
-  type: MetricType;
-  contains: 'default' | 'time' | 'data';
-  values: Record<string, number>;
-  thresholds?: Record<string, { ok: boolean }>;
-}
-
 /** One check of k6's handleSummary() data (k6 adds path and id, which the report does not read). */
-export interface SummaryCheck {
-  name: string;
-  passes: number;
-  fails: number;
-}
+type SummaryCheck = Pick<K6SummaryCheck, 'name' | 'passes' | 'fails'>;
 
 /** A group of k6's handleSummary() data; the root group has the empty name. */
-export interface SummaryGroup {
+interface SummaryGroup {
   name: string;
   checks: SummaryCheck[];
   groups?: SummaryGroup[];
 }
 
 /** The parts of k6's handleSummary() data the report reads. */
-export interface ReportSummary {
-  metrics: Record<string, SummaryMetric>;
+interface ReportSummary {
+  metrics: Record<string, K6SummaryMetric>;
   root_group: SummaryGroup;
 }
 
 /** One threshold as the engine judged it. */
-export interface ReportThreshold {
+interface ReportThreshold {
   /** Metric or submetric name, e.g. `checks{scenario:agent_events}`. */
   metric: string;
   /** e.g. `p(95)<500`. */
@@ -58,7 +47,7 @@ export interface ReportThreshold {
   observed?: number;
 }
 
-export type ReportVerdict = 'pass' | 'fail' | 'no verdict';
+type ReportVerdict = 'pass' | 'fail' | 'no verdict';
 
 /** Everything the report shows. */
 export interface ReportInput {
@@ -336,11 +325,12 @@ let assets: { js: string; css: string } | undefined;
 function uplotAssets(): { js: string; css: string } {
   if (!assets) {
     const require = createRequire(import.meta.url);
-    const read = (file: string): string => readFileSync(require.resolve(`uplot/dist/${file}`), 'utf8');
+    const js = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
+    const css = readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
     assets = {
       // the banner's URL is the only one in the file; the report carries no scheme-qualified URL at all
-      js: read('uPlot.iife.min.js').replace(/^\/\*! https?:\/\//, '/*! uPlot (MIT) ').replace(/<\/(script)/gi, '<\\/$1'),
-      css: read('uPlot.min.css').replace(/<\//g, '<\\/'),
+      js: js.replace(/^\/\*! https?:\/\//, '/*! uPlot (MIT) ').replace(/<\/(script)/gi, '<\\/$1'),
+      css: css.replace(/<\//g, '<\\/'),
     };
   }
   return assets;

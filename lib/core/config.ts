@@ -12,8 +12,8 @@ import type { DialectName } from '../dialects/dialect.ts';
 import { parseUrl, redactUrl } from './url.ts';
 import ENVIRONMENTS from '../../config/environments.json';
 
-export const TOKEN_SOURCES = ['mint', 'auth', 'file'] as const;
-export type TokenSource = (typeof TOKEN_SOURCES)[number];
+const TOKEN_SOURCES = ['mint', 'auth', 'file'] as const;
+type TokenSource = (typeof TOKEN_SOURCES)[number];
 
 export interface Config {
   /** Name of the preset in config/environments.json. */
@@ -111,8 +111,8 @@ export type BusinessScenario = (typeof BUSINESS_SCENARIOS)[number];
 /** The dialects lib/dialects/index.ts can build. */
 export const SUPPORTED_DIALECTS: readonly DialectName[] = ['wsgate-chat', 'json', 'centrifugo'];
 
-export const EVIDENCE_POLICIES = ['fail', 'warn'] as const;
-export type EvidencePolicy = (typeof EVIDENCE_POLICIES)[number];
+const EVIDENCE_POLICIES = ['fail', 'warn'] as const;
+type EvidencePolicy = (typeof EVIDENCE_POLICIES)[number];
 type Preset = Record<string, unknown>;
 
 /** Environment variables that override preset fields. */
@@ -155,10 +155,10 @@ const OVERRIDES: Record<string, string> = {
   multi_agent_percent: 'WSGATE_MULTI_AGENT_PERCENT',
 };
 
-export const MIN_SECRET_BYTES = 32;
+const MIN_SECRET_BYTES = 32;
 
 /** The environment names the presets define. */
-export function environmentNames(presets: Record<string, unknown> = ENVIRONMENTS): string[] {
+function environmentNames(presets: Record<string, unknown> = ENVIRONMENTS): string[] {
   return Object.keys(presets);
 }
 

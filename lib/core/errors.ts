@@ -10,14 +10,20 @@ export type WsgateErrorCode =
   | 'WSGATE_K6_UNAVAILABLE'
   | 'WSGATE_K6_FAILED';
 
-export class WsgateError extends Error {
-  readonly code: WsgateErrorCode;
-  constructor(code: WsgateErrorCode, message: string) {
-    super(message);
+/**
+ * What every named error shares: a stable `code` callers switch on, a one-sentence `message`, and
+ * the class's own name in `name` (so a stack trace or `String(error)` says which error it is).
+ */
+export class CodedError<Code extends string = string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
     this.name = new.target.name;
   }
 }
+
+export class WsgateError extends CodedError<WsgateErrorCode> {}
 
 /** A configuration value (preset, env var, threshold file) is missing or malformed. */
 export class ConfigError extends WsgateError {

@@ -8,7 +8,7 @@
  * whether a sample too small for it fails the run or only warns (evidence_policy). Pure module.
  */
 
-export const CONFIDENCE = 0.95;
+const CONFIDENCE = 0.95;
 
 /** The families of evidence a suite gathers, with the metric that counts each family's trials. */
 export const EVIDENCE_FAMILIES = {

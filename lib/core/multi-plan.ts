@@ -16,7 +16,7 @@ import type { Need } from './needs.ts';
 import type { BusinessScenario } from './config.ts';
 
 export const PATTERNS = ['targeted', 'broadcast', 'sequential'] as const;
-export type Pattern = (typeof PATTERNS)[number];
+type Pattern = (typeof PATTERNS)[number];
 export type Role = 'chat' | 'agent' | 'idle';
 
 

@@ -10,7 +10,7 @@
 import { redactText } from './url.ts';
 
 /** The variables that hold a secret wsgate itself knows; their values never appear in output. */
-export const SECRET_VARIABLES = [
+const SECRET_VARIABLES = [
   'WSGATE_JWT_SECRET',
   'WSGATE_AUTH_PASSWORD',
   'WSGATE_SERVER_API_KEY',

@@ -25,7 +25,7 @@ interface K6Group {
   groups?: K6Group[];
 }
 
-export interface CheckResult {
+interface CheckResult {
   name: string;
   passes: number;
   fails: number;
@@ -45,7 +45,7 @@ export interface ThresholdResult {
   /** The metric's values k6 measured (rate, count, p(95), ...). */
   observed: Record<string, number>;
 }
-export interface ScenarioResult {
+interface ScenarioResult {
   name: string;
   /** 'not applicable' when the run lacked what the check needs (the reason is in not_applicable). */
   verdict: 'pass' | 'fail' | 'not applicable';
@@ -73,7 +73,7 @@ export interface SuiteResult {
   metrics: Record<string, Record<string, number>>;
 }
 
-export interface EvidenceResult extends Evidence {
+interface EvidenceResult extends Evidence {
   /** Whether this suite answers for the family (a sample too small then fails or warns, per policy). */
   enforced: boolean;
   /** 'fail' when enforced, too small and the policy fails; 'warn' when too small otherwise. */
@@ -163,7 +163,7 @@ function gatherEvidence(data: K6SummaryData, e: NonNullable<ResultMeta['evidence
 }
 
 /** A rate or trend with no sample (k6 and the engine both leave its values empty or zero-count). */
-export function measuredNothing(type: string | undefined, values: Record<string, number> | undefined): boolean {
+function measuredNothing(type: string | undefined, values: Record<string, number> | undefined): boolean {
   const v = values ?? {};
   if (type === 'rate') return v['rate'] === undefined || (v['passes'] ?? 0) + (v['fails'] ?? 0) === 0;
   if (type === 'trend') return v['count'] !== undefined ? v['count'] === 0 : Object.keys(v).length === 0;

@@ -29,19 +29,19 @@ import { isAgentEventType, jsonObject } from './dialect.ts';
 import type { Capability, Dialect, DialectCodec, DialectHttp, DialectTarget, HandshakePlan, HealthReading, Inbound, TokenCarrier } from './dialect.ts';
 
 /** The RPC method the agent backend answers (through Centrifugo's RPC proxy). */
-export const AGENT_RUN_RPC = 'agent_run';
+const AGENT_RUN_RPC = 'agent_run';
 /** Personal channels' namespace when the connect reply does not show it (Centrifugo's usual name). */
-export const DEFAULT_PERSONAL_NAMESPACE = 'personal';
+const DEFAULT_PERSONAL_NAMESPACE = 'personal';
 /** Sent as the connect command's `name` (Centrifugo allows 16 characters). */
 const CLIENT_NAME = 'wsgate';
 
-export const PATHS = { health: '/health', metrics: '/metrics', info: '/info' } as const;
+const PATHS = { health: '/health', metrics: '/metrics', info: '/info' } as const;
 
 /**
  * Prometheus series the health reading uses: the live gauge of connected clients (only connections
  * that completed `connect`; it follows a close within milliseconds), and the build's version.
  */
-export const METRICS = { connections: 'centrifugo_client_connections_inflight', build: 'centrifugo_node_build' } as const;
+const METRICS = { connections: 'centrifugo_client_connections_inflight', build: 'centrifugo_node_build' } as const;
 
 const CAPABILITIES: readonly Capability[] = [
   // With client.allowed_origins set, a foreign Origin gets HTTP 403 at the upgrade (checked on v6.9.1).
@@ -232,7 +232,7 @@ export function promVersion(text: string): string | undefined {
  * counts are a snapshot refreshed about every 3 s, so a check reading them right after connecting
  * or closing sees the past. `users` stays undefined: Centrifugo has no live count of users.
  */
-export async function readCentrifugoHealth(http: DialectHttp, target: DialectTarget): Promise<{ reading: HealthReading | undefined; status: number; error: string | undefined }> {
+async function readCentrifugoHealth(http: DialectHttp, target: DialectTarget): Promise<{ reading: HealthReading | undefined; status: number; error: string | undefined }> {
   const health = await http.request({ method: 'GET', url: target.httpUrl + PATHS.health });
   if (health.status !== 200) return { reading: undefined, status: health.status, error: health.error ?? `GET ${PATHS.health} answered HTTP ${health.status}` };
   const metrics = await http.request({ method: 'GET', url: target.httpUrl + PATHS.metrics });

@@ -17,7 +17,7 @@
 export const AGENT_EVENTS = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'] as const;
 export type AgentEventType = (typeof AGENT_EVENTS)[number];
 
-export const DIALECT_NAMES = ['wsgate-chat', 'json', 'centrifugo'] as const;
+const DIALECT_NAMES = ['wsgate-chat', 'json', 'centrifugo'] as const;
 export type DialectName = (typeof DIALECT_NAMES)[number];
 
 /** How a token travels to the server. */
@@ -84,8 +84,6 @@ export type Inbound = (
   | { kind: 'error'; code: string }
   | { kind: 'other' }
 ) & { owner?: string | undefined; label: string };
-
-export type InboundKind = Inbound['kind'];
 
 /** The handshake of one connection: where to connect, with which headers and subprotocols. */
 export interface HandshakePlan {

@@ -20,7 +20,7 @@ const UNITS = ['ms', 's'] as const;
 type Unit = (typeof UNITS)[number];
 
 /** The description, checked and typed. Optional parts are undefined when the file leaves them out. */
-export interface JsonDescription {
+interface JsonDescription {
   typeField: string;
   handshake: { refusal: (typeof REFUSALS)[number]; originCheck: boolean; refusedType: string | undefined; reasonField: string | undefined };
   token: {
@@ -158,7 +158,7 @@ class Reader {
 }
 
 /** Checks a description (the parsed file) and types it; throws ConfigError with one sentence. */
-export function parseDescription(description: unknown, origin: string): JsonDescription {
+function parseDescription(description: unknown, origin: string): JsonDescription {
   const r: Reader = new Reader(origin);
   if (typeof description !== 'object' || description === null || Array.isArray(description)) {
     return r.fail(`the description is ${show(description)}; it must be a JSON object (docs/dialects/README.md)`);
@@ -168,6 +168,50 @@ export function parseDescription(description: unknown, origin: string): JsonDesc
   const typeField = top['type_field'];
   if (typeof typeField !== 'string' || typeField.trim() === '') r.bad('type_field', typeField, `the field that holds every message's type, a non-empty string`);
 
+  const handshake = readHandshake(r, top);
+  const token = readToken(r, top);
+  const greeting = readGreeting(r, top);
+  const run = readRun(r, top);
+
+  const p = r.section(top, 'ping', 'ping', ['type', 'id_field', 'pong_type'], 'the application ping and its answer', false);
+  const ping = p && { type: r.string(p, 'type', 'ping', TYPE), idField: r.string(p, 'id_field', 'ping', FIELD), pongType: r.string(p, 'pong_type', 'ping', TYPE) };
+
+  const e = r.section(top, 'error', 'error', ['type', 'code_field'], 'the error message', false);
+  const error = e && { type: r.string(e, 'type', 'error', TYPE), codeField: r.string(e, 'code_field', 'error', FIELD) };
+
+  const refresh = readRefresh(r, top, error);
+  const direct = readDirect(r, top);
+  const rooms = readRooms(r, top);
+
+  const code = top['expiry_close_code'];
+  if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code) || code < 1000 || code > 4999)) {
+    r.bad('expiry_close_code', code, 'the close code of an expired token, a whole number from 1000 to 4999');
+  }
+
+  const health = readHealth(r, top);
+  const auth = readAuth(r, top);
+
+  const desc: JsonDescription = {
+    typeField,
+    handshake,
+    token,
+    greeting,
+    run,
+    ping,
+    refresh,
+    direct,
+    rooms,
+    error,
+    expiryCloseCode: code,
+    health,
+    auth,
+  };
+  distinctServerTypes(r, desc);
+  return desc;
+}
+
+/** How the service refuses a connection. */
+function readHandshake(r: Reader, top: Obj): JsonDescription['handshake'] {
   const hs = r.section(top, 'handshake', 'handshake', ['refusal', 'origin_check', 'refused_type', 'reason_field'], 'how the service refuses a connection', true);
   const originCheck = hs['origin_check'] ?? false;
   if (typeof originCheck !== 'boolean') r.bad('handshake.origin_check', originCheck, 'true when the service refuses a foreign Origin at the handshake, else false');
@@ -180,25 +224,22 @@ export function parseDescription(description: unknown, origin: string): JsonDesc
   if (handshake.reasonField !== undefined && handshake.refusedType === undefined) {
     r.fail('handshake.reason_field is given without handshake.refused_type; name the message that refuses a connection, or remove handshake.reason_field');
   }
+  return handshake;
+}
 
-  const token = readToken(r, top);
-
+/** The message that accepts a connection. */
+function readGreeting(r: Reader, top: Obj): JsonDescription['greeting'] {
   const g = r.section(top, 'greeting', 'greeting', ['type', 'user_field', 'expires_field', 'expires_unit'], 'the message that accepts a connection', true);
-  const greeting: JsonDescription['greeting'] = {
+  return {
     type: r.string(g, 'type', 'greeting', TYPE),
     userField: r.optString(g, 'user_field', 'greeting', FIELD),
     expiresField: r.optString(g, 'expires_field', 'greeting', FIELD),
     expiresUnit: r.oneOf(g, 'expires_unit', 'greeting', UNITS, 'ms'),
   };
+}
 
-  const run = readRun(r, top);
-
-  const p = r.section(top, 'ping', 'ping', ['type', 'id_field', 'pong_type'], 'the application ping and its answer', false);
-  const ping = p && { type: r.string(p, 'type', 'ping', TYPE), idField: r.string(p, 'id_field', 'ping', FIELD), pongType: r.string(p, 'pong_type', 'ping', TYPE) };
-
-  const e = r.section(top, 'error', 'error', ['type', 'code_field'], 'the error message', false);
-  const error = e && { type: r.string(e, 'type', 'error', TYPE), codeField: r.string(e, 'code_field', 'error', FIELD) };
-
+/** The in-band token refresh; a refused one must be recognisable (by type, or by an error code). */
+function readRefresh(r: Reader, top: Obj, error: JsonDescription['error']): JsonDescription['refresh'] {
   const rf = r.section(
     top,
     'refresh',
@@ -226,9 +267,13 @@ export function parseDescription(description: unknown, origin: string): JsonDesc
       r.fail('refresh.refused_error_code needs the error section, which says which messages are errors; add error with type and code_field');
     }
   }
+  return refresh;
+}
 
+/** Direct messages between users. */
+function readDirect(r: Reader, top: Obj): JsonDescription['direct'] {
   const d = r.section(top, 'direct', 'direct', ['type', 'inbound_type', 'to_field', 'from_field', 'ref_field', 'content_field'], 'direct messages between users', false);
-  const direct = d && {
+  return d && {
     type: r.string(d, 'type', 'direct', TYPE),
     inboundType: r.optString(d, 'inbound_type', 'direct', TYPE) ?? r.string(d, 'type', 'direct', TYPE),
     toField: r.string(d, 'to_field', 'direct', FIELD),
@@ -236,7 +281,10 @@ export function parseDescription(description: unknown, origin: string): JsonDesc
     refField: r.optString(d, 'ref_field', 'direct', FIELD),
     contentField: r.string(d, 'content_field', 'direct', FIELD),
   };
+}
 
+/** Rooms and their messages. */
+function readRooms(r: Reader, top: Obj): JsonDescription['rooms'] {
   const ro = r.section(
     top,
     'rooms',
@@ -245,7 +293,7 @@ export function parseDescription(description: unknown, origin: string): JsonDesc
     'rooms and their messages',
     false,
   );
-  const rooms = ro && {
+  return ro && {
     joinType: r.string(ro, 'join_type', 'rooms', TYPE),
     joinedType: r.string(ro, 'joined_type', 'rooms', TYPE),
     messageType: r.string(ro, 'message_type', 'rooms', TYPE),
@@ -255,14 +303,12 @@ export function parseDescription(description: unknown, origin: string): JsonDesc
     refField: r.optString(ro, 'ref_field', 'rooms', FIELD),
     contentField: r.string(ro, 'content_field', 'rooms', FIELD),
   };
+}
 
-  const code = top['expiry_close_code'];
-  if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code) || code < 1000 || code > 4999)) {
-    r.bad('expiry_close_code', code, 'the close code of an expired token, a whole number from 1000 to 4999');
-  }
-
+/** The HTTP health endpoint. */
+function readHealth(r: Reader, top: Obj): JsonDescription['health'] {
   const h = r.section(top, 'health', 'health', ['path', 'status_field', 'healthy_value', 'connections_field', 'users_field', 'version_field'], 'the HTTP health endpoint', false);
-  const health = h && {
+  return h && {
     path: r.httpPath(h, 'path', 'health'),
     statusField: r.string(h, 'status_field', 'health', FIELD),
     healthyValue: r.string(h, 'healthy_value', 'health', 'the status word of a healthy service, a non-empty string'),
@@ -270,7 +316,10 @@ export function parseDescription(description: unknown, origin: string): JsonDesc
     usersField: r.optString(h, 'users_field', 'health', FIELD),
     versionField: r.optString(h, 'version_field', 'health', FIELD),
   };
+}
 
+/** The auth service that issues tokens. */
+function readAuth(r: Reader, top: Obj): JsonDescription['auth'] {
   const a = r.section(
     top,
     'auth',
@@ -279,7 +328,7 @@ export function parseDescription(description: unknown, origin: string): JsonDesc
     'the auth service that issues tokens',
     false,
   );
-  const auth = a && {
+  return a && {
     tokenPath: r.httpPath(a, 'token_path', 'auth'),
     refreshPath: r.httpPath(a, 'refresh_path', 'auth'),
     userField: r.string(a, 'user_field', 'auth', FIELD),
@@ -287,24 +336,6 @@ export function parseDescription(description: unknown, origin: string): JsonDesc
     accessTokenField: r.string(a, 'access_token_field', 'auth', FIELD),
     refreshTokenField: r.optString(a, 'refresh_token_field', 'auth', FIELD),
   };
-
-  const desc: JsonDescription = {
-    typeField,
-    handshake,
-    token,
-    greeting,
-    run,
-    ping,
-    refresh,
-    direct,
-    rooms,
-    error,
-    expiryCloseCode: code,
-    health,
-    auth,
-  };
-  distinctServerTypes(r, desc);
-  return desc;
 }
 
 function readToken(r: Reader, top: Obj): JsonDescription['token'] {
@@ -393,7 +424,7 @@ function distinctServerTypes(r: Reader, d: JsonDescription): void {
 }
 
 /** What the description says the dialect (with its target) can do. */
-export function capabilitiesOf(d: JsonDescription): Set<Capability> {
+function capabilitiesOf(d: JsonDescription): Set<Capability> {
   const caps = new Set<Capability>();
   const add = (c: Capability, has: unknown) => {
     if (has) caps.add(c);

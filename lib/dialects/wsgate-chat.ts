@@ -5,15 +5,15 @@
  *
  * Pure module: runs on both engines and in Node tests.
  */
-import { AGENT_EVENTS, isAgentEventType, jsonObject } from './dialect.ts';
+import { isAgentEventType, jsonObject } from './dialect.ts';
 import type { Capability, Dialect, DialectCodec, HandshakePlan, HealthReading, Inbound, TokenCarrier } from './dialect.ts';
 
-export const PATHS = { token: '/auth/token', refresh: '/auth/refresh', health: '/health', metrics: '/metrics' } as const;
+const PATHS = { token: '/auth/token', refresh: '/auth/refresh', health: '/health', metrics: '/metrics' } as const;
 
 /** Offered with the jwt.<token> subprotocol; the server selects it so browsers accept the handshake. */
-export const CHAT_SUBPROTOCOL = 'wsgate.v1';
+const CHAT_SUBPROTOCOL = 'wsgate.v1';
 
-export const CLOSE_CODES = { normal: 1000, goingAway: 1001, tooBig: 1009, tokenExpired: 4001 } as const;
+const CLOSE_CODES = { normal: 1000, goingAway: 1001, tooBig: 1009, tokenExpired: 4001 } as const;
 
 const CAPABILITIES: readonly Capability[] = [
   'handshake-status',
@@ -151,6 +151,3 @@ export const wsgateChat: Dialect = {
     },
   },
 };
-
-/** The event names, re-exported for the reference service, which speaks this dialect. */
-export { AGENT_EVENTS };

@@ -27,6 +27,7 @@ import type {
 } from './port.ts';
 import { redactorFor } from '../core/redact.ts';
 import { redactUrl } from '../core/url.ts';
+import { Pings } from './pings.ts';
 
 /** A VU's resources that an interruption must close (its sockets). */
 export interface Closeable {
@@ -128,8 +129,8 @@ class EngineSocket implements RuntimeSocket, Closeable {
   private status = 0;
   /** The VU's set of resources this socket is in, so an interruption can close it. */
   private readonly tracked: Set<Closeable> | undefined;
-  private pings: ((rtt: number | undefined) => void)[] | undefined;
-  private pingSentAt = 0;
+  /** Made by the first ping(): most sockets are never pinged. */
+  private pings: Pings | undefined;
   private ended = false;
 
   constructor(url: string, opts: SocketOptions, private readonly handlers: SocketHandlers) {
@@ -177,24 +178,8 @@ class EngineSocket implements RuntimeSocket, Closeable {
 
   ping(timeoutMs: number): Promise<number | undefined> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (rtt: number | undefined): void => {
-        clearTimeout(timer);
-        resolve(rtt);
-      };
-      if (!this.pings) {
-        this.pings = [];
-        this.pingSentAt = performance.now();
-        this.ws.ping();
-      }
-      this.pings.push(done);
-      timer = setTimeout(() => {
-        this.pings = this.pings?.filter((p) => p !== done);
-        if (this.pings?.length === 0) this.pings = undefined;
-        resolve(undefined);
-      }, timeoutMs);
-    });
+    this.pings ??= new Pings();
+    return this.pings.wait(timeoutMs, performance.now(), () => this.ws.ping());
   }
 
   upgraded(res: IncomingMessage): void {
@@ -224,12 +209,8 @@ class EngineSocket implements RuntimeSocket, Closeable {
   }
 
   ponged(): void {
-    const waiting = this.pings;
-    if (!waiting) return;
-    this.pings = undefined;
-    const rtt = performance.now() - this.pingSentAt;
-    host().sample('ws_ping', rtt, this.tags);
-    for (const w of waiting) w(rtt);
+    const rtt = this.pings?.ponged(performance.now());
+    if (rtt !== undefined) host().sample('ws_ping', rtt, this.tags);
   }
 
   failed(err: Error): void {
@@ -261,9 +242,7 @@ class EngineSocket implements RuntimeSocket, Closeable {
       h.sample('data_received', this.socket.bytesRead, this.tags);
       h.sample('data_sent', this.socket.bytesWritten, this.tags);
     }
-    const waiting = this.pings;
-    this.pings = undefined;
-    if (waiting) for (const w of waiting) w(undefined);
+    this.pings?.closed();
     this.handlers.onClose(code || 1006, clean(reason));
   }
 }

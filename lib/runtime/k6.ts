@@ -17,6 +17,7 @@ import { WebSocket } from 'k6/websockets';
 import type { HttpRequest, HttpResponse, MetricHandle, MetricKind, ReadyState, Runtime, RuntimeSocket, SocketHandlers, SocketOptions, Tags } from './port.ts';
 import { redactorFor } from '../core/redact.ts';
 import { redactUrl } from '../core/url.ts';
+import { Pings } from './pings.ts';
 
 /**
  * Server-sent and transport text (close reasons, handshake and request errors, abort reasons), cleaned
@@ -69,8 +70,7 @@ async function refusalStatus(url: string, opts: SocketOptions): Promise<number> 
 class K6Socket implements RuntimeSocket {
   private readonly ws: WebSocket;
   private opened = false;
-  private pings: ((rtt: number | undefined) => void)[] | undefined;
-  private pingSentAt = 0;
+  private readonly pings = new Pings();
 
   constructor(url: string, opts: SocketOptions, handlers: SocketHandlers) {
     // @types/k6 still types `protocols` as reserved; k6 v2.2 sends them.
@@ -90,18 +90,12 @@ class K6Socket implements RuntimeSocket {
         () => handlers.onRefused?.(0, message),
       );
     };
-    (this.ws as unknown as { onpong: () => void }).onpong = () => {
-      const waiting = this.pings;
-      this.pings = undefined;
-      if (waiting) for (const w of waiting) w(Date.now() - this.pingSentAt);
-    };
+    (this.ws as unknown as { onpong: () => void }).onpong = () => void this.pings.ponged(Date.now());
     // @types/k6 declares onclose without its event; k6 passes {code, reason}. A refusal's status
     // arrives before the close so callers see "refused with 403" and then "closed".
     (this.ws as unknown as { onclose: (e: { code?: number; reason?: string } | undefined) => void }).onclose = (e) => {
       const closed = () => {
-        const waiting = this.pings;
-        this.pings = undefined;
-        if (waiting) for (const w of waiting) w(undefined);
+        this.pings.closed();
         handlers.onClose(e?.code ?? 1006, clean(e?.reason ?? ''));
       };
       if (refusal) void refusal.then(closed);
@@ -123,23 +117,7 @@ class K6Socket implements RuntimeSocket {
 
   ping(timeoutMs: number): Promise<number | undefined> {
     if (this.ws.readyState !== 1) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      let timer: number | undefined;
-      const done = (rtt: number | undefined): void => {
-        clearTimeout(timer);
-        resolve(rtt);
-      };
-      if (!this.pings) {
-        this.pings = [];
-        this.pingSentAt = Date.now();
-        this.ws.ping();
-      }
-      this.pings.push(done);
-      timer = setTimeout(() => {
-        this.pings = this.pings?.filter((p) => p !== done);
-        resolve(undefined);
-      }, timeoutMs);
-    });
+    return this.pings.wait(timeoutMs, Date.now(), () => this.ws.ping());
   }
 }
 

@@ -17,34 +17,34 @@ interface ScenarioBase {
   tags?: Record<string, string>;
 }
 
-export interface PerVuIterations extends ScenarioBase {
+interface PerVuIterations extends ScenarioBase {
   executor: 'per-vu-iterations';
   vus?: number;
   iterations?: number;
   maxDuration?: string;
 }
-export interface SharedIterations extends ScenarioBase {
+interface SharedIterations extends ScenarioBase {
   executor: 'shared-iterations';
   vus?: number;
   iterations?: number;
   maxDuration?: string;
 }
-export interface ConstantVus extends ScenarioBase {
+interface ConstantVus extends ScenarioBase {
   executor: 'constant-vus';
   vus?: number;
   duration: string;
 }
-export interface Stage {
+interface Stage {
   duration: string;
   target: number;
 }
-export interface RampingVus extends ScenarioBase {
+interface RampingVus extends ScenarioBase {
   executor: 'ramping-vus';
   startVUs?: number;
   stages: Stage[];
   gracefulRampDown?: string;
 }
-export interface ConstantArrivalRate extends ScenarioBase {
+interface ConstantArrivalRate extends ScenarioBase {
   executor: 'constant-arrival-rate';
   rate: number;
   timeUnit?: string;
@@ -52,7 +52,7 @@ export interface ConstantArrivalRate extends ScenarioBase {
   preAllocatedVUs: number;
   maxVUs?: number;
 }
-export interface RampingArrivalRate extends ScenarioBase {
+interface RampingArrivalRate extends ScenarioBase {
   executor: 'ramping-arrival-rate';
   startRate?: number;
   timeUnit?: string;

@@ -10,7 +10,6 @@
  * Module-level state is shared by every VU of an engine worker: per-VU state lives in values created
  * inside an iteration (or keyed by {@link Runtime.vu}), never in module variables.
  */
-import type { Options } from './options.ts';
 
 export type Tags = Record<string, string>;
 
@@ -58,7 +57,7 @@ export interface HttpRequest {
 }
 
 /** What became of a WebSocket handshake. */
-export interface SocketOpenInfo {
+interface SocketOpenInfo {
   /** The subprotocol the server selected ('' if none); never tagged or logged, it may carry a token. */
   protocol: string;
 }
@@ -116,5 +115,3 @@ export interface Runtime {
   /** Reads a text file; call at init (k6 only allows open() there). */
   readFile(path: string): string;
 }
-
-export type { Options };

@@ -16,7 +16,7 @@ import { callApi } from './server.ts';
 export const AGENT_RUN_METHOD = 'agent_run';
 const RPC_PATH = '/centrifugo/rpc';
 
-export type AgentFault =
+type AgentFault =
   | { kind: 'none' }
   | { kind: 'drop'; event: AgentEventType }
   | { kind: 'duplicate'; event: AgentEventType }
@@ -38,14 +38,14 @@ export interface AgentDriverOptions {
 }
 
 /** Where and how to publish: a CentrifugoServer satisfies it. */
-export interface PublishTarget {
+interface PublishTarget {
   apiUrl: string;
   apiKey: string;
   personalChannel(user: string): string;
 }
 
 /** One published agent event as it lands in `pub.data`. */
-export interface PublishedEvent {
+interface PublishedEvent {
   type: AgentEventType;
   run_id: string;
   seq: number;
@@ -55,7 +55,7 @@ export interface PublishedEvent {
   thread_id: string;
 }
 
-export interface RunRecord {
+interface RunRecord {
   runId: string;
   user: string;
   channel: string;
@@ -107,7 +107,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
 
 /** The event order a run is published in under `fault` (the correct order when there is none). */
-export function eventPlan(fault: AgentFault): AgentEventType[] {
+function eventPlan(fault: AgentFault): AgentEventType[] {
   const plan: AgentEventType[] = [...AGENT_EVENTS];
   if (fault.kind === 'drop') return plan.filter((e) => e !== fault.event);
   if (fault.kind === 'duplicate') return plan.flatMap((e) => (e === fault.event ? [e, e] : [e]));
@@ -139,92 +139,108 @@ async function publishBatch(to: PublishTarget, channel: string, events: Publishe
   return events.map((_, i) => replies[i]?.publish?.offset);
 }
 
-/** Starts the driver on 127.0.0.1 at a free port. */
-export async function startAgentDriver(opts: AgentDriverOptions = {}): Promise<AgentDriver> {
-  let fault: AgentFault = opts.fault ?? { kind: 'none' };
-  let startDelayMs = opts.startDelayMs ?? 0;
-  let eventDelayMs = opts.eventDelayMs ?? 5;
-  let target: PublishTarget | undefined;
-  const runs: RunRecord[] = [];
-  const inflight = new Set<Promise<void>>();
+/** What a running driver holds; the fault and the delays may change while it runs. */
+interface DriverState {
+  fault: AgentFault;
+  startDelayMs: number;
+  eventDelayMs: number;
+  target: PublishTarget | undefined;
+  readonly runs: RunRecord[];
+  readonly inflight: Set<Promise<void>>;
+}
 
-  async function publishRun(run: RunRecord, threadId: string, plan: AgentEventType[], to: PublishTarget): Promise<void> {
-    await sleep(startDelayMs);
-    const eventOf = (type: AgentEventType, seq: number): PublishedEvent => ({
-      type,
-      run_id: run.runId,
-      seq,
-      timestamp: Date.now(),
-      user_id: run.user,
-      message_id: run.messageId,
-      thread_id: threadId,
-    });
-    if (eventDelayMs === 0) {
-      const events = plan.map((type, i) => eventOf(type, i + 1));
-      try {
-        const offsets = await publishBatch(to, run.channel, events);
-        events.forEach((event, i) => run.published.push({ event, offset: offsets[i] }));
-      } catch (err) {
-        run.error = (err as Error).message;
-      }
-      run.done = true;
-      return;
-    }
-    let seq = 0;
-    for (const type of plan) {
-      seq++;
-      const event = eventOf(type, seq);
-      try {
-        const r = await callApi<{ offset?: number }>(to.apiUrl, to.apiKey, 'publish', { channel: run.channel, data: event });
-        run.published.push({ event, offset: r.offset });
-      } catch (err) {
-        run.error = (err as Error).message;
-        break;
-      }
-      if (seq < plan.length) await sleep(eventDelayMs);
+/** Publishes a run's events (one batch call when eventDelayMs is 0); the run records what landed. */
+async function publishRun(state: DriverState, run: RunRecord, threadId: string, plan: AgentEventType[], to: PublishTarget): Promise<void> {
+  await sleep(state.startDelayMs);
+  const eventOf = (type: AgentEventType, seq: number): PublishedEvent => ({
+    type,
+    run_id: run.runId,
+    seq,
+    timestamp: Date.now(),
+    user_id: run.user,
+    message_id: run.messageId,
+    thread_id: threadId,
+  });
+  if (state.eventDelayMs === 0) {
+    const events = plan.map((type, i) => eventOf(type, i + 1));
+    try {
+      const offsets = await publishBatch(to, run.channel, events);
+      events.forEach((event, i) => run.published.push({ event, offset: offsets[i] }));
+    } catch (err) {
+      run.error = (err as Error).message;
     }
     run.done = true;
+    return;
   }
-
-  function answer(res: ServerResponse, body: unknown): Promise<void> {
-    return new Promise((resolve) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body), () => resolve());
-    });
+  let seq = 0;
+  for (const type of plan) {
+    seq++;
+    const event = eventOf(type, seq);
+    try {
+      const r = await callApi<{ offset?: number }>(to.apiUrl, to.apiKey, 'publish', { channel: run.channel, data: event });
+      run.published.push({ event, offset: r.offset });
+    } catch (err) {
+      run.error = (err as Error).message;
+      break;
+    }
+    if (seq < plan.length) await sleep(state.eventDelayMs);
   }
+  run.done = true;
+}
 
+function answer(res: ServerResponse, body: unknown): Promise<void> {
+  return new Promise((resolve) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body), () => resolve());
+  });
+}
+
+/** One RPC from Centrifugo's proxy: answered with the run id, then the run is published. */
+async function handleRpc(state: DriverState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'POST' || req.url !== RPC_PATH) {
+    res.writeHead(404).end();
+    return;
+  }
+  let rpc: RpcProxyRequest;
+  try {
+    rpc = JSON.parse(await readBody(req)) as RpcProxyRequest;
+  } catch {
+    res.writeHead(400).end();
+    return;
+  }
+  if (rpc.method !== AGENT_RUN_METHOD) return void (await answer(res, { error: AGENT_ERRORS.unknownMethod }));
+  const d = rpc.data as { message_id?: unknown; thread_id?: unknown; content?: unknown } | undefined;
+  if (typeof d?.message_id !== 'string' || typeof d.thread_id !== 'string' || typeof d.content !== 'string' || !rpc.user) {
+    return void (await answer(res, { error: AGENT_ERRORS.badRequest }));
+  }
+  const to = state.target;
+  if (!to) return void (await answer(res, { error: AGENT_ERRORS.notAttached }));
+
+  // The user is the one Centrifugo authenticated, never something the client claims in data.
+  const fault = state.fault;
+  const owner = fault.kind === 'misroute' ? fault.toUser : rpc.user;
+  const run: RunRecord = { runId: randomUUID(), user: rpc.user, channel: to.personalChannel(owner), messageId: d.message_id, published: [], done: false };
+  state.runs.push(run);
+  const plan = eventPlan(fault);
+  // Answer the RPC first, so the reply precedes the first event on the client's socket.
+  await answer(res, { result: { data: { run_id: run.runId, message_id: run.messageId, user_id: run.user } } });
+  const p = publishRun(state, run, d.thread_id, plan, to);
+  state.inflight.add(p);
+  void p.finally(() => state.inflight.delete(p));
+}
+
+/** Starts the driver on 127.0.0.1 at a free port. */
+export async function startAgentDriver(opts: AgentDriverOptions = {}): Promise<AgentDriver> {
+  const state: DriverState = {
+    fault: opts.fault ?? { kind: 'none' },
+    startDelayMs: opts.startDelayMs ?? 0,
+    eventDelayMs: opts.eventDelayMs ?? 5,
+    target: undefined,
+    runs: [],
+    inflight: new Set(),
+  };
   const server = createServer((req, res) => {
-    void (async () => {
-      if (req.method !== 'POST' || req.url !== RPC_PATH) {
-        res.writeHead(404).end();
-        return;
-      }
-      let rpc: RpcProxyRequest;
-      try {
-        rpc = JSON.parse(await readBody(req)) as RpcProxyRequest;
-      } catch {
-        res.writeHead(400).end();
-        return;
-      }
-      if (rpc.method !== AGENT_RUN_METHOD) return void (await answer(res, { error: AGENT_ERRORS.unknownMethod }));
-      const d = rpc.data as { message_id?: unknown; thread_id?: unknown; content?: unknown } | undefined;
-      if (typeof d?.message_id !== 'string' || typeof d.thread_id !== 'string' || typeof d.content !== 'string' || !rpc.user) {
-        return void (await answer(res, { error: AGENT_ERRORS.badRequest }));
-      }
-      const to = target;
-      if (!to) return void (await answer(res, { error: AGENT_ERRORS.notAttached }));
-
-      // The user is the one Centrifugo authenticated, never something the client claims in data.
-      const owner = fault.kind === 'misroute' ? fault.toUser : rpc.user;
-      const run: RunRecord = { runId: randomUUID(), user: rpc.user, channel: to.personalChannel(owner), messageId: d.message_id, published: [], done: false };
-      runs.push(run);
-      const plan = eventPlan(fault);
-      // Answer the RPC first, so the reply precedes the first event on the client's socket.
-      await answer(res, { result: { data: { run_id: run.runId, message_id: run.messageId, user_id: run.user } } });
-      const p = publishRun(run, d.thread_id, plan, to);
-      inflight.add(p);
-      void p.finally(() => inflight.delete(p));
-    })().catch(() => {
+    handleRpc(state, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
@@ -234,21 +250,21 @@ export async function startAgentDriver(opts: AgentDriverOptions = {}): Promise<A
   return {
     rpcUrl: `http://127.0.0.1:${port}${RPC_PATH}`,
     attach: (t) => {
-      target = t;
+      state.target = t;
     },
     setFault: (f) => {
-      fault = f;
+      state.fault = f;
     },
     setDelays: (d) => {
-      startDelayMs = d.startDelayMs ?? startDelayMs;
-      eventDelayMs = d.eventDelayMs ?? eventDelayMs;
+      state.startDelayMs = d.startDelayMs ?? state.startDelayMs;
+      state.eventDelayMs = d.eventDelayMs ?? state.eventDelayMs;
     },
-    runs,
+    runs: state.runs,
     idle: async () => {
-      while (inflight.size > 0) await Promise.all([...inflight]);
+      while (state.inflight.size > 0) await Promise.all([...state.inflight]);
     },
     close: async () => {
-      await Promise.all([...inflight]);
+      await Promise.all([...state.inflight]);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

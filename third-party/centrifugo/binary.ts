@@ -11,8 +11,9 @@ import { constants, createReadStream } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { CodedError } from '../../lib/core/errors.ts';
 
-export const CENTRIFUGO_VERSION = '6.9.1';
+const CENTRIFUGO_VERSION = '6.9.1';
 const MODULE = 'github.com/centrifugal/centrifugo/v6';
 
 export type CentrifugoErrorCode =
@@ -22,17 +23,10 @@ export type CentrifugoErrorCode =
   | 'WSGATE_CENTRIFUGO_API';
 
 /** Anything that goes wrong finding, starting or talking to Centrifugo. One sentence; switch on `code`. */
-export class CentrifugoError extends Error {
-  readonly code: CentrifugoErrorCode;
-  constructor(code: CentrifugoErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
+export class CentrifugoError extends CodedError<CentrifugoErrorCode> {}
 
 /** Where the pinned build lives: <tools cache>/centrifugo-v6.9.1 (XDG_CACHE_HOME honoured if absolute). */
-export function centrifugoCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+function centrifugoCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env['XDG_CACHE_HOME'];
   // The XDG spec: a relative XDG_CACHE_HOME is invalid and ignored.
   const base = xdg && isAbsolute(xdg) ? xdg : join(env['HOME'] || homedir(), '.cache');
@@ -75,7 +69,7 @@ async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | un
 }
 
 /** Locates the binary without checking its version; undefined when none of the three places has one. */
-export async function locateCentrifugo(env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; source: CentrifugoBinary['source'] } | undefined> {
+async function locateCentrifugo(env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; source: CentrifugoBinary['source'] } | undefined> {
   const explicit = env['WSGATE_CENTRIFUGO'];
   if (explicit) {
     if (!(await isExecutable(explicit))) {
@@ -102,7 +96,7 @@ function run(path: string, args: string[]): Promise<string> {
  * The module version recorded in the binary's Go build info (the `mod\t<module>\t<version>` line
  * that `go version -m` prints), read without needing Go. Undefined when absent.
  */
-export async function embeddedModuleVersion(path: string): Promise<string | undefined> {
+async function embeddedModuleVersion(path: string): Promise<string | undefined> {
   const needle = Buffer.from(`mod\t${MODULE}\t`);
   let carry = Buffer.alloc(0);
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {

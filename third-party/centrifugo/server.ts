@@ -58,7 +58,7 @@ export interface CentrifugoOptions {
   faults?: CentrifugoFaults;
 }
 
-export interface CentrifugoFaults {
+interface CentrifugoFaults {
   /** The server verifies tokens with another secret than the `hmacSecret` handed to the token issuer. */
   hmacMismatch?: boolean;
   /**
@@ -111,7 +111,7 @@ const secret = (bytes: number): string => randomBytes(bytes).toString('base64url
 const dur = (ms: number): string => `${ms}ms`;
 
 /** A port free on 127.0.0.1 right now (bound, read, released). */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -125,12 +125,12 @@ export function freePort(): Promise<number> {
 }
 
 /** The personal channel of `user` in namespace `ns` ('' = no namespace). */
-export function personalChannelName(user: string, ns: string): string {
+function personalChannelName(user: string, ns: string): string {
   return ns ? `${ns}:#${user}` : `#${user}`;
 }
 
 /** Builds the Centrifugo JSON config for `opts`, without secrets. Exported for tests and docs. */
-export function centrifugoConfig(opts: CentrifugoOptions, port: number): Record<string, unknown> {
+function centrifugoConfig(opts: CentrifugoOptions, port: number): Record<string, unknown> {
   const ns = opts.personalNamespace ?? 'personal';
   const history = opts.history ?? true;
   const open = opts.faults?.openPersonalChannels === true;

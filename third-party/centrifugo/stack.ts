@@ -31,7 +31,7 @@ export interface CentrifugoStack {
 }
 
 /** How long Centrifugo holds a socket after its close frame when the client never answers it. */
-export const CLOSE_FRAME_WAIT_MS = 5000;
+const CLOSE_FRAME_WAIT_MS = 5000;
 
 /** Settings the demo and the tests share; each can be overridden. */
 export const STACK_DEFAULTS = { pingIntervalMs: 2000, pongTimeoutMs: 1000, expiredCloseDelayMs: 500 } as const;

@@ -57,7 +57,7 @@ export function isTerminalClose(code: number): boolean {
 }
 
 /** The default user boundary: a channel `ns:#42` (or `#42`) is limited to user 42. */
-export const USER_BOUNDARY = '#';
+const USER_BOUNDARY = '#';
 
 /** The personal channel of `user`: `<namespace>:#<user>`, or `#<user>` with no namespace. */
 export function personalChannel(user: string, namespace = ''): string {
@@ -186,7 +186,7 @@ export function batch(...texts: string[]): string {
 
 // ---- what the server sends ----------------------------------------------------------------------
 
-export interface ConnectResult {
+interface ConnectResult {
   client: string;
   version: string;
   /** True when the connection expires (the token had exp); then `ttl` is seconds until it does. */
@@ -200,7 +200,7 @@ export interface ConnectResult {
   data: unknown;
 }
 
-export interface SubscribeResult {
+interface SubscribeResult {
   recoverable?: boolean;
   epoch?: string;
   offset?: number;
@@ -220,12 +220,6 @@ export interface Publication {
   epoch?: string;
   tags?: Record<string, string>;
   info?: { user: string; client: string };
-}
-
-export interface HistoryResult {
-  publications: Publication[];
-  epoch: string;
-  offset: number;
 }
 
 export type ServerMessage =
