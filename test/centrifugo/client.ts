@@ -7,16 +7,16 @@ import type { IncomingMessage } from 'node:http';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { CentrifugoClientProtocol, type ServerMessage } from '../../lib/dialects/centrifugo/protocol.ts';
+import { CentrifugoError, findCentrifugo } from '../../third-party/centrifugo/binary.ts';
 
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export { delay, within } from '../helpers/wait.ts';
 
-/** `promise`, or a rejection naming `what` after `ms`. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/** Why there is no Centrifugo binary (its error's one sentence says how to build one), or undefined. */
+export function centrifugoMissing(): Promise<string | undefined> {
+  return findCentrifugo().then(
+    () => undefined,
+    (err: unknown) => (err instanceof CentrifugoError ? err.message : String(err)),
+  );
 }
 
 export interface TokenClaims {

@@ -25,16 +25,13 @@ interface AgentEvent {
 const canonical = (e: AgentEvent) => ({ type: e.type, runRef: e.message_id, runId: e.run_id, seq: e.seq, userId: e.user_id });
 import { CLOSE_CODES, ERROR_CODES, batch, isTerminalClose, type ServerMessage } from '../../lib/dialects/centrifugo/protocol.ts';
 import { AGENT_ERRORS, AGENT_RUN_METHOD, startAgentDriver, type AgentDriver } from '../../third-party/centrifugo/agent-driver.ts';
-import { CentrifugoError, findCentrifugo } from '../../third-party/centrifugo/binary.ts';
 import { startCentrifugo, type CentrifugoOptions, type CentrifugoServer } from '../../third-party/centrifugo/server.ts';
-import { connected, delay, mint, open, TestClient, unsignedToken } from './client.ts';
+import { skipUnlessCi } from '../helpers/tools.ts';
+import { centrifugoMissing, connected, delay, mint, open, TestClient, unsignedToken } from './client.ts';
 
-const missing = await findCentrifugo().then(
-  () => undefined,
-  (err: unknown) => (err instanceof CentrifugoError ? err.message : String(err)),
-);
+const missing = await centrifugoMissing();
 // The error's one sentence already says how to build it.
-const skip = missing && process.env['CI'] !== 'true' ? missing : false;
+const skip = skipUnlessCi(missing);
 
 /** A Centrifugo with the agent driver attached; both stopped by the caller's `after`. */
 async function startPair(opts: CentrifugoOptions = {}): Promise<{ cf: CentrifugoServer; driver: AgentDriver }> {

@@ -4,15 +4,15 @@
  * exit), and ports that are certainly closed. Fakes are small Node scripts with this Node's absolute
  * path in the shebang, so they run even with PATH stripped.
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import type { Io } from '../../cli/io.ts';
+import { STACK_FRAME } from '../helpers/wsgate-process.ts';
 
 export interface Captured {
   io: Io;
@@ -129,96 +129,35 @@ export async function closedPort(): Promise<number> {
 /** A distinctive secret: any test output containing it is a leak. */
 export const SECRET = 'TOPSECRET-wsgate-test-0123456789abcdefghijklmnop';
 
-export const STACK_FRAME = /\n\s+at /;
-
-// ---- end to end: the real CLI in a process of its own --------------------------------------------
-
-export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-export const BIN = join(REPO, 'bin', 'wsgate.mjs');
-
 /**
- * The caller's environment without wsgate configuration, except which engine runs the suites
- * (WSGATE_ENGINE: unset means wsgate's own) and which k6 --engine k6 uses (WSGATE_K6), plus `keep`.
+ * `main(argv, env)` in-process with captured streams; asserts that no stack trace and no {@link SECRET}
+ * was printed.
  */
-export function cleanEnv(keep: readonly string[] = [], extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('WSGATE_') || k === 'WSGATE_K6' || k === 'WSGATE_ENGINE' || keep.includes(k)) env[k] = v;
-  }
-  return { ...env, ...extra };
+export async function runMain(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string; all: string }> {
+  // Imported here: most files that use these helpers have their own reason to load the CLI, or none.
+  const { main } = await import('../../cli/main.ts');
+  const c = capture();
+  const code = await main(argv, env, c.io);
+  const all = c.all();
+  assert.doesNotMatch(all, STACK_FRAME, 'no stack trace');
+  assert.ok(!all.includes(SECRET), 'the secret never appears in the output');
+  return { code, out: c.out(), err: c.err(), all };
 }
 
-/** The engine the e2e tests' default runs use: WSGATE_ENGINE's, else wsgate's own. */
-export const DEFAULT_ENGINE: 'wsgate' | 'k6' = process.env['WSGATE_ENGINE'] === 'k6' ? 'k6' : 'wsgate';
+// ---- end to end: the real CLI in a process of its own (test/helpers/wsgate-process.ts) -------------
 
-export interface CliRun {
-  code: number | null;
-  out: string;
-  err: string;
-}
+export { BIN, DEFAULT_ENGINE, REPO, STACK_FRAME, cleanEnv, lastLine, runCli } from '../helpers/wsgate-process.ts';
+export type { CliRun } from '../helpers/wsgate-process.ts';
 
 /**
- * `node bin/wsgate.mjs ARGS` from the checkout; `onStderr` sees stderr as it grows, with a way to
- * signal the process. Asserts no stack trace was printed.
+ * The two result files a suite run writes in `dir`, `<suite>-<env>-<UTC stamp>.json` and `.junit.xml`
+ * (their names are a contract); asserts both are there.
  */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    // A run that outlives its test (timed out, cancelled) is killed with everything it started (the
-    // engine, k6) when the test file ends.
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    child.once('exit', () => running.delete(child));
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-      onStderr?.(err, (s) => child.kill(s));
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (STACK_FRAME.test(out + err)) reject(new Error(`a stack trace was printed:\n${out}\n${err}`));
-      else resolve({ code, out, err });
-    });
-  });
-}
-
-export const lastLine = (text: string): string => text.trimEnd().split('\n').at(-1) ?? '';
-
-/**
- * CLI processes still running. Any left when the file's tests are done (a test timed out or was
- * cancelled while its run hung) are killed with all their descendants, or their open pipes would keep
- * the test process alive.
- */
-const running = new Set<ReturnType<typeof spawn>>();
-after(() => {
-  for (const child of running) if (child.pid) killTree(child.pid);
-});
-
-/** SIGKILL to `root` and every process under it (the engine and k6 run in process groups of their own). */
-function killTree(root: number): void {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const all: number[] = [];
-  const walk = (pid: number): void => {
-    all.push(pid);
-    for (const c of children.get(pid) ?? []) walk(c);
-  };
-  walk(root);
-  for (const pid of all) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+export function resultFiles(dir: string, suite: string, env: string): { json: string; junit: string } {
+  const files = existsSync(dir) ? readdirSync(dir) : [];
+  const named = (ext: string) => files.find((f) => new RegExp(`^${suite}-${env}-\\d{8}T\\d{6}Z\\.${ext}$`).test(f));
+  const json = named('json');
+  const junit = named('junit\\.xml');
+  assert.ok(json && junit, `both result files in ${dir}: ${files.join(', ')}`);
+  return { json: join(dir, json), junit: join(dir, junit) };
 }

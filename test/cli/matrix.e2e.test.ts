@@ -15,17 +15,11 @@ import { EXIT } from '../../cli/main.ts';
 import { REGRESSION_NAMES } from '../../lib/core/regressions.ts';
 import { SETUPS, VALIDATION_SETUPS } from '../../cli/matrix.ts';
 import { VALIDATION_FAULT_NAMES } from '../../reference-service/service.ts';
-import { findNginx } from '../../reference-service/nginx.ts';
 import { k6Skip } from '../helpers/k6.ts';
+import { nginxSkip } from '../helpers/nginx.ts';
 import { DEFAULT_ENGINE, cleanEnv, runCli, tempDir } from './helpers.ts';
 
-let nginxMissing = false;
-try {
-  findNginx();
-} catch {
-  nginxMissing = true;
-}
-const skip = nginxMissing && process.env['CI'] !== 'true' ? 'nginx is not installed (this test fails instead when CI=true)' : false;
+const skip = nginxSkip();
 
 async function matrix(engine: 'wsgate' | 'k6', flags: string[]): Promise<void> {
   const dir = tempDir('wsgate-e2e-matrix-');

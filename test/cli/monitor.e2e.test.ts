@@ -11,46 +11,23 @@
  * otherwise.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { EXIT } from '../../cli/main.ts';
 import type { TimelineRecord } from '../../cli/monitor/timeline.ts';
 import { k6Skip } from '../helpers/k6.ts';
-import { BIN, REPO, STACK_FRAME, cleanEnv, tempDir } from './helpers.ts';
+import { LiveProcess, buildIfStale } from '../helpers/wsgate-process.ts';
+import { BIN, STACK_FRAME, cleanEnv, tempDir } from './helpers.ts';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 const WINDOW_LINE = /^\d\d:\d\d:\d\d window (\d+) {2}(healthy|degraded|unhealthy) /;
 
-
-/** A running `wsgate monitor` whose output can be awaited line by line. */
-class Cli {
-  readonly child: ChildProcessWithoutNullStreams;
-  out = '';
-  err = '';
-  readonly exited: Promise<number | null>;
-  private waiters: (() => void)[] = [];
-
+/** A running `wsgate monitor` whose output can be awaited as it grows, with its lines and windows. */
+class Cli extends LiveProcess {
   constructor(args: string[]) {
-    this.child = spawn(process.execPath, [BIN, 'monitor', ...args], { cwd: REPO, env: cleanEnv([], { WSGATE_ADMIN_TOKEN: ADMIN_TOKEN }), stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout.on('data', (c: Buffer) => {
-      this.out += c.toString();
-      this.poke();
-    });
-    this.child.stderr.on('data', (c: Buffer) => {
-      this.err += c.toString();
-      this.poke();
-    });
-    this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
-    this.exited.then(() => this.poke());
-  }
-
-  private poke(): void {
-    for (const w of this.waiters.splice(0)) w();
+    super('wsgate monitor', process.execPath, [BIN, 'monitor', ...args], { env: cleanEnv([], { WSGATE_ADMIN_TOKEN: ADMIN_TOKEN }) });
   }
 
   get lines(): string[] {
@@ -63,26 +40,6 @@ class Cli {
       const m = WINDOW_LINE.exec(l);
       return m ? [[Number(m[1]), m[2] ?? ''] as [number, string]] : [];
     });
-  }
-
-  /** Resolves with `find()`'s answer once it has one; fails after `ms` or when the process ends first. */
-  async until<T>(what: string, ms: number, find: () => T | undefined): Promise<T> {
-    const deadline = Date.now() + ms;
-    let exited = false;
-    void this.exited.then(() => (exited = true));
-    for (;;) {
-      const found = find();
-      if (found !== undefined) return found;
-      if (exited) assert.fail(`wsgate monitor ended before ${what}\n--- stdout\n${this.out}\n--- stderr\n${this.err}`);
-      if (Date.now() > deadline) assert.fail(`no ${what} within ${ms / 1000} s\n--- stdout\n${this.out}\n--- stderr\n${this.err}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 250);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
   }
 }
 
@@ -120,11 +77,7 @@ interface Payload {
   attachments: { color: string; fields: { title: string; value: string }[] }[];
 }
 
-// Build once here, not in every CLI process at once.
-before(async () => {
-  const builder = (await import(pathToFileURL(join(REPO, 'build.mjs')).href)) as { isStale(): boolean; build(): Promise<unknown> };
-  if (builder.isStale()) await builder.build();
-});
+before(buildIfStale);
 
 /** Ctrl-C mid-run on the engine `flags` pick: a prompt graceful stop, a complete timeline, exit 130. */
 async function interruptedRun(flags: string[]): Promise<void> {

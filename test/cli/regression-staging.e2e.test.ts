@@ -12,21 +12,15 @@
  * is changed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT } from '../../cli/main.ts';
 import { REGRESSION_NAMES } from '../../lib/core/regressions.ts';
-import { cleanEnv, lastLine, runCli, tempDir } from './helpers.ts';
+import { opensslMissing, selfSignedCertFiles, skipUnlessCi } from '../helpers/tools.ts';
+import { cleanEnv, lastLine, resultFiles, runCli, tempDir } from './helpers.ts';
 
-let opensslMissing = false;
-try {
-  execFileSync('openssl', ['version'], { stdio: 'ignore' });
-} catch {
-  opensslMissing = true;
-}
-const skip = opensslMissing && process.env['CI'] !== 'true' ? 'openssl is not installed (this test fails instead when CI=true)' : false;
+const skip = skipUnlessCi(opensslMissing());
 
 const REFRESH = 'auth_token_refresh_regression';
 const LEAK = 'connection_leak_regression';
@@ -37,28 +31,9 @@ interface Result {
   scenarios: { name: string; verdict: string; not_applicable?: string }[];
 }
 
-/** A self-signed certificate for 127.0.0.1 (an IP SAN: Node and Go ignore the CN for IPs). */
-function selfSignedCert(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  return { cert, key };
-}
-
-function resultFiles(dir: string): { json: string; junit: string } {
-  const files = existsSync(dir) ? readdirSync(dir) : [];
-  const json = files.find((f) => /^regression-prevention-staging-\d{8}T\d{6}Z\.json$/.test(f));
-  const junit = files.find((f) => /^regression-prevention-staging-\d{8}T\d{6}Z\.junit\.xml$/.test(f));
-  assert.ok(json && junit, `both result files in ${dir}: ${files.join(', ')}`);
-  return { json: join(dir, json), junit: join(dir, junit) };
-}
-
 test('regression --env staging against the embedded service configured like staging reaches a verdict, listing what cannot run as not applicable', { timeout: 5 * 60_000, skip }, async () => {
   const dir = tempDir('wsgate-e2e-reg-staging-');
-  const { cert, key } = selfSignedCert(dir);
+  const { cert, key } = selfSignedCertFiles(dir);
   const results = join(dir, 'results');
   // cleanEnv drops every WSGATE_* of the caller's shell: WSGATE_JWT_SECRET in particular is unset.
   const env = cleanEnv([], { WSGATE_AUTH_PASSWORD: PASSWORD, WSGATE_IDLE_HOLD_S: '5' });
@@ -74,7 +49,7 @@ test('regression --env staging against the embedded service configured like stag
   assert.match(r.err, /testing env staging: all 7 regression tests against the embedded reference service at wss:\/\/127\.0\.0\.1:\d+\/ws/);
   assert.ok(!all.includes(PASSWORD), 'the password is never printed');
 
-  const { json, junit } = resultFiles(results);
+  const { json, junit } = resultFiles(results, 'regression-prevention', 'staging');
   const result = JSON.parse(readFileSync(json, 'utf8')) as Result;
   assert.deepEqual(result.scenarios.map((s) => s.name), REGRESSION_NAMES);
   const byName = new Map(result.scenarios.map((s) => [s.name, s]));

@@ -6,22 +6,15 @@
  * fault run once more with --engine k6 (skipped with one line otherwise).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { EXIT } from '../../cli/main.ts';
 import { REGRESSIONS, REGRESSION_NAMES } from '../../lib/core/regressions.ts';
-import { findNginx } from '../../reference-service/nginx.ts';
 import { k6Skip } from '../helpers/k6.ts';
-import { cleanEnv, lastLine, runCli, tempDir } from './helpers.ts';
+import { nginxSkip } from '../helpers/nginx.ts';
+import { cleanEnv, lastLine, resultFiles, runCli, tempDir } from './helpers.ts';
 
-let nginxMissing = false;
-try {
-  findNginx();
-} catch {
-  nginxMissing = true;
-}
-const skip = nginxMissing && process.env['CI'] !== 'true' ? 'nginx is not installed (these tests fail instead when CI=true)' : false;
+const skip = nginxSkip();
 
 /** Runs `wsgate regression ARGS` with the caller's nginx (WSGATE_NGINX) and engine choice kept. */
 const cli = (args: string[]) => runCli(['regression', ...args], cleanEnv(['WSGATE_NGINX']));
@@ -32,10 +25,7 @@ interface Result {
 }
 
 function result(dir: string): Result {
-  const files = existsSync(dir) ? readdirSync(dir) : [];
-  const json = files.find((f) => /^regression-prevention-local-\d{8}T\d{6}Z\.json$/.test(f));
-  assert.ok(json && files.some((f) => /^regression-prevention-local-\d{8}T\d{6}Z\.junit\.xml$/.test(f)), `both result files in ${dir}: ${files.join(', ')}`);
-  return JSON.parse(readFileSync(join(dir, json), 'utf8')) as Result;
+  return JSON.parse(readFileSync(resultFiles(dir, 'regression-prevention', 'local').json, 'utf8')) as Result;
 }
 
 describe('wsgate regression --embedded-target, end to end', { concurrency: true, timeout: 10 * 60_000, skip }, () => {

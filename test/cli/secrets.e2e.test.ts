@@ -15,7 +15,6 @@
  * the CLI): there the JWT shape, the password and the admin token are searched for.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
@@ -27,7 +26,9 @@ import { after, before, describe, test } from 'node:test';
 import { startTarget } from '../../reference-service/service.ts';
 import type { RunningTarget } from '../../reference-service/service.ts';
 import { k6Skip } from '../helpers/k6.ts';
-import { BIN, STACK_FRAME, cleanEnv, tempDir } from './helpers.ts';
+import { runWsgate } from '../helpers/wsgate-process.ts';
+import type { CliRun } from '../helpers/wsgate-process.ts';
+import { STACK_FRAME, cleanEnv, tempDir } from './helpers.ts';
 
 const JWT_SECRET = randomBytes(32).toString('base64url');
 const PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
@@ -141,24 +142,14 @@ function assertNoSecrets(label: string, outputs: { where: string; text: string }
   }
 }
 
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
+interface Run extends CliRun {
   files: { path: string; text: string }[];
 }
 
 /** `wsgate ARGS` in `cwd` with `env`; every file under `cwd` afterwards. */
-function wsgate(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err, files: filesUnder(cwd) }));
-  });
+async function wsgate(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
+  const r = await runWsgate(args, { cwd, env });
+  return { ...r, files: filesUnder(cwd) };
 }
 
 describe('no secret in any output, even from a hostile server', { concurrency: true, timeout: 10 * 60_000 }, () => {

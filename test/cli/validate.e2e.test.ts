@@ -9,20 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test as nodeTest } from 'node:test';
 import { EXIT } from '../../cli/main.ts';
 import { k6Skip } from '../helpers/k6.ts';
-import { DEFAULT_ENGINE, cleanEnv, lastLine, runCli, tempDir } from './helpers.ts';
+import { DEFAULT_ENGINE, cleanEnv, lastLine, resultFiles, runCli, tempDir } from './helpers.ts';
 
-function resultFiles(dir: string): { json: string; junit: string } {
-  const files = existsSync(dir) ? readdirSync(dir) : [];
-  const json = files.find((f) => /^deployment-validation-local-\d{8}T\d{6}Z\.json$/.test(f));
-  const junit = files.find((f) => /^deployment-validation-local-\d{8}T\d{6}Z\.junit\.xml$/.test(f));
-  assert.ok(json && junit, `both result files in ${dir}: ${files.join(', ')}`);
-  return { json: join(dir, json), junit: join(dir, junit) };
-}
+const SUITE = 'deployment-validation';
 
 interface Result {
   verdict: string;
@@ -64,7 +58,7 @@ function validateSuite(engine: 'wsgate' | 'k6', flags: string[], tls: string): v
     const r = await cli(['--env', 'local', '--embedded-target', '--results-dir', join(dir, 'results'), '--output-file', copy]);
     assert.equal(r.code, EXIT.PASS, r.out + r.err);
     assert.match(r.err, label, 'the run names its engine');
-    const files = resultFiles(join(dir, 'results'));
+    const files = resultFiles(join(dir, 'results'), SUITE, 'local');
     const result = read(files.json);
     assert.equal(result.verdict, 'pass');
     assert.ok(result.scenarios.length >= 6 && result.scenarios.every((s) => s.verdict === 'pass'), JSON.stringify(result.scenarios));
@@ -77,7 +71,7 @@ function validateSuite(engine: 'wsgate' | 'k6', flags: string[], tls: string): v
     const dir = tempDir('wsgate-e2e-');
     const r = await cli(['--env', 'local', '--embedded-target', '--fault', 'handshake_403', '--results-dir', dir]);
     assert.equal(r.code, EXIT.FAIL, r.out + r.err);
-    const files = resultFiles(dir);
+    const files = resultFiles(dir, SUITE, 'local');
     const result = read(files.json);
     assert.equal(result.verdict, 'fail');
     assert.equal(result.scenarios.find((s) => s.name === 'websocket_connection')?.verdict, 'fail');
@@ -93,7 +87,7 @@ function validateSuite(engine: 'wsgate' | 'k6', flags: string[], tls: string): v
     ]);
     assert.equal(r.code, EXIT.PASS, r.out + r.err);
     assert.match(r.err, /the embedded reference service at wss:\/\/127\.0\.0\.1:\d+\/ws/);
-    assert.equal(read(resultFiles(dir).json).verdict, 'pass');
+    assert.equal(read(resultFiles(dir, SUITE, 'local').json).verdict, 'pass');
   });
 
   test('wss:// without --ca-file: the certificate is refused, setup aborts (108), exit 4 (no verdict)', async () => {
@@ -120,7 +114,7 @@ function validateSuite(engine: 'wsgate' | 'k6', flags: string[], tls: string): v
     assert.ok(sent);
     assert.equal(r.code, EXIT.INTERRUPTED, r.out + r.err);
     assert.match(r.err, /wsgate: SIGINT: asking (k6|the run) to stop gracefully/);
-    resultFiles(dir); // a graceful stop still runs handleSummary
+    resultFiles(dir, SUITE, 'local'); // a graceful stop still runs handleSummary
     assert.match(lastLine(r.out), new RegExp(`^wsgate: INTERRUPTED deployment-validation \\(env local\\): ${ENGINE_WORD[engine]} was interrupted, so there is no verdict — partial results: `));
   });
 }

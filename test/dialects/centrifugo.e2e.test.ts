@@ -14,31 +14,25 @@
  * builds it, except with CI=true, where it fails.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { promSum } from '../../lib/dialects/centrifugo.ts';
-import { CentrifugoError, findCentrifugo } from '../../third-party/centrifugo/binary.ts';
 import { startCentrifugoStack, warmUp } from '../../third-party/centrifugo/stack.ts';
 import type { CentrifugoStack, StackOptions } from '../../third-party/centrifugo/stack.ts';
+import { centrifugoMissing } from '../centrifugo/client.ts';
+import { skipUnlessCi } from '../helpers/tools.ts';
+import { runWsgate } from '../helpers/wsgate-process.ts';
+import type { CliRun } from '../helpers/wsgate-process.ts';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const missing = await findCentrifugo().then(
-  () => undefined,
-  (err: unknown) => (err instanceof CentrifugoError ? err.message : String(err)),
-);
-const skip = missing && process.env['CI'] !== 'true' ? missing : false;
+const missing = await centrifugoMissing();
+const skip = skipUnlessCi(missing);
 
 const dir = mkdtempSync(join(tmpdir(), 'wsgate-centrifugo-e2e-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
+interface Run extends CliRun {
   result: Result;
 }
 
@@ -49,29 +43,17 @@ interface Result {
 
 let runs = 0;
 /** `node bin/wsgate.mjs <args>` with only PATH, HOME and `vars` in its environment; the JSON result read back. */
-function wsgate(args: string[], vars: Record<string, string>, onStderr?: (text: string) => void): Promise<Run> {
+async function wsgate(args: string[], vars: Record<string, string>, onStderr?: (text: string) => void): Promise<Run> {
   const file = join(dir, `result-${++runs}.json`);
-  return new Promise((resolve, reject) => {
-    const env = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...vars };
-    const child = spawn(process.execPath, [join(REPO, 'bin/wsgate.mjs'), ...args, '--results-dir', join(dir, 'results'), '--output-file', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      onStderr?.(err);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let result: Result;
-      try {
-        result = JSON.parse(readFileSync(file, 'utf8')) as Result;
-      } catch {
-        return reject(new Error(`no result at ${file} (exit ${code})\n${out}\n${err}`));
-      }
-      resolve({ code, out, err, result });
-    });
-  });
+  const env = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...vars };
+  const r = await runWsgate([...args, '--results-dir', join(dir, 'results'), '--output-file', file], { env, ...(onStderr ? { onStderr } : {}) });
+  let result: Result;
+  try {
+    result = JSON.parse(readFileSync(file, 'utf8')) as Result;
+  } catch {
+    throw new Error(`no result at ${file} (exit ${r.code})\n${r.out}\n${r.err}`);
+  }
+  return { ...r, result };
 }
 
 /** A Centrifugo + driver for one test, stopped when the test file ends. */

@@ -5,11 +5,9 @@
  * healthy reference service and on every fault, in validation and in the regression suite.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { ConfigError } from '../../lib/core/errors.ts';
@@ -17,8 +15,8 @@ import type { DialectHttp } from '../../lib/dialects/dialect.ts';
 import { jsonDialect, jsonDialectFromFile, jsonDialectFromText } from '../../lib/dialects/json.ts';
 import { wsgateChat } from '../../lib/dialects/wsgate-chat.ts';
 import { FAULT_NAMES } from '../../reference-service/faults.ts';
+import { REPO, buildIfStale, cleanEnv, runWsgate } from '../helpers/wsgate-process.ts';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CHAT_FILE = 'docs/dialects/wsgate-chat.json';
 const CHAT: Record<string, unknown> = JSON.parse(readFileSync(join(REPO, CHAT_FILE), 'utf8'));
 
@@ -338,44 +336,29 @@ interface Outcome {
 const workDir = mkdtempSync(join(tmpdir(), 'wsgate-json-dialect-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));
 
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WSGATE_') || k === 'WSGATE_ENGINE' || k === 'WSGATE_K6') env[k] = v;
-  return { ...env, ...extra };
-}
-
 /** stderr without the line bin/wsgate.mjs prints when someone changed a source since the last build. */
 const withoutRebuild = (err: string): string => err.replace(/^wsgate: sources changed since the last build; rebuilding dist\/\n/, '');
 
 let runs = 0;
-function wsgate(args: string[], extra: Record<string, string>): Promise<Outcome> {
+async function wsgate(args: string[], extra: Record<string, string>): Promise<Outcome> {
   const dir = join(workDir, `run-${++runs}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/wsgate.mjs', ...args, '--results-dir', dir], { cwd: REPO, env: cleanEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let verdict: string | undefined;
-      let scenarios: [string, string][] = [];
-      const file = (() => {
-        try {
-          return readdirSync(dir).find((f) => f.endsWith('.json'));
-        } catch {
-          return undefined;
-        }
-      })();
-      if (file) {
-        const result = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { verdict: string; scenarios: { name: string; verdict: string }[] };
-        verdict = result.verdict;
-        scenarios = result.scenarios.map((s) => [s.name, s.verdict]);
-      }
-      const failed = out.split('\n').filter((l) => /^\s*FAIL\b/.test(l));
-      resolve({ code, verdict, scenarios, err: [...failed, err].join('\n') });
-    });
-  });
+  const { code, out, err } = await runWsgate([...args, '--results-dir', dir], { env: cleanEnv([], extra) });
+  let verdict: string | undefined;
+  let scenarios: [string, string][] = [];
+  const file = (() => {
+    try {
+      return readdirSync(dir).find((f) => f.endsWith('.json'));
+    } catch {
+      return undefined;
+    }
+  })();
+  if (file) {
+    const result = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { verdict: string; scenarios: { name: string; verdict: string }[] };
+    verdict = result.verdict;
+    scenarios = result.scenarios.map((s) => [s.name, s.verdict]);
+  }
+  const failed = out.split('\n').filter((l) => /^\s*FAIL\b/.test(l));
+  return { code, verdict, scenarios, err: [...failed, err].join('\n') };
 }
 
 /** Runs the jobs `POOL` at a time. */
@@ -448,13 +431,7 @@ async function sameVerdicts(
   return { disagreements, outcomes };
 }
 
-before(async () => {
-  // One build up front, rather than one per CLI process racing to make the same bundles.
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['build.mjs', '--if-stale'], { cwd: REPO, stdio: 'ignore' });
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`node build.mjs exited with ${code}`))));
-  });
-});
+before(buildIfStale);
 
 test('end to end, validation: the json dialect reaches wsgate-chat\'s verdicts on the healthy service and on every fault', { timeout: 5 * 60_000 }, async (t) => {
   const { disagreements, outcomes } = await sameVerdicts(t, ['validate', '--env', 'local', '--embedded-target'], (c) => (c === 'healthy' ? 0 : undefined));

@@ -4,46 +4,30 @@
  * test/engine/probes/ are bundled exactly like the scenarios (build.mjs bundleEngine).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { build, bundleEngine, isStale } from '../../build.mjs';
+import { bundleEngine } from '../../build.mjs';
 import { startTarget } from '../../reference-service/service.ts';
 import type { RunningTarget } from '../../reference-service/service.ts';
+import { LiveProcess, REPO, buildIfStale, runProcess } from '../helpers/wsgate-process.ts';
+import type { CliRun } from '../helpers/wsgate-process.ts';
 
-const REPO = new URL('../..', import.meta.url).pathname;
 const ENGINE = join(REPO, 'dist', 'node', 'engine.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'wsgate-engine-e2e-'));
 
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
+/** The engine's `run` with ARGS, with only PATH and `env` in its environment. */
+function startEngine(args: string[], env: Record<string, string> = {}): LiveProcess {
+  return new LiveProcess('the engine', process.execPath, [ENGINE, 'run', ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } });
 }
 
-function engine(args: string[], env: Record<string, string> = {}, onStart?: (pid: number) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ENGINE, 'run', ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    if (child.pid !== undefined) onStart?.(child.pid);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const engine = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => startEngine(args, env).result();
 
 /** Processes whose command line mentions `marker` (the engine's workers carry the bundle path). */
-function processesWith(marker: string): Promise<string[]> {
-  return new Promise((resolve) => {
-    const ps = spawn('ps', ['-eo', 'pid,args'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let text = '';
-    ps.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    ps.on('close', () => resolve(text.split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'))));
-  });
+async function processesWith(marker: string): Promise<string[]> {
+  const { out } = await runProcess('ps', ['-eo', 'pid,args']);
+  return out.split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
 }
 
 let identity: string;
@@ -52,7 +36,7 @@ let files: string;
 let target: RunningTarget;
 
 before(async () => {
-  if (isStale()) await build();
+  await buildIfStale();
   identity = join(dir, 'identity.mjs');
   verdicts = join(dir, 'verdicts.mjs');
   await bundleEngine(join(REPO, 'test/engine/probes/identity.ts'), identity);
@@ -78,18 +62,9 @@ describe('the engine as a process', () => {
 
   test('a worker stays under its open-files limit: sockets that do not fit are refused with one sentence, not EMFILE', async () => {
     const summary = join(dir, 'files-summary.json');
-    const r = await new Promise<Run>((resolve, reject) => {
-      // ulimit -n 256 for the engine and its worker; 400 sockets asked for at once.
-      const child = spawn('bash', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${ENGINE}" run --quiet --workers 1 --summary-mode=disabled --out json=${summary} "${files}"`], {
-        env: { PATH: process.env['PATH'] ?? '', PROBE_WS_URL: target.wsUrl, PROBE_SOCKETS: '400' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, out, err }));
+    // ulimit -n 256 for the engine and its worker; 400 sockets asked for at once.
+    const r = await runProcess('bash', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${ENGINE}" run --quiet --workers 1 --summary-mode=disabled --out json=${summary} "${files}"`], {
+      env: { PATH: process.env['PATH'] ?? '', PROBE_WS_URL: target.wsUrl, PROBE_SOCKETS: '400' },
     });
     assert.equal(r.code, 0, r.err);
     assert.doesNotMatch(r.err, /EMFILE/);
@@ -152,12 +127,11 @@ describe('the engine as a process', () => {
 
   test('first Ctrl-C interrupts the iterations at once (k6 cancels them), still runs teardown and writes the summary (exit 105); no worker is left running', async () => {
     const file = join(dir, 'interrupted.json');
-    let pid = 0;
-    const running = engine(['--quiet', '--workers', '2', verdicts], { PROBE_MODE: 'long', PROBE_SUMMARY: file }, (p) => (pid = p));
+    const running = startEngine(['--quiet', '--workers', '2', verdicts], { PROBE_MODE: 'long', PROBE_SUMMARY: file });
     await new Promise((r) => setTimeout(r, 2500));
-    process.kill(pid, 'SIGINT');
+    running.kill('SIGINT');
     const stoppedAt = Date.now();
-    const r = await running;
+    const r = await running.result();
     assert.equal(r.code, 105, r.err);
     assert.match(r.err, /stopping gracefully/);
     // 60 s of constant-vus with 1.5 s iterations and a 3 s teardown: interrupted, the run ends in ~3 s.
@@ -168,13 +142,12 @@ describe('the engine as a process', () => {
 
   test('a second Ctrl-C (here during the slow teardown) stops at once and writes nothing', async () => {
     const file = join(dir, 'killed.json');
-    let pid = 0;
-    const running = engine(['--quiet', verdicts], { PROBE_MODE: 'long', PROBE_SUMMARY: file }, (p) => (pid = p));
+    const running = startEngine(['--quiet', verdicts], { PROBE_MODE: 'long', PROBE_SUMMARY: file });
     await new Promise((r) => setTimeout(r, 2000));
-    process.kill(pid, 'SIGINT');
+    running.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 1000));
-    process.kill(pid, 'SIGINT');
-    const r = await running;
+    running.kill('SIGINT');
+    const r = await running.result();
     assert.equal(r.code, 105, r.err);
     assert.match(r.err, /stopped at once by a second signal; nothing was written/);
     assert.equal(existsSync(file), false);

@@ -3,19 +3,11 @@ import { test } from 'node:test';
 import { Float64Histogram, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import type { RegistrySnapshot } from '../../engine/contracts.ts';
 import { Registry, mergeIntervals, mergeSnapshots, valuesOf } from '../../engine/metrics/registry.ts';
+import { seededRandom } from '../../reference-service/rare.ts';
 import { CounterSink, GaugeSink, MetricError, RateSink, TrendSink, fastIndexOf, mergeSinkSnapshots, percentileKey, statsOf } from '../../engine/metrics/sinks.ts';
 
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, the reference service's dice), so a failure reproduces. */
+const prng = seededRandom;
 
 function normal(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

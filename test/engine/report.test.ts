@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import type { FlushPoint, MetricType } from '../../engine/contracts.ts';
 import { renderReport } from '../../engine/report/html.ts';
 import type { ReportInput } from '../../engine/report/html.ts';
+import { chromiumOrSkip, colouredPixelsPerChart, openOffline } from '../helpers/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const HOSTILE_CHECK = '<script>alert(1)</script>';
 /** A trend name that would close the data block's <script> if the JSON were embedded raw. */
 const HOSTILE_TREND = 'wsgate_</script><script>alert(2)</script>';
@@ -98,20 +96,6 @@ function input(opts: { gauges?: boolean } = {}): ReportInput {
 /** Load chart, ws_connecting, event latency, the hostile trend, message latency, throughput. */
 const EXPECTED_CHARTS = 6;
 
-/**
- * Per chart, the pixels of its canvas in the series' colours (axes and grid are grey, so a chart with
- * axes but no lines counts zero). A string: the test runs under Node's types, without the DOM's.
- */
-const COUNT_COLOURED_PIXELS = `Array.from(document.querySelectorAll('[data-chart]'), (el) => {
-  const canvas = el.querySelector('canvas');
-  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  let n = 0;
-  for (let i = 0; i < px.length; i += 4) {
-    if (px[i + 3] > 0 && Math.max(px[i], px[i + 1], px[i + 2]) - Math.min(px[i], px[i + 1], px[i + 2]) > 60) n++;
-  }
-  return n;
-})`;
-
 function rowOf(html: string, cell: string): string {
   const at = html.indexOf(`<td>${cell}</td>`);
   assert.ok(at >= 0, `no row for ${cell}`);
@@ -168,42 +152,18 @@ test('a run without the load gauges says so instead of drawing an empty chart', 
 });
 
 test('Chromium draws every chart offline, without errors', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env['CI'] === 'true') assert.fail(`${CHROMIUM} is missing; CI installs it (apt-get install chromium)`);
-    t.skip('chromium is not installed (CI installs it: apt-get install chromium)');
-    return;
-  }
+  const bin = chromiumOrSkip(t);
+  if (!bin) return;
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-report-'));
   const file = join(dir, 'report.html');
   writeFileSync(file, renderReport(input()));
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const { page, errors, network, close } = await openOffline(bin, file);
   try {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    const errors: string[] = [];
-    const network: string[] = [];
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') errors.push(`console.${m.type()}: ${m.text()}`);
-    });
-    page.on('dialog', (d) => {
-      errors.push(`dialog: ${d.message()}`);
-      void d.dismiss();
-    });
-    await page.route('**', (r) => {
-      const url = r.request().url();
-      if (url.startsWith('file:')) return r.continue();
-      network.push(url);
-      return r.abort();
-    });
-    await page.goto(pathToFileURL(file).href);
     await page.waitForSelector('body[data-charts-drawn]', { timeout: 15_000 });
 
     assert.equal(await page.getAttribute('body', 'data-charts-drawn'), String(EXPECTED_CHARTS));
     // pixels in the series' colours, not just axes and grid (those are grey), in each chart's canvas
-    const coloured = await page.evaluate<number[]>(COUNT_COLOURED_PIXELS);
+    const coloured = await colouredPixelsPerChart(page);
     assert.equal(coloured.length, EXPECTED_CHARTS);
     for (const [i, n] of coloured.entries()) assert.ok(n > 500, `chart ${i} has only ${n} coloured pixels`);
 
@@ -215,7 +175,7 @@ test('Chromium draws every chart offline, without errors', async (t) => {
     assert.deepEqual(errors, []);
     assert.deepEqual(network, []);
   } finally {
-    await browser.close();
+    await close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

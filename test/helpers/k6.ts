@@ -4,8 +4,9 @@
  * {@link NO_K6}, one line; with it they run, and a WSGATE_K6 that is not an executable file fails them
  * rather than skipping (the developer asked for k6 and did not get it).
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO, runProcess } from './wsgate-process.ts';
 
 /** Why a k6-path test is skipped: one line, in the test report. */
 export const NO_K6 = 'no k6 at WSGATE_K6: the k6-path tests need a k6 v2.2 (wsgate never builds one)';
@@ -40,25 +41,18 @@ export interface ProcRun {
   stderr: string;
 }
 
-function runProcess(cmd: string, args: string[], env: Record<string, string>): Promise<ProcRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+async function run(cmd: string, args: string[], env: Record<string, string>): Promise<ProcRun> {
+  const r = await runProcess(cmd, args, { env: { ...process.env, ...env } });
+  return { code: r.code ?? -1, stdout: r.out, stderr: r.err };
 }
 
 /** `k6 run --quiet [args] script` with WSGATE_K6's k6; the caller has checked {@link k6Skip}. */
 export function runK6(script: string, env: Record<string, string>, args: string[] = []): Promise<ProcRun> {
-  return runProcess(k6Binary(), ['run', '--quiet', ...args, script], env);
+  return run(k6Binary(), ['run', '--quiet', ...args, script], env);
 }
 
 /** `node dist/node/engine.mjs run --quiet [args] bundle`: the same run on wsgate's engine. */
 export function runEngine(bundle: string, env: Record<string, string>, args: string[] = []): Promise<ProcRun> {
-  const engine = new URL('../../dist/node/engine.mjs', import.meta.url).pathname;
-  return runProcess(process.execPath, [engine, 'run', '--quiet', ...args, bundle], env);
+  const engine = join(REPO, 'dist', 'node', 'engine.mjs');
+  return run(process.execPath, [engine, 'run', '--quiet', ...args, bundle], env);
 }

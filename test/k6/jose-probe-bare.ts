@@ -1,1 +1,1 @@
-export { default, handleSummary, options } from './jose-body.ts';
+export { default, handleSummary, options, setup } from './jose-body.ts';

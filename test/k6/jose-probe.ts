@@ -1,2 +1,2 @@
 import '../../lib/polyfills.ts';
-export { default, handleSummary, options } from './jose-body.ts';
+export { default, handleSummary, options, setup } from './jose-body.ts';

@@ -1,8 +1,10 @@
 // jose, inside k6, verifies the tokens lib/tokens.ts signs with k6's native HMAC, with the claims the
-// jose signer would give, and refuses them under another secret.
+// jose signer would give, and refuses them under another secret. setup() mints one more for the test
+// to verify outside k6, with Node's jose: k6's jose runs on the polyfills, so it alone could agree
+// with a token that nothing else accepts.
 import '../../lib/polyfills.ts';
 import { runtime } from '#runtime';
-import { outcome } from './k6-probe-helpers.ts';
+import { outcome, probeSummary } from './k6-probe-helpers.ts';
 import { jwtVerify } from 'jose';
 import { loadConfig } from '../../lib/core/config.ts';
 import { mintTokenNative, randomSecret } from '../../lib/tokens.ts';
@@ -11,6 +13,10 @@ export const options = { thresholds: { checks: ['rate==1'] }, iterations: 1, vus
 
 const SECRET = 'native-mint-probe-secret-of-at-least-32b';
 
+/** A natively signed token for the test to verify outside k6. */
+export async function setup(): Promise<{ token: string }> {
+  return { token: await mintTokenNative(loadConfig({ WSGATE_JWT_SECRET: SECRET }), 'u42', { ttlS: 60 }) };
+}
 
 export default async function (): Promise<void> {
   const config = loadConfig({ WSGATE_JWT_SECRET: SECRET });
@@ -31,3 +37,5 @@ export default async function (): Promise<void> {
   const verifiedBytes = await outcome(() => jwtVerify(bytesKey, new TextEncoder().encode(SECRET), { algorithms: ['HS256'] }));
   runtime.check('jose verifies a token signed with a byte secret', verifiedBytes === 'ok');
 }
+
+export const handleSummary = probeSummary;

@@ -2,7 +2,6 @@
  * Test helpers for the reference service: real sockets on port 0, a WebSocket client with a message
  * queue (`next()`), and a handshake probe that returns the refusal's status and body.
  */
-import { execFileSync } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,8 @@ import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import type { ClientOptions } from 'ws';
 import { startTarget } from '../../reference-service/service.ts';
+import { opensslMissing, selfSignedCertFiles } from '../helpers/tools.ts';
+import { delay, within } from '../helpers/wait.ts';
 import type { RunningTarget, TargetOptions } from '../../reference-service/service.ts';
 
 export const SECRET = 'test-secret-0123456789abcdef-0123456789';
@@ -21,16 +22,7 @@ export const AUDIENCE = 'wsgate-reference-chat';
 
 export type Frame = Record<string, unknown> & { type: string };
 
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** `promise`, or a rejection naming `what` after `ms`: a broken service fails a test instead of hanging it. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+export { delay, eventually, within } from '../helpers/wait.ts';
 
 /** Starts a target on random ports with the test secret; `t.after` closes it. */
 export async function start(
@@ -250,32 +242,15 @@ export async function metric(target: RunningTarget, sample: string): Promise<num
   throw new Error(`metric ${sample} not found`);
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await delay(10);
-  }
-}
-
 /** Skip reason for TLS tests when openssl is missing (CI installs it, so there they always run). */
 export function withoutOpenssl(): string | false {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'openssl not installed';
-  }
+  return opensslMissing() ?? false;
 }
 
 /** A throwaway self-signed certificate for 127.0.0.1, removed when the test ends. */
 export function selfSignedCert(t: TestContext): { cert: Buffer; key: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-tls-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
-  ], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
+  const { cert, key } = selfSignedCertFiles(dir);
+  return { cert: readFileSync(cert), key: readFileSync(key) };
 }

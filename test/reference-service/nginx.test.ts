@@ -17,29 +17,13 @@ import type { NginxConfigName, RunningNginx } from '../../reference-service/ngin
 import { runTargetCli } from '../../reference-service/main.ts';
 import type { RunningTarget } from '../../reference-service/service.ts';
 import { startTarget } from '../../reference-service/service.ts';
+import { nginxSkip } from '../helpers/nginx.ts';
+import { isAlive } from '../helpers/wsgate-process.ts';
 import { Client, SECRET, connect, delay, eventually, getJson, postJson, refusal, selfSignedCert, signToken, within } from './helpers.ts';
 
-function nginxMissing(): string | undefined {
-  try {
-    findNginx();
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
-const missing = nginxMissing();
 const execFileAsync = promisify(execFile);
 /** Skip only on a developer machine without nginx; in CI a missing nginx is a failure. */
-const skip = missing !== undefined && process.env['CI'] !== 'true' ? `${missing} (these tests fail instead when CI=true)` : false;
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const skip = nginxSkip();
 
 /** Directives only: comments and blank lines out, whitespace squeezed. */
 const directives = (text: string): string[] =>
