@@ -3,10 +3,11 @@
  * for `wsgate post` to compare against. Written atomically (a temporary file in the same directory,
  * then a rename), so a post run in another job never reads half a baseline.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../lib/core/errors.ts';
 import type { SuiteResult } from '../../lib/core/summary.ts';
+import { writeAtomically } from './files.ts';
 
 export interface Baseline {
   wsgate_baseline_version: 1;
@@ -30,12 +31,9 @@ export function saveBaseline(dir: string, baseline: Baseline): string {
     throw new ConfigError(`the baseline directory ${dir} cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable --baseline-dir`);
   }
   const path = baselinePath(dir, baseline.env);
-  const tmp = join(dir, `.${baseline.env}.json.${process.pid}.${Date.now()}.tmp`);
   try {
-    writeFileSync(tmp, JSON.stringify(baseline, null, 2) + '\n', { mode: 0o644 });
-    renameSync(tmp, path);
+    writeAtomically(path, JSON.stringify(baseline, null, 2) + '\n');
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new ConfigError(`the baseline ${path} cannot be written (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable --baseline-dir`);
   }
   return path;

@@ -9,10 +9,11 @@
  *   2 usage/config, 3 unreachable, 4 no verdict, 130 interrupted: could not run, no recommendation
  *
  * Everything of one run goes to one directory, results/<pre|post>-<env>-<time>/: each suite's JSON and
- * JUnit, the HTML reports, pipeline.json, pipeline.junit.xml and deployment_report.md.
+ * JUnit, the HTML reports, pipeline.json, pipeline.junit.xml and deployment_report.md. With
+ * --decision-file the outcome is also one word in a file (cli/pipeline/decision-file.ts).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ConfigError } from '../../lib/core/errors.ts';
 import type { SuiteResult } from '../../lib/core/summary.ts';
 import { ALL_FAULT_NAMES } from '../../reference-service/service.ts';
@@ -27,6 +28,8 @@ import type { Assessment } from './assess.ts';
 import { loadBaseline, saveBaseline } from './baseline.ts';
 import type { Baseline } from './baseline.ts';
 import { NO_DASHBOARD, dashboardVars } from './dashboard.ts';
+import { decisionWord, writeDecision } from './decision-file.ts';
+import { makeRunDir, writeOut } from './files.ts';
 import { readMonitorTimeline } from './monitor-evidence.ts';
 import type { MonitorEvidence } from './monitor-evidence.ts';
 import { loadPolicy } from './policy.ts';
@@ -57,6 +60,9 @@ const COMMON_USAGE = `  --env NAME             environment preset (default: $WSG
   --validation-only      run the deployment validation alone, without the regression suite
   --test NAME[,NAME]     run only these regression tests; repeatable (see wsgate regression --help)
   --critical-only        run only the critical regression tests
+  --decision-file FILE   also write the outcome as one word to FILE (replaced atomically): proceed, hold,
+                         rollback or could-not-run, the meaning of the exit code; it says could-not-run
+                         from the start until the run decides, for hooks that see only zero or non-zero
   --lb CONFIG            with --embedded-target: load balancer in front for the regression suite:
                          healthy (default), broken or none
   --no-dashboard         do not write the HTML reports (the engine's report, or k6's dashboard export)
@@ -105,6 +111,7 @@ const OPTIONS = {
   'baseline-dir': { type: 'string' },
   policy: { type: 'string' },
   report: { type: 'string' },
+  'decision-file': { type: 'string' },
   'validation-only': { type: 'boolean' },
   test: { type: 'string', multiple: true },
   'critical-only': { type: 'boolean' },
@@ -120,12 +127,33 @@ const OPTIONS = {
 } as const;
 
 type Command = 'pre' | 'post';
+type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>;
 
 interface SuiteOutcome {
   suite: string;
   code: number;
   result: SuiteResult | null;
   files: ReportFile[];
+}
+
+/** Everything decided before a suite runs: the cheap things that can fail in a sentence instead of after minutes. */
+interface RunPlan {
+  command: Command;
+  envName: string;
+  policy: Policy;
+  baselineDir: string;
+  found: { path: string; baseline: Baseline } | undefined;
+  monitor: MonitorEvidence | undefined;
+  reportCopy: string | undefined;
+  startedAt: Date;
+  runDir: string;
+}
+
+/** The suites the run made, with what they left; `notes` are the things that did not happen as asked. */
+interface SuiteRuns {
+  expected: string[];
+  outcomes: SuiteOutcome[];
+  notes: string[];
 }
 
 function exitFor(command: Command, a: Assessment): number {
@@ -152,40 +180,8 @@ function readResult(file: string | undefined): SuiteResult | null {
   }
 }
 
-function writeOut(path: string, text: string): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text);
-  } catch (err) {
-    throw new ConfigError(`${path} cannot be written (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable path`);
-  }
-}
-
-/** A fresh directory for one run; a second run in the same second gets -2, -3, ... */
-function makeRunDir(resultsDir: string, name: string): string {
-  try {
-    mkdirSync(resultsDir, { recursive: true });
-    for (let i = 1; ; i++) {
-      const dir = join(resultsDir, i === 1 ? name : `${name}-${i}`);
-      try {
-        mkdirSync(dir);
-        return dir;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 100) throw err;
-      }
-    }
-  } catch (err) {
-    throw new ConfigError(`a run directory cannot be created in ${resultsDir} (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a writable --results-dir`);
-  }
-}
-
-/** Runs `wsgate pre` or `wsgate post`; resolves with the exit code. */
-export async function pipeline(command: Command, argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  const values = parseOptions(argv, OPTIONS, command);
-  if (values.help) {
-    io.stdout.write(command === 'pre' ? PRE_USAGE : POST_USAGE);
-    return EXIT.PASS;
-  }
+/** Flags that parse but do not go together. */
+function checkFlags(command: Command, values: Values): void {
   if (command === 'pre') {
     for (const flag of ['monitor-timeline', 'allow-missing-baseline'] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} only applies to wsgate post`);
@@ -194,11 +190,13 @@ export async function pipeline(command: Command, argv: string[], env: NodeJS.Pro
   if (values['validation-only'] && (values.test !== undefined || values['critical-only'] || values.lb !== undefined)) {
     throw new UsageError('--validation-only runs no regression test; drop --test, --critical-only and --lb, or drop --validation-only');
   }
+}
 
-  // The cheap things first: the policy, the baseline, the timeline, the directories.
+/** The cheap things first: the policy, the baseline, the timeline, the directories. */
+function planRun(command: Command, values: Values, env: NodeJS.ProcessEnv): RunPlan {
   const envName = values.env ?? (env['WSGATE_ENV'] || 'local');
   const policyPath = values.policy ?? (env['WSGATE_ROLLBACK_POLICY'] || undefined);
-  const policy: Policy = loadPolicy(envName, policyPath === undefined ? undefined : resolve(policyPath));
+  const policy = loadPolicy(envName, policyPath === undefined ? undefined : resolve(policyPath));
   const resultsDir = resolve(values['results-dir'] ?? (env['WSGATE_RESULTS_DIR'] || 'results'));
   const baselineDir = resolve(values['baseline-dir'] ?? join(resultsDir, 'baselines'));
   const found = command === 'post' ? loadBaseline(baselineDir, envName) : undefined;
@@ -207,21 +205,24 @@ export async function pipeline(command: Command, argv: string[], env: NodeJS.Pro
       `there is no baseline for env ${envName} in ${show(baselineDir)}; run wsgate pre --env ${envName} before the deploy (with the same --baseline-dir), or pass --allow-missing-baseline to judge without one`,
     );
   }
-  const monitor: MonitorEvidence | undefined = values['monitor-timeline'] ? readMonitorTimeline(resolve(values['monitor-timeline'])) : undefined;
+  const monitor = values['monitor-timeline'] ? readMonitorTimeline(resolve(values['monitor-timeline'])) : undefined;
   if (monitor?.env && monitor.env !== envName) {
     throw new ConfigError(`--monitor-timeline ${values['monitor-timeline']} monitored env ${monitor.env}, not ${envName}; pass the timeline of this environment`);
   }
   const reportCopy = values.report === undefined ? undefined : resolve(values.report);
   const startedAt = new Date();
   const runDir = makeRunDir(resultsDir, `${command}-${envName}-${runStamp(startedAt)}`);
+  return { command, envName, policy, baselineDir, found, monitor, reportCopy, startedAt, runDir };
+}
 
-  // The suites, one after the other, through the same commands a person would run.
-  const shared = ['--env', envName, '--results-dir', runDir];
+/** The suites, one after the other, through the same commands a person would run. */
+function suiteSteps(plan: RunPlan, values: Values) {
+  const shared = ['--env', plan.envName, '--results-dir', plan.runDir];
   if (values['ca-file']) shared.push('--ca-file', values['ca-file']);
   if (values.engine !== undefined) shared.push('--engine', values.engine);
   if (values['embedded-target']) shared.push('--embedded-target');
   for (const f of values.fault ?? []) shared.push('--fault', f);
-  const suites: { suite: string; run: (argv: string[], env: NodeJS.ProcessEnv, io: Io) => Promise<number>; argv: string[] }[] = [
+  const steps: { suite: string; run: (argv: string[], env: NodeJS.ProcessEnv, io: Io) => Promise<number>; argv: string[] }[] = [
     { suite: VALIDATION_SUITE, run: validate, argv: shared },
   ];
   if (!values['validation-only']) {
@@ -229,54 +230,54 @@ export async function pipeline(command: Command, argv: string[], env: NodeJS.Pro
     for (const t of values.test ?? []) extra.push('--test', t);
     if (values['critical-only']) extra.push('--critical-only');
     if (values.lb !== undefined) extra.push('--lb', values.lb);
-    suites.push({ suite: REGRESSION_SUITE, run: regression, argv: [...shared, ...extra] });
+    steps.push({ suite: REGRESSION_SUITE, run: regression, argv: [...shared, ...extra] });
   }
-  const notes: string[] = [];
-  const outcomes: SuiteOutcome[] = [];
-  for (const s of suites) {
+  return steps;
+}
+
+/** Runs the suites; a number when one could not run (unreachable, no verdict, interrupted): no recommendation either way. */
+async function runSuites(plan: RunPlan, values: Values, env: NodeJS.ProcessEnv, io: Io): Promise<SuiteRuns | number> {
+  const { command, envName, runDir } = plan;
+  const steps = suiteSteps(plan, values);
+  const runs: SuiteRuns = { expected: steps.map((s) => s.suite), outcomes: [], notes: [] };
+  for (const s of steps) {
     const dashboard = join(runDir, `${s.suite}.html`);
     const suiteEnv = { ...env, ...(values['no-dashboard'] ? NO_DASHBOARD : dashboardVars(dashboard, env)) };
     say(io.stderr, `${command} (env ${envName}): running ${s.suite}`);
     const code = await s.run(s.argv, suiteEnv, io);
     if (code !== EXIT.PASS && code !== EXIT.FAIL) {
-      // Could not run (unreachable, no verdict, interrupted): no recommendation either way.
       say(io.stdout, `NO RECOMMENDATION ${command} (env ${envName}): ${s.suite} could not run (exit ${code}: ${EXIT_MEANING[code] ?? 'see wsgate help'}); nothing was judged — ${show(runDir)}`);
       return code;
     }
     const files = suiteFiles(runDir, s.suite);
-    const result = readResult(files.json);
     const linked: ReportFile[] = [];
     if (files.json) linked.push({ label: `${s.suite} result (JSON)`, path: files.json });
     if (files.junit) linked.push({ label: `${s.suite} JUnit`, path: files.junit });
     if (existsSync(dashboard)) linked.push({ label: `${s.suite} report (HTML)`, path: dashboard });
-    else if (!values['no-dashboard']) notes.push(`no HTML report was written for ${s.suite} (k6 skips its dashboard export for runs shorter than two periods).`);
-    outcomes.push({ suite: s.suite, code, result, files: linked });
+    else if (!values['no-dashboard']) runs.notes.push(`no HTML report was written for ${s.suite} (k6 skips its dashboard export for runs shorter than two periods).`);
+    runs.outcomes.push({ suite: s.suite, code, result: readResult(files.json), files: linked });
   }
+  return runs;
+}
 
-  const validation = outcomes.find((o) => o.suite === VALIDATION_SUITE)?.result ?? null;
-  const regressionResult = outcomes.find((o) => o.suite === REGRESSION_SUITE)?.result ?? null;
-  const assessment = assess({
-    command,
-    env: envName,
-    policy,
-    validation,
-    regression: regressionResult,
-    expected: suites.map((s) => s.suite),
-    baseline: found ? { validation: found.baseline.validation, regression: found.baseline.regression } : undefined,
-    monitor,
-  });
-  const code = exitFor(command, assessment);
+const resultOf = (runs: SuiteRuns, suite: string): SuiteResult | null => runs.outcomes.find((o) => o.suite === suite)?.result ?? null;
 
-  if (command === 'pre') {
-    if (assessment.decision === 'proceed' && validation) {
-      const baseline: Baseline = { wsgate_baseline_version: 1, env: envName, saved_at: new Date().toISOString(), source: show(runDir), validation, regression: regressionResult };
-      notes.unshift(`baseline saved to ${show(saveBaseline(baselineDir, baseline))} for wsgate post --env ${envName}.`);
-    } else {
-      notes.unshift(`baseline not saved: the environment fails before the deploy${existsSync(join(baselineDir, `${envName}.json`)) ? `; the previous one in ${show(baselineDir)} is kept` : ''}.`);
-    }
+/** pre: saves the baseline when the environment passed; returns the note that says what became of it. */
+function keepBaseline(plan: RunPlan, assessment: Assessment, validation: SuiteResult | null, regressionResult: SuiteResult | null): string {
+  const { baselineDir, envName } = plan;
+  if (assessment.decision === 'proceed' && validation) {
+    const baseline: Baseline = { wsgate_baseline_version: 1, env: envName, saved_at: new Date().toISOString(), source: show(plan.runDir), validation, regression: regressionResult };
+    return `baseline saved to ${show(saveBaseline(baselineDir, baseline))} for wsgate post --env ${envName}.`;
   }
+  return `baseline not saved: the environment fails before the deploy${existsSync(join(baselineDir, `${envName}.json`)) ? `; the previous one in ${show(baselineDir)} is kept` : ''}.`;
+}
 
-  const files: ReportFile[] = outcomes.flatMap((o) => o.files);
+/** pipeline.json, pipeline.junit.xml and the report in the run directory (and the --report copy); returns the report's path to show. */
+function writeRunFiles(plan: RunPlan, runs: SuiteRuns, assessment: Assessment, code: number): string {
+  const { found, monitor, runDir, startedAt } = plan;
+  const validation = resultOf(runs, VALIDATION_SUITE);
+  const regressionResult = resultOf(runs, REGRESSION_SUITE);
+  const files: ReportFile[] = runs.outcomes.flatMap((o) => o.files);
   const jsonPath = join(runDir, 'pipeline.json');
   const junitPath = join(runDir, 'pipeline.junit.xml');
   const reportPath = join(runDir, REPORT_NAME);
@@ -289,23 +290,68 @@ export async function pipeline(command: Command, argv: string[], env: NodeJS.Pro
     exitCode: code,
     startedAt,
     finishedAt: new Date(),
-    policyFile: policy.file,
+    policyFile: plan.policy.file,
     target,
     validation,
     regression: regressionResult,
     baseline: found ? { path: show(found.path), savedAt: found.baseline.saved_at, source: found.baseline.source, validation: found.baseline.validation, regression: found.baseline.regression } : undefined,
     files,
-    notes,
+    notes: runs.notes,
   };
-  writeOut(jsonPath, JSON.stringify({ wsgate_pipeline_version: 1, ...assessment, exit_code: code, exit_meaning: EXIT_MEANING[code], started_at: startedAt.toISOString(), finished_at: ctx.finishedAt.toISOString(), target, notes, files: files.map((f) => ({ label: f.label, path: show(f.path) })) }, null, 2) + '\n');
+  writeOut(jsonPath, JSON.stringify({ wsgate_pipeline_version: 1, ...assessment, exit_code: code, exit_meaning: EXIT_MEANING[code], started_at: startedAt.toISOString(), finished_at: ctx.finishedAt.toISOString(), target, notes: runs.notes, files: files.map((f) => ({ label: f.label, path: show(f.path) })) }, null, 2) + '\n');
   writeOut(junitPath, renderPipelineJUnit(assessment));
   writeOut(reportPath, renderReport(ctx, reportPath));
-  if (reportCopy) writeOut(reportCopy, renderReport(ctx, reportCopy));
+  if (plan.reportCopy) writeOut(plan.reportCopy, renderReport(ctx, plan.reportCopy));
+  return plan.reportCopy ?? reportPath;
+}
 
+/** The reasons, the notes, and the headline last (the line a log tail shows). */
+function announce(plan: RunPlan, assessment: Assessment, notes: string[], report: string, io: Io): void {
+  const { command, envName } = plan;
   const headline = { proceed: command === 'pre' ? 'READY' : 'PROCEED', hold: command === 'pre' ? 'DO NOT DEPLOY' : 'HOLD', rollback: command === 'pre' ? 'DO NOT DEPLOY' : 'ROLLBACK RECOMMENDED' }[assessment.decision];
   for (const r of assessment.reasons) say(io.stdout, `${command}: ${r}`);
   for (const n of notes) say(io.stdout, `${command}: ${n}`);
-  say(io.stdout, `${headline} ${command} (env ${envName}) — report: ${show(reportCopy ?? reportPath)}; results: ${show(runDir)}`);
+  say(io.stdout, `${headline} ${command} (env ${envName}) — report: ${show(report)}; results: ${show(plan.runDir)}`);
+}
+
+/** Plans, runs, judges and records one pre or post run; resolves with its exit code. */
+async function gate(command: Command, values: Values, env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  checkFlags(command, values);
+  const plan = planRun(command, values, env);
+  const runs = await runSuites(plan, values, env, io);
+  if (typeof runs === 'number') return runs;
+  const validation = resultOf(runs, VALIDATION_SUITE);
+  const regressionResult = resultOf(runs, REGRESSION_SUITE);
+  const { found } = plan;
+  const assessment = assess({
+    command,
+    env: plan.envName,
+    policy: plan.policy,
+    validation,
+    regression: regressionResult,
+    expected: runs.expected,
+    baseline: found ? { validation: found.baseline.validation, regression: found.baseline.regression } : undefined,
+    monitor: plan.monitor,
+  });
+  const code = exitFor(command, assessment);
+  if (command === 'pre') runs.notes.unshift(keepBaseline(plan, assessment, validation, regressionResult));
+  const report = writeRunFiles(plan, runs, assessment, code);
+  announce(plan, assessment, runs.notes, report, io);
   return code;
 }
 
+/** Runs `wsgate pre` or `wsgate post`; resolves with the exit code. */
+export async function pipeline(command: Command, argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const values = parseOptions(argv, OPTIONS, command);
+  if (values.help) {
+    io.stdout.write(command === 'pre' ? PRE_USAGE : POST_USAGE);
+    return EXIT.PASS;
+  }
+  // Before anything can fail: from here on the file never holds a previous run's word. A thrown error
+  // (exit 2, 3 or 4 in cli/main.ts) leaves could-not-run, which is what it means.
+  const decisionFile = values['decision-file'] === undefined ? undefined : resolve(values['decision-file']);
+  if (decisionFile) writeDecision(decisionFile, 'could-not-run');
+  const code = await gate(command, values, env, io);
+  if (decisionFile) writeDecision(decisionFile, decisionWord(code));
+  return code;
+}

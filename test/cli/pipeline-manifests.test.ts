@@ -11,7 +11,10 @@
  *   their structure is checked against the fields of k6-operator v1.6.0 api/v1alpha1/testrun_types.go
  *   and Flagger pkg/apis/flagger/v1beta1/canary.go (required fields present, no field they do not have),
  *   and the Kubernetes objects inside them (env, volumes, mounts) go through kubernetes-models;
- * - every wsgate command line in them is accepted by wsgate's own argument parser.
+ * - every wsgate command line in them is accepted by wsgate's own argument parser (in a shell line, each
+ *   command of it that is wsgate).
+ * What they do when they run is tested in test/deploy/: indexed-job.test.ts and pipelines.test.ts run
+ * their command lines against the reference service.
  *
  * actionlint: $WSGATE_ACTIONLINT, PATH, ~/go/bin, wsgate's tools cache (test/helpers/tools.ts), or
  * `go install` of a pinned version into that cache when Go is there; with CI=true a missing actionlint
@@ -247,7 +250,7 @@ describe('the Kubernetes manifests in deploy/', () => {
     for (const o of objs.filter((x) => x['kind'] !== 'AnalysisTemplate')) validateCore(o, 'deploy/argo-rollouts');
   });
 
-  test('Flagger: a Canary whose webhooks run wsgate pre and post through the load tester', async () => {
+  test('Flagger: a Canary whose webhooks run wsgate pre and post through the load tester, a rollback webhook on their decision file', async () => {
     const objs = docs(join(REPO, 'deploy', 'flagger', 'canary.yaml'));
     const canary = objs.find((o) => o['kind'] === 'Canary');
     assert.ok(canary);
@@ -260,20 +263,36 @@ describe('the Kubernetes manifests in deploy/', () => {
     onlyKeys(analysis, CANARY_ANALYSIS, 'Canary.spec.analysis');
     assert.equal(typeof analysis['interval'], 'string', 'analysis.interval (required)');
     assert.ok(Number.isInteger(analysis['threshold']), 'analysis.threshold (required)');
+    // More than one failed check before a rollback: a hold pauses, a rollback comes from the rollback webhook.
+    assert.ok((analysis['threshold'] as number) > 1, `analysis.threshold ${String(analysis['threshold'])}: with 1, every hold rolls back`);
     const hooks = analysis['webhooks'] as Obj[];
-    assert.deepEqual(hooks.map((h) => h['type']), ['pre-rollout', 'rollout']);
+    assert.deepEqual(hooks.map((h) => h['type']), ['rollback', 'pre-rollout', 'rollout', 'post-rollout']);
+    const wsgateLines = new Map<string, string[]>();
     for (const h of hooks) {
       onlyKeys(h, WEBHOOK, 'webhook');
       assert.ok(HOOK_TYPES.includes(String(h['type'])));
       for (const k of ['name', 'url']) assert.equal(typeof h[k], 'string', `webhook.${k} (required)`);
+      assert.equal(h['retries'], undefined, 'a retried webhook would run wsgate twice in one tick');
       const md = obj(h['metadata'], 'webhook.metadata');
       assert.equal(md['type'], 'bash');
-      await acceptedByWsgate(String(md['cmd']).replace(/^wsgate /, '').split(' '), `webhook ${String(h['name'])}`);
+      // The cmd is a shell line: each command of it that is wsgate must be one wsgate accepts.
+      const lines = String(md['cmd']).split(/\s*(?:&&|\|\||;)\s*/).filter((c) => /^wsgate /.test(c));
+      for (const line of lines) await acceptedByWsgate(line.replace(/^wsgate /, '').split(' '), `webhook ${String(h['name'])}`);
+      wsgateLines.set(String(h['type']), lines);
     }
+    const decisionFile = (type: string) => /--decision-file (\S+)/.exec(wsgateLines.get(type)?.[0] ?? '')?.[1];
+    assert.match(wsgateLines.get('pre-rollout')?.[0] ?? '', /^wsgate pre /);
+    assert.match(wsgateLines.get('rollout')?.[0] ?? '', /^wsgate post /);
+    const file = decisionFile('rollout');
+    assert.ok(file, 'wsgate post writes a decision file');
+    assert.equal(decisionFile('pre-rollout'), file, 'pre writes the same file');
+    const cmd = (type: string) => String(obj(hooks.find((h) => h['type'] === type)?.['metadata'], type)['cmd']);
+    assert.ok(cmd('rollback').includes(file) && cmd('rollback').includes('rollback'), 'the rollback webhook reads the word rollback from it');
+    assert.ok(cmd('post-rollout').includes(`rm -f ${file}`), 'the post-rollout webhook removes it, so the next canary never reads it');
     for (const o of objs.filter((x) => x['kind'] !== 'Canary')) validateCore(o, 'deploy/flagger');
   });
 
-  test('every manifest file is covered: here, or deploy/kubernetes/ by test/deploy/indexed-job.test.ts', () => {
+  test('every manifest file is covered: its structure here, and it runs against the reference service in test/deploy/', () => {
     const files = readdirSync(join(REPO, 'deploy'), { recursive: true }).map(String).filter((f) => f.endsWith('.yaml')).sort();
     assert.deepEqual(files, [
       'argo-rollouts/analysis-template.yaml',
@@ -283,6 +302,9 @@ describe('the Kubernetes manifests in deploy/', () => {
       'kubernetes/indexed-job.yaml',
       'kubernetes/merge-job.yaml',
     ]);
-    assert.ok(existsSync(join(REPO, 'test', 'deploy', 'indexed-job.test.ts')), 'the Indexed Job and its merge Job have their own test');
+    assert.ok(existsSync(join(REPO, 'test', 'deploy', 'indexed-job.test.ts')), 'the Indexed Job and its merge Job run in their own test');
+    // The workflow, Argo Rollouts, Flagger and k6-operator manifests run in test/deploy/pipelines.test.ts, which names each.
+    const runs = readFileSync(join(REPO, 'test', 'deploy', 'pipelines.test.ts'), 'utf8');
+    for (const f of ['.github/workflows/deployment-gate.yml', ...files.filter((f) => !f.startsWith('kubernetes/')).map((f) => `deploy/${f}`)]) assert.ok(runs.includes(`'${f}'`), `test/deploy/pipelines.test.ts runs ${f}`);
   });
 });

@@ -12,6 +12,7 @@ import { holds, parseExpression, parseSelector, percentile } from '../../cli/mer
 import { assess } from '../../cli/pipeline/assess.ts';
 import type { AssessInput } from '../../cli/pipeline/assess.ts';
 import { loadBaseline, saveBaseline } from '../../cli/pipeline/baseline.ts';
+import { decisionWord } from '../../cli/pipeline/decision-file.ts';
 import { parseMonitorTimeline } from '../../cli/pipeline/monitor-evidence.ts';
 import { loadPolicy, parsePolicy } from '../../cli/pipeline/policy.ts';
 import type { Policy } from '../../cli/pipeline/policy.ts';
@@ -19,7 +20,7 @@ import { renderPipelineJUnit, renderReport } from '../../cli/pipeline/report.ts'
 import { main } from '../../cli/main.ts';
 import { EXIT } from '../../cli/io.ts';
 import type { SuiteResult } from '../../lib/core/summary.ts';
-import { capture, tempDir } from './helpers.ts';
+import { capture, closedPort, tempDir } from './helpers.ts';
 
 const POLICY_DOC = JSON.parse(readFileSync(new URL('../../thresholds/rollback-policy.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 const policy = (env = 'local'): Policy => parsePolicy(structuredClone(POLICY_DOC), env, 'policy.json');
@@ -230,6 +231,36 @@ describe('the CLI surface', () => {
     assert.equal(await main(['post', '--policy', '/nonexistent/p.json'], {}, policyErr.io), EXIT.USAGE);
     assert.match(policyErr.err(), /^wsgate: the rollback policy \/nonexistent\/p\.json cannot be read \(ENOENT\)/);
     assert.equal(EXIT.ROLLBACK, 5);
+  });
+});
+
+describe('--decision-file', () => {
+  test('the word is the exit code\'s meaning', () => {
+    assert.deepEqual([0, 1, 5, 2, 3, 4, 130].map(decisionWord), ['proceed', 'hold', 'rollback', 'could-not-run', 'could-not-run', 'could-not-run', 'could-not-run']);
+  });
+
+  test('a run that stops before deciding leaves could-not-run, never the previous word; an unwritable file is one sentence', async () => {
+    const dir = tempDir('wsgate-decision-');
+    const file = join(dir, 'hooks', 'chat.decision');
+    const stopped = async (argv: string[], env: NodeJS.ProcessEnv = {}): Promise<number> => {
+      writeFileSync(join(dir, 'hooks', 'chat.decision'), 'rollback\n');
+      const c = capture();
+      const code = await main([...argv, '--decision-file', file], env, c.io);
+      assert.equal(readFileSync(file, 'utf8'), 'could-not-run\n', `${argv.join(' ')}: ${c.all()}`);
+      return code;
+    };
+    saveBaseline(join(dir, 'hooks'), { wsgate_baseline_version: 1, env: 'local', saved_at: 'now', source: 'x', validation: result('deployment-validation'), regression: null });
+    assert.equal(await stopped(['pre', '--monitor-timeline', 'x']), EXIT.USAGE);
+    assert.equal(await stopped(['post', '--policy', '/nonexistent/p.json']), EXIT.USAGE);
+    // The target does not answer the pre-flight check: exit 3 from the suite, no recommendation.
+    const port = await closedPort();
+    const unreachable = { WSGATE_WS_URL: `ws://127.0.0.1:${port}/ws`, WSGATE_HTTP_URL: `http://127.0.0.1:${port}`, WSGATE_AUTH_URL: `http://127.0.0.1:${port}`, WSGATE_JWT_SECRET: 'decision-file-test-secret-0123456789abcdef' };
+    assert.equal(await stopped(['post', '--env', 'local', '--baseline-dir', join(dir, 'hooks'), '--results-dir', join(dir, 'results'), '--no-dashboard'], unreachable), EXIT.UNREACHABLE);
+    assert.deepEqual(readdirSync(join(dir, 'hooks')).sort(), ['chat.decision', 'local.json'], 'no temporary file left beside it');
+    const c = capture();
+    writeFileSync(join(dir, 'a-file'), '');
+    assert.equal(await main(['post', '--decision-file', join(dir, 'a-file', 'decision')], {}, c.io), EXIT.USAGE);
+    assert.match(c.err(), /^wsgate: --decision-file .*a-file\/decision cannot be written \((ENOTDIR|EEXIST)\); choose a writable path\n$/);
   });
 });
 

@@ -7,34 +7,19 @@
  * with a fault, it fails.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { Job } from 'kubernetes-models/batch/v1';
 import { ConfigMap, PersistentVolumeClaim } from 'kubernetes-models/v1';
-import { parseAllDocuments } from 'yaml';
-import { build, isStale } from '../../build.mjs';
 import { startTarget } from '../../reference-service/service.ts';
 import type { FaultName } from '../../reference-service/service.ts';
+import { REPO, at, buildIfStale, expand, manifest, runProgram, scratch } from './harness.ts';
+import type { Obj, Ran } from './harness.ts';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const DIR = join(REPO, 'deploy', 'kubernetes');
 const SECRET = 'indexed-job-test-secret-0123456789abcdef';
 
-type Obj = Record<string, unknown>;
-
-function docs(file: string): Obj[] {
-  return parseAllDocuments(readFileSync(join(DIR, file), 'utf8')).map((d) => d.toJS() as Obj);
-}
-
-function at(o: unknown, ...path: (string | number)[]): unknown {
-  let cur = o;
-  for (const p of path) cur = (cur as Record<string | number, unknown> | undefined)?.[p];
-  return cur;
-}
+const docs = (file: string): Obj[] => manifest(`deploy/kubernetes/${file}`);
 
 interface Container {
   args?: string[];
@@ -42,21 +27,7 @@ interface Container {
   env?: { name: string; value?: string }[];
 }
 
-/** What Kubernetes does to $(VAR) in args and env values: expands the variables the container has. */
-function expand(text: string, vars: Record<string, string>): string {
-  return text.replace(/\$\(([A-Z_][A-Z0-9_]*)\)/g, (whole, name: string) => vars[name] ?? whole);
-}
-
-function wsgate(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, 'bin', 'wsgate.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+const wsgate = (args: string[], env: NodeJS.ProcessEnv): Promise<Ran> => runProgram(process.execPath, [join(REPO, 'bin', 'wsgate.mjs'), ...args], { env });
 
 /** The environment a pod gets: PATH and HOME, the ConfigMap (pointed here), and the Secret. */
 function podEnv(config: Obj, urls: { wsUrl: string; httpUrl: string; authUrl: string }): NodeJS.ProcessEnv {
@@ -73,10 +44,10 @@ function podEnv(config: Obj, urls: { wsUrl: string; httpUrl: string; authUrl: st
   };
 }
 
-async function runTheJobs(faults: FaultName[]): Promise<{ merged: { code: number | null; out: string }; pods: number }> {
+async function runTheJobs(faults: FaultName[]): Promise<{ merged: Ran; pods: number }> {
   const [config, , job] = docs('indexed-job.yaml');
   const [merge] = docs('merge-job.yaml');
-  const results = mkdtempSync(join(tmpdir(), 'wsgate-indexed-job-'));
+  const results = scratch('indexed-job-');
   const target = await startTarget({ host: '127.0.0.1', authSecret: SECRET, backendSecret: SECRET, faults });
   try {
     const env = podEnv(config ?? {}, target);
@@ -124,7 +95,7 @@ describe('deploy/kubernetes: an Indexed Job whose completion index picks the exe
   });
 
   test('run as Kubernetes would: healthy service -> each pod judges its segment, the merged run passes (exit 0)', { timeout: 120_000 }, async () => {
-    if (isStale()) await build();
+    await buildIfStale();
     const { merged, pods } = await runTheJobs([]);
     assert.equal(merged.code, 0, merged.out);
     assert.match(merged.out, new RegExp(`PASS merged deployment-validation \\(env local, ${pods} instances`));
