@@ -9,6 +9,9 @@
  * closes its side, the relay notes how long that took (and still tells the client nothing).
  *
  * Bytes pass through untouched (no TLS termination), so it works in front of ws and wss alike.
+ * With `jitterMs` it also plays an unsteady network: every chunk it forwards waits a random 0..J ms,
+ * and never overtakes the chunk before it (TCP keeps order; only the timing wobbles), in both
+ * directions, for any protocol on top (WebSocket, HTTP).
  * A separate HTTP control listener, bound to 127.0.0.1 only:
  *   POST /drop        destroys every connection still relayed, on both sides at once -> {"dropped": N}
  *   POST /blackhole   black-holes every connection still relayed -> {"blackholed": N}
@@ -30,9 +33,14 @@ export interface DropRelayOptions {
   readonly upstream: string;
   /** Interface of the data listener. Default 127.0.0.1. */
   readonly host?: string;
+  /** Delay every forwarded chunk by a random 0..jitterMs ms, order kept per direction. Default 0 (none). */
+  readonly jitterMs?: number;
 }
 
-export interface DropRelayStats {
+/** The largest --jitter-ms / jitterMs: beyond a few seconds it is an outage, not jitter. */
+export const MAX_JITTER_MS = 10_000;
+
+interface DropRelayStats {
   /** Connections open right now: relayed, or black-holed with a side still open. */
   readonly open: number;
   /** Connections accepted since the start. */
@@ -40,7 +48,7 @@ export interface DropRelayStats {
 }
 
 /** One black-holed connection, as GET /blackholes reports it. */
-export interface BlackHole {
+interface BlackHole {
   /** Milliseconds since it was black-holed. */
   readonly held_ms: number;
   /** Milliseconds from the black-holing until the server closed its side; null while it has not. */
@@ -69,10 +77,91 @@ export interface RunningRelay {
   close(): Promise<void>;
 }
 
+/** Moves one direction's bytes from `from` to `to` until stopped. */
+interface Forward {
+  /** Stops forwarding: nothing more is written to `to`, whatever was waiting is discarded. */
+  stop(): void;
+  /** Calls `fn` once everything read so far has been written (at once when nothing waits). */
+  whenFlushed(fn: () => void): void;
+}
+
+/** Straight through: the stream's own pipe (a half-close passes on as one). */
+function pipeForward(from: Socket, to: Socket): Forward {
+  from.pipe(to);
+  return { stop: () => void from.unpipe(to), whenFlushed: (fn) => fn() };
+}
+
+/**
+ * Through a delay line: each chunk is due a random 0..jitterMs ms after it arrived, but never before
+ * the chunk ahead of it, so the bytes keep their order and only their timing changes. One timer per
+ * direction serves the queue head. A half-close (end) is passed on after the last chunk; a `to` that
+ * cannot keep up pauses `from` (backpressure as with pipe).
+ */
+function jitterForward(from: Socket, to: Socket, jitterMs: number): Forward {
+  const queue: { due: number; chunk: Buffer }[] = [];
+  const flushed: (() => void)[] = [];
+  let lastDue = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let ended = false;
+  let stopped = false;
+
+  const release = (): void => {
+    timer = undefined;
+    const now = Date.now();
+    while (!stopped && queue.length > 0 && (queue[0] as { due: number }).due <= now) {
+      const { chunk } = queue.shift() as { chunk: Buffer };
+      // A side the peer already closed takes nothing more; the bytes are lost as on a real network.
+      if (!to.writable) continue;
+      if (!to.write(chunk) && !from.isPaused()) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    }
+    if (stopped) return;
+    const head = queue[0];
+    if (head) {
+      timer = setTimeout(release, Math.max(0, head.due - now));
+      return;
+    }
+    if (ended && to.writable) to.end();
+    for (const fn of flushed.splice(0)) fn();
+  };
+  const onData = (chunk: Buffer): void => {
+    const due = Math.max(Date.now() + Math.random() * jitterMs, lastDue);
+    lastDue = due;
+    queue.push({ due, chunk });
+    timer ??= setTimeout(release, Math.max(0, due - Date.now()));
+  };
+  const onEnd = (): void => {
+    ended = true;
+    if (queue.length === 0 && timer === undefined) release();
+  };
+  from.on('data', onData);
+  from.on('end', onEnd);
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      queue.length = 0;
+      flushed.length = 0;
+      from.off('data', onData);
+      from.off('end', onEnd);
+    },
+    whenFlushed(fn) {
+      if (queue.length === 0 && timer === undefined) fn();
+      else flushed.push(fn);
+    },
+  };
+}
+
 /** A relayed connection: relaying, black-holed (held, forwarding nothing), or done (destroyed). */
 interface Pair {
   readonly client: Socket;
   readonly server: Socket;
+  /** Client to server, and server to client, while relaying. */
+  readonly up: Forward;
+  readonly down: Forward;
   state: 'relaying' | 'black-holed' | 'done';
   blackholedAt: number;
   serverClosedAt: number | undefined;
@@ -141,6 +230,11 @@ function closeServer(server: Server | HttpServer): Promise<void> {
 export async function startDropRelay(options: DropRelayOptions): Promise<RunningRelay> {
   const upstream = parseUpstream(options.upstream);
   const host = options.host ?? '127.0.0.1';
+  const jitterMs = options.jitterMs ?? 0;
+  if (!(Number.isFinite(jitterMs) && jitterMs >= 0 && jitterMs <= MAX_JITTER_MS)) {
+    throw new TargetConfigError(`the relay's jitter is ${jitterMs} ms; give 0 (none) to ${MAX_JITTER_MS} ms.`);
+  }
+  const forward = (from: Socket, to: Socket): Forward => (jitterMs > 0 ? jitterForward(from, to, jitterMs) : pipeForward(from, to));
   /** Each relayed connection as its pair of sockets, with what became of it. */
   const pairs = new Set<Pair>();
   let total = 0;
@@ -148,36 +242,41 @@ export async function startDropRelay(options: DropRelayOptions): Promise<Running
   const data = createServer({ noDelay: true }, (client) => {
     total++;
     const server = connect({ host: upstream.host, port: upstream.port, noDelay: true });
-    const pair: Pair = { client, server, state: 'relaying', blackholedAt: 0, serverClosedAt: undefined, clientOpen: true };
+    // Half-closes pass through (the forward ends the other side); an error or a full close ends both.
+    const pair: Pair = { client, server, up: forward(client, server), down: forward(server, client), state: 'relaying', blackholedAt: 0, serverClosedAt: undefined, clientOpen: true };
     pairs.add(pair);
     const finish = (): void => {
       if (pair.state !== 'relaying') return;
       pair.state = 'done';
       pairs.delete(pair);
+      pair.up.stop();
+      pair.down.stop();
       client.destroy();
       server.destroy();
     };
+    // A side that closed cleanly may still have bytes on their way to the other (a close frame
+    // delayed by jitter): they are delivered first. An error ends both at once.
+    const closed = (from: Forward, hadError: boolean): void => (hadError ? finish() : from.whenFlushed(finish));
     // Black-holed, a side that closes closes alone: the other is told nothing.
-    const serverGone = (): void => {
+    const serverGone = (hadError = true): void => {
       if (pair.state === 'black-holed') pair.serverClosedAt ??= Date.now();
-      else finish();
+      else closed(pair.down, hadError);
     };
-    const clientGone = (): void => {
+    const clientGone = (hadError = true): void => {
       if (pair.state === 'black-holed') pair.clientOpen = false;
-      else finish();
+      else closed(pair.up, hadError);
     };
-    // Half-closes pass through (pipe ends the other side); an error or a full close ends both.
-    client.pipe(server);
-    server.pipe(client);
-    client.on('error', clientGone);
-    server.on('error', serverGone);
-    client.on('close', clientGone);
-    server.on('close', serverGone);
+    client.on('error', () => clientGone(true));
+    server.on('error', () => serverGone(true));
+    client.on('close', (hadError: boolean) => clientGone(hadError));
+    server.on('close', (hadError: boolean) => serverGone(hadError));
   });
 
   const destroy = (pair: Pair): void => {
     pair.state = 'done';
     pairs.delete(pair);
+    pair.up.stop();
+    pair.down.stop();
     // destroy(): the sockets close at once, nothing more is written: the peers see no close frame.
     pair.client.destroy();
     pair.server.destroy();
@@ -195,8 +294,8 @@ export async function startDropRelay(options: DropRelayOptions): Promise<Running
       pair.state = 'black-holed';
       pair.blackholedAt = now;
       const { client, server } = pair;
-      client.unpipe(server);
-      server.unpipe(client);
+      pair.up.stop();
+      pair.down.stop();
       // Read and discard, never write: nothing reaches the other side, and a close is still noticed
       // (a paused socket would not see its peer's FIN).
       client.on('data', discard);

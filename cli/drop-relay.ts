@@ -3,12 +3,12 @@
  * command of its own, for whoever runs the bundle with plain `wsgate run` or `k6 run` instead of `wsgate regression`
  * (which starts one by itself).
  */
-import { parseUpstream, startDropRelay } from './drop-relay-server.ts';
+import { MAX_JITTER_MS, parseUpstream, startDropRelay } from './drop-relay-server.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import { EXIT, parseOptions, say } from './io.ts';
 
-export const DROP_RELAY_USAGE = `Usage: wsgate drop-relay --upstream HOST:PORT|URL
+export const DROP_RELAY_USAGE = `Usage: wsgate drop-relay --upstream HOST:PORT|URL [--jitter-ms MS]
 
 Runs the drop relay connection_leak_regression cuts connections through, for plain \`wsgate run\` and \`k6 run\` users
 (wsgate regression and wsgate validate --embedded-target start their own). It listens on a free port of
@@ -34,13 +34,26 @@ this machine); otherwise run the leak test against a ws:// endpoint of the servi
 
 Options:
   --upstream HOST:PORT   where to relay: host:port, [v6]:port, or the service's ws(s):// URL
+  --jitter-ms MS         delay every chunk it forwards by a random 0..MS ms, in both directions,
+                         without reordering bytes (an unsteady network; default 0, at most ${MAX_JITTER_MS})
   -h, --help             print this help
 `;
 
 const OPTIONS = {
   upstream: { type: 'string' },
+  'jitter-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/**
+ * A --jitter-ms / --network-jitter value in milliseconds: a whole number from 0 to MAX_JITTER_MS;
+ * anything else is a usage error naming `flag`.
+ */
+export function parseJitterMs(flag: string, value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(ms >= 0 && ms <= MAX_JITTER_MS)) throw new UsageError(`${flag} is "${value}"; give whole milliseconds from 0 to ${MAX_JITTER_MS}, e.g. ${flag} 20`);
+  return ms;
+}
 
 /** Resolves on SIGINT, SIGTERM or `stop`, with the handlers removed again. */
 function untilStopped(stop: AbortSignal | undefined): Promise<void> {
@@ -68,7 +81,8 @@ export async function dropRelay(argv: string[], io: Io, stop?: AbortSignal): Pro
   const upstream = values.upstream;
   if (upstream === undefined) throw new UsageError('wsgate drop-relay needs --upstream HOST:PORT (or the service\'s ws:// URL); run wsgate drop-relay --help');
   const target = parseUpstream(upstream); // a bad value is a TargetConfigError: exit 2
-  const relay = await startDropRelay({ upstream });
+  const jitterMs = values['jitter-ms'] === undefined ? 0 : parseJitterMs('--jitter-ms', values['jitter-ms']);
+  const relay = await startDropRelay({ upstream, jitterMs });
   try {
     // Only scheme and path of a ws URL are kept: user info or a ?token= must never be printed.
     const ws = /^wss?:\/\//i.test(upstream) ? new URL(upstream) : undefined;
@@ -79,6 +93,7 @@ export async function dropRelay(argv: string[], io: Io, stop?: AbortSignal): Pro
         upstream: `${host}:${target.port}`,
         address: relay.address,
         control_url: relay.controlUrl,
+        ...(jitterMs > 0 ? { jitter_ms: jitterMs } : {}),
         ...(ws ? { ws_url: `${ws.protocol}//${relay.address}${ws.pathname === '/' ? '' : ws.pathname}` } : {}),
       })}\n`,
     );

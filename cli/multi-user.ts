@@ -21,28 +21,11 @@ import { UsageError } from './errors.ts';
 import { MAX_INSTANCES, formatLocalIps, instanceFile, parseLocalIps, shares, worstExit } from './instances.ts';
 import type { InstanceShare } from './instances.ts';
 import type { Io } from './io.ts';
-import { EXIT, parseOptions, say } from './io.ts';
-import { preflight } from './preflight.ts';
-import {
-  SUITE_OPTIONS,
-  SUITE_OPTIONS_USAGE,
-  checkDialectFile,
-  embeddedSecret,
-  outputPlan,
-  parseFaults,
-  pointAt,
-  prepareRun,
-  requireEmbedded,
-  runSuite,
-  startReferenceService,
-  suiteVars,
-  verdict,
-  withRunScope,
-} from './suite-run.ts';
-import type { PreparedRun, Vars } from './suite-run.ts';
-import { engineKind } from './engines.ts';
+import { EXIT, say } from './io.ts';
+import { NETWORK_JITTER_USAGE, SUITE_OPTIONS_USAGE, runSuite, runSuiteCommand, suiteCommand, verdict } from './suite-run.ts';
+import type { PreparedRun, SuiteArgs, SuiteRun, Vars } from './suite-run.ts';
 
-export const SCENARIO = 'multi-user';
+const SCENARIO = 'multi-user';
 
 /** How long before the shared ramp start the instances are started: k6 start-up and VU init. */
 const RAMP_LEAD_MS = 3000;
@@ -69,6 +52,7 @@ ${SUITE_OPTIONS_USAGE}
   --workers N            with --embedded-target: its backend's worker processes (default 1)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
                          ${ALL_FAULT_NAMES.join(', ')}
+${NETWORK_JITTER_USAGE}
   --instances N          split the run over N processes (execution segments), for more connections
                          than one process may hold (its open-files limit). On the wsgate engine
                          they are its worker processes (default: one per core) and the verdict is
@@ -91,7 +75,6 @@ Example, 50,000 connections on one machine:
 `;
 
 const OPTIONS = {
-  ...SUITE_OPTIONS,
   scenario: { type: 'string' },
   users: { type: 'string' },
   duration: { type: 'string' },
@@ -169,25 +152,27 @@ function instanceRun(run: PreparedRun, share: InstanceShare): PreparedRun {
   };
 }
 
-/** Runs `wsgate multi-user <argv...>`; resolves with the exit code (EXIT in io.ts). */
-export async function multiUser(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  const values = parseOptions(argv, OPTIONS, 'multi-user');
-  if (values.help) {
-    io.stdout.write(MULTI_USER_USAGE);
-    return EXIT.PASS;
-  }
-  const embedded = values['embedded-target'] === true;
-  const faults = parseFaults(values.fault);
-  requireEmbedded(embedded, { fault: values.fault, workers: values.workers }, 'test');
+/** Who does what, how many processes share the run, and where they connect from. */
+interface MultiUserPlan {
+  readonly config: Config;
+  readonly workers: number;
+  readonly instances: number;
+  readonly localIps: string[] | undefined;
+  readonly parts: InstanceShare[];
+  /** VUs of the whole run, over which the instances share the ramp. */
+  readonly vus: number;
+}
+
+type MultiUserRun = SuiteRun<typeof OPTIONS, MultiUserPlan>;
+
+/** The flags become the WSGATE_MULTI_* variables; the scale flags are checked against the plan. */
+function planMultiUser({ values, vars }: SuiteArgs<typeof OPTIONS>): MultiUserPlan {
   if (values.scenario !== undefined && !(BUSINESS_SCENARIOS as readonly string[]).includes(values.scenario)) {
     throw new UsageError(`--scenario is "${values.scenario}"; choose one of ${BUSINESS_SCENARIOS.join(', ')}`);
   }
   const workers = count('workers', values.workers, MAX_WORKERS);
   const instances = count('instances', values.instances, MAX_INSTANCES);
   const localIps = values['local-ips'] === undefined ? undefined : parseLocalIps(values['local-ips']);
-
-  const secret = embedded ? embeddedSecret() : undefined;
-  const vars = suiteVars(env, values.env, secret);
   const given: string[] = [];
   for (const [flag, variable] of Object.entries(MULTI_FLAGS)) {
     const value = values[flag as keyof typeof MULTI_FLAGS];
@@ -195,79 +180,84 @@ export async function multiUser(argv: string[], env: NodeJS.ProcessEnv, io: Io):
     vars[variable] = value;
     given.push(flag);
   }
-  let config = configFrom(vars, given);
-  checkDialectFile(config);
+  const config = configFrom(vars, given);
   const vus = Math.ceil(config.multi.users / config.multi.connectionsPerVu);
   if (instances > vus) {
     throw new UsageError(
       `--instances ${instances} is more than the run's ${vus} VU(s) (${config.multi.users} users, ${config.multi.connectionsPerVu} per VU); use at most ${vus} instances or fewer connections per VU`,
     );
   }
-  const parts = shares(instances, localIps);
-  const plan = outputPlan(values, env);
+  return { config, workers, instances, localIps, parts: shares(instances, localIps), vus };
+}
 
-  engineKind(values.engine, env); // a bad --engine or WSGATE_ENGINE is a usage error before any network
-  if (!embedded) {
-    for (const note of await preflight(config, env)) say(io.stderr, note);
+/** The engine splits the run over its worker processes itself; k6 runs one process, or one per instance. */
+async function runMultiUser(r: MultiUserRun): Promise<number> {
+  const { plan, run, vars, env, io } = r;
+  if (run.engine.kind === 'wsgate') {
+    // The engine splits the run over its worker processes itself (execution segments, one
+    // --local-ips slice each) and judges the merged data: one process, one verdict.
+    const args = [...(plan.instances > 1 ? ['--workers', String(plan.instances)] : []), ...(plan.localIps ? ['--local-ips', formatLocalIps(plan.localIps)] : [])];
+    return verdict(await runSuite(run, vars, env, io, args), run, io);
   }
+  if (plan.instances === 1) {
+    const args = plan.parts[0]?.localIps === undefined ? [] : ['--local-ips', plan.parts[0].localIps];
+    return verdict(await runSuite(run, vars, env, io, args), run, io);
+  }
+  return runK6Instances(r);
+}
 
-  const run = await prepareRun(SCENARIO, config.env, plan, env, io, { engine: values.engine });
-  return withRunScope(run, io, async (scope) => {
-    if (embedded && secret) {
-      const target = scope.own('reference service', await startReferenceService(config, secret, faults, undefined, workers));
-      scope.checkpoint();
-      pointAt(vars, target);
-      config = loadConfig(vars);
-    }
+/** N k6 processes, one share of the plan each, on one clock; the exit code is the worst of theirs. */
+async function runK6Instances({ plan, run, vars, env, io }: MultiUserRun): Promise<number> {
+  const { instances, parts, vus } = plan;
+  // Every instance computes the same plan (nonce) and ramps on the same clock (ramp start).
+  const shared: Vars = {
+    ...vars,
+    WSGATE_MULTI_NONCE: randomBytes(6).toString('hex'),
+    WSGATE_MULTI_RAMP_START: String(Date.now() + RAMP_LEAD_MS + Math.ceil(vus / instances) * RAMP_LEAD_PER_VU_MS),
+  };
+  const runs = parts.map((share) => ({ share, run: instanceRun(run, share) }));
+  // Each k6 process forwards Ctrl-C through a listener of its own.
+  process.setMaxListeners(Math.max(process.getMaxListeners(), 10 + 2 * instances));
+  const exits = await Promise.all(
+    runs.map(({ share, run: own }) => {
+      const prefix = `[${share.index}/${share.count}] `;
+      const ownIo: Io = { stdout: prefixed(io.stdout, prefix), stderr: prefixed(io.stderr, prefix) };
+      const args = ['--execution-segment', share.segment, '--execution-segment-sequence', share.sequence];
+      if (share.localIps !== undefined) args.push('--local-ips', share.localIps);
+      return runSuite(own, shared, env, ownIo, args).finally(() => {
+        ownIo.stdout.end();
+        ownIo.stderr.end();
+      });
+    }),
+  );
+  const codes = runs.map(({ run: own }, i) => verdict(exits[i] ?? { code: null, signal: null, interrupted: false }, own, io));
+  const worst = worstExit(codes);
+  const word = worst === EXIT.PASS ? 'PASS' : worst === EXIT.FAIL ? 'FAIL' : worst === EXIT.INTERRUPTED ? 'INTERRUPTED' : 'ERROR';
+  say(io.stdout, `${word} ${run.label} over ${instances} instances: the worst of their verdicts (each judged its own share; no merged verdict yet)`);
+  return worst;
+}
+
+/** The multi-user scenario, declared: its flags as WSGATE_MULTI_* variables, workers for the service, instances. */
+const MULTI_USER = suiteCommand({
+  name: 'multi-user',
+  suite: SCENARIO,
+  usage: MULTI_USER_USAGE,
+  options: OPTIONS,
+  verb: 'test',
+  embeddedOnly: (values) => ({ workers: values.workers }),
+  plan: planMultiUser,
+  service: (plan) => ({ workers: plan.workers }),
+  describe({ config, plan, what, run }) {
     const m = config.multi;
-    const what = embedded
-      ? `the embedded reference service${workers > 1 ? ` (${workers} workers)` : ''}${faults.length ? ` (faults: ${faults.join(', ')})` : ''}`
-      : 'the deployed service';
-    say(
-      io.stderr,
+    return [
       `multi-user ${m.scenario} on env ${config.env}: ${m.users} users (${m.connectionsPerVu} per VU, ${m.rampPerS}/s), held ${m.duration}, ` +
-        `against ${what} at ${redactUrl(config.wsUrl)} on the ${run.engine.label}${instances > 1 ? ` in ${instances} instances` : ''}`,
-    );
+        `against ${what} at ${redactUrl(config.wsUrl)} on the ${run.engine.label}${plan.instances > 1 ? ` in ${plan.instances} instances` : ''}`,
+    ];
+  },
+  execute: runMultiUser,
+});
 
-    if (run.engine.kind === 'wsgate') {
-      // The engine splits the run over its worker processes itself (execution segments, one
-      // --local-ips slice each) and judges the merged data: one process, one verdict.
-      const args = [...(instances > 1 ? ['--workers', String(instances)] : []), ...(localIps ? ['--local-ips', formatLocalIps(localIps)] : [])];
-      return verdict(await runSuite(run, vars, env, io, args), run, io);
-    }
-    if (instances === 1) {
-      const args = parts[0]?.localIps === undefined ? [] : ['--local-ips', parts[0].localIps];
-      return verdict(await runSuite(run, vars, env, io, args), run, io);
-    }
-
-    // Every instance computes the same plan (nonce) and ramps on the same clock (ramp start).
-    const shared: Vars = {
-      ...vars,
-      WSGATE_MULTI_NONCE: randomBytes(6).toString('hex'),
-      WSGATE_MULTI_RAMP_START: String(Date.now() + RAMP_LEAD_MS + Math.ceil(vus / instances) * RAMP_LEAD_PER_VU_MS),
-    };
-    const runs = parts.map((share) => ({ share, run: instanceRun(run, share) }));
-    // Each k6 process forwards Ctrl-C through a listener of its own.
-    process.setMaxListeners(Math.max(process.getMaxListeners(), 10 + 2 * instances));
-    const exits = await Promise.all(
-      runs.map(({ share, run: own }) => {
-        const prefix = `[${share.index}/${share.count}] `;
-        const ownIo: Io = { stdout: prefixed(io.stdout, prefix), stderr: prefixed(io.stderr, prefix) };
-        const args = ['--execution-segment', share.segment, '--execution-segment-sequence', share.sequence];
-        if (share.localIps !== undefined) args.push('--local-ips', share.localIps);
-        return runSuite(own, shared, env, ownIo, args).finally(() => {
-          ownIo.stdout.end();
-          ownIo.stderr.end();
-        });
-      }),
-    );
-    const codes = runs.map(({ run: own }, i) => verdict(exits[i] ?? { code: null, signal: null, interrupted: false }, own, io));
-    const worst = worstExit(codes);
-    const word = worst === EXIT.PASS ? 'PASS' : worst === EXIT.FAIL ? 'FAIL' : worst === EXIT.INTERRUPTED ? 'INTERRUPTED' : 'ERROR';
-    say(
-      io.stdout,
-      `${word} ${run.label} over ${instances} instances: the worst of their verdicts (each judged its own share; no merged verdict yet)`,
-    );
-    return worst;
-  });
+/** Runs `wsgate multi-user <argv...>`; resolves with the exit code (EXIT in io.ts). */
+export function multiUser(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  return runSuiteCommand(MULTI_USER, argv, env, io);
 }

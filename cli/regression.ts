@@ -1,8 +1,9 @@
 /**
- * `wsgate regression`: the regression-prevention suite, seven named k6 scenarios (lib/core/regressions.ts).
- * The same path as `wsgate validate` (suite-run.ts), plus what this suite needs around k6: the
- * selection is checked before anything heavy, the embedded reference service gets nginx in front of it,
- * and connection_leak_regression gets a drop relay.
+ * `wsgate regression`: the regression-prevention suite, seven named scenarios (lib/core/regressions.ts),
+ * run through the skeleton every suite command shares (suite-run.ts). What is its own is declared at
+ * the end: the selection, checked before anything heavy; nginx in front of the embedded reference
+ * service; the drop relay connection_leak_regression cuts connections through; and, on a fail, which
+ * regressions failed and why.
  */
 import { readFileSync } from 'node:fs';
 import type { Config } from '../lib/core/config.ts';
@@ -15,31 +16,12 @@ import type { SuiteResult, ThresholdResult } from '../lib/core/summary.ts';
 import { NGINX_CONFIGS, NginxError, startNginx } from '../reference-service/nginx.ts';
 import type { NginxConfigName } from '../reference-service/nginx.ts';
 import { ALL_FAULT_NAMES } from '../reference-service/service.ts';
-import type { FaultName } from '../reference-service/service.ts';
+import type { RunningTarget } from '../reference-service/service.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
-import { EXIT, parseOptions, say } from './io.ts';
-import { preflight } from './preflight.ts';
-import type { PreparedRun, RunOptions, RunScope, Vars } from './suite-run.ts';
-import {
-  SUITE_OPTIONS,
-  SUITE_OPTIONS_USAGE,
-  checkDialectFile,
-  embeddedSecret,
-  outputPlan,
-  parseFaults,
-  pointAt,
-  prepareRun,
-  readPem,
-  requireEmbedded,
-  runSuite,
-  startReferenceService,
-  startRelay,
-  suiteVars,
-  verdict,
-  withRunScope,
-} from './suite-run.ts';
-import { engineKind } from './engines.ts';
+import { say } from './io.ts';
+import type { RunOptions, RunScope, ServiceUrls, SuiteRun, Vars } from './suite-run.ts';
+import { NETWORK_JITTER_USAGE, SUITE_OPTIONS_USAGE, TLS_OPTIONS, parseTls, runSuiteCommand, startRelay, suiteCommand } from './suite-run.ts';
 
 export const SUITE = 'regression-prevention';
 
@@ -47,8 +29,8 @@ const LEAK = 'connection_leak_regression';
 const IDLE = 'load_balancer_timeout_regression';
 
 /** --lb values: an nginx configuration, or none for the service without a load balancer. */
-export const LB_CHOICES = [...NGINX_CONFIGS, 'none'] as const;
-export type LbChoice = (typeof LB_CHOICES)[number];
+const LB_CHOICES = [...NGINX_CONFIGS, 'none'] as const;
+type LbChoice = (typeof LB_CHOICES)[number];
 
 /** The longest --soak: the preset's own upper bound for idle_hold_s (lib/core/config.ts). */
 const MAX_SOAK_S = 7 * 24 * 3600;
@@ -81,6 +63,7 @@ ${SUITE_OPTIONS_USAGE}
                          ${ALL_FAULT_NAMES.join(', ')}
   --lb CONFIG            with --embedded-target: the load balancer in front: healthy (default; idle
                          WebSockets kept 24 h), broken (cut after 3 s idle) or none (no nginx)
+${NETWORK_JITTER_USAGE}
   --tls-cert FILE        with --embedded-target: serve https/wss with this PEM certificate...
   --tls-key FILE         ...and this PEM private key (trust its CA with --ca-file; nginx in front talks
                          https to the service but serves plain ws, so use --lb none to test over wss)
@@ -107,13 +90,11 @@ Environment (secrets only ever come from here):
 `;
 
 const OPTIONS = {
-  ...SUITE_OPTIONS,
+  ...TLS_OPTIONS,
   test: { type: 'string', multiple: true },
   'critical-only': { type: 'boolean' },
   soak: { type: 'string' },
   lb: { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
 } as const;
 
 /** `4h`, `90m`, `1h30m`, `600s` or `600` -> seconds; a usage error for anything else. */
@@ -155,7 +136,7 @@ function relayNeeded(config: Config, vars: Vars, selected: readonly string[]): b
 }
 
 /** Starts nginx; a missing nginx also points at --lb none. */
-async function startLb(scope: RunScope, upstream: { httpUrl: string; authUrl: string }, config: NginxConfigName, env: NodeJS.ProcessEnv) {
+async function startLb(scope: RunScope, upstream: ServiceUrls, config: NginxConfigName, env: NodeJS.ProcessEnv): Promise<ServiceUrls> {
   try {
     return scope.own('nginx load balancer', await startNginx({ upstreamHttp: upstream.httpUrl, upstreamAuth: upstream.authUrl, config, env }));
   } catch (err) {
@@ -177,7 +158,7 @@ function describeThreshold(t: ThresholdResult): string {
 const CHECK_THRESHOLD = /^(checks|wsgate_checks_run)\{/;
 
 /** Prints, before the final line, which regressions failed and why (failed checks, thresholds), from the JSON. */
-function explainFailures(run: PreparedRun, io: Io): void {
+function explainFailures(run: { results: { json: string } }, io: Io): void {
   let result: SuiteResult;
   try {
     result = JSON.parse(readFileSync(run.results.json, 'utf8')) as SuiteResult;
@@ -200,48 +181,30 @@ function explainFailures(run: PreparedRun, io: Io): void {
   if (failed.length) say(io.stdout, `failed regressions: ${failed.map((s) => s.name).join(', ')}`);
 }
 
-/** What the run is about to test, in one line. */
-function describeRun(selected: readonly Regression[], embedded: boolean, faults: readonly FaultName[], lb: LbChoice, config: Config, run: PreparedRun): string {
-  const tests = selected.length === REGRESSIONS.length ? `all ${REGRESSIONS.length} regression tests` : `${selected.length} of ${REGRESSIONS.length} regression tests (${selected.map((r) => r.name).join(', ')})`;
-  const what = embedded
-    ? `the embedded reference service${faults.length ? ` (faults: ${faults.join(', ')})` : ''}${lb === 'none' ? '' : ` behind nginx (${lb})`}`
-    : 'the deployed service';
-  return `testing env ${config.env}: ${tests} against ${what} at ${redactUrl(config.wsUrl)} on the ${run.engine.label}`;
+/** What a regression run is: the selection, the load balancer and what the leak test needs. */
+interface RegressionPlan {
+  readonly config: Config;
+  readonly selected: readonly Regression[];
+  readonly names: readonly string[];
+  readonly lb: LbChoice;
+  readonly soakS: number | undefined;
+  readonly tls: ReturnType<typeof parseTls>;
+  /** Against a deployed service: whether wsgate starts the leak test's drop relay. */
+  readonly relayHere: boolean;
 }
 
-/**
- * Runs `wsgate regression <argv...>`; resolves with the exit code (EXIT in io.ts). `options` is for
- * callers that run it many times (wsgate matrix).
- */
-export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io, options: RunOptions = {}): Promise<number> {
-  const values = parseOptions(argv, OPTIONS, 'regression');
-  if (values.help) {
-    io.stdout.write(REGRESSION_USAGE);
-    return EXIT.PASS;
-  }
-  const embedded = values['embedded-target'] === true;
-  const faults = parseFaults(values.fault);
-  requireEmbedded(embedded, { fault: values.fault, lb: values.lb, 'tls-cert': values['tls-cert'], 'tls-key': values['tls-key'] }, 'test');
-  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
-    throw new UsageError(`--${values['tls-cert'] === undefined ? 'tls-key' : 'tls-cert'} was given alone; pass both --tls-cert and --tls-key, or neither`);
-  }
+type RegressionRun = SuiteRun<typeof OPTIONS, RegressionPlan>;
+
+/** Selection and configuration before anything heavy; flags win over the environment. */
+function planRegression({ values, vars, embedded }: { values: RegressionRun['values']; vars: Vars; embedded: boolean }): RegressionPlan {
   const lb = parseLb(values.lb);
   const soakS = values.soak === undefined ? undefined : parseSoak(values.soak);
-
-  // Selection and configuration before anything heavy; flags win over the environment.
-  const secret = embedded ? embeddedSecret() : undefined;
-  const vars = suiteVars(env, values.env, secret);
   if (values.test !== undefined) vars['WSGATE_TESTS'] = values.test.join(',');
   if (values['critical-only']) vars['WSGATE_CRITICAL_ONLY'] = 'true';
   if (soakS !== undefined) vars['WSGATE_IDLE_HOLD_S'] = String(soakS);
-  if (embedded) {
-    // Whatever relay the shell names, the embedded run uses its own.
-    delete vars['WSGATE_DROP_RELAY_WS_URL'];
-    delete vars['WSGATE_DROP_RELAY_CONTROL_URL'];
-  }
   const selected = selectRegressions(vars);
   const names = selected.map((r) => r.name);
-  let config: Config = loadConfig(vars);
+  let config = loadConfig(vars);
   if (embedded && config.tokenSource !== 'mint') {
     // The suite mints nothing with this token source, so it gets no shared secret: neither the embedded
     // service's nor one from the shell (which could not match it). As against a deployment that shares
@@ -249,40 +212,55 @@ export async function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io,
     delete vars['WSGATE_JWT_SECRET'];
     config = loadConfig(vars);
   }
-  checkDialectFile(config);
   if (soakS !== undefined && !names.includes(IDLE)) {
     throw new UsageError(`--soak only lengthens ${IDLE}, which this selection leaves out; add it to --test, or drop --soak`);
   }
-  const plan = outputPlan(values, env);
-  const tls =
-    values['tls-cert'] !== undefined && values['tls-key'] !== undefined
-      ? { cert: readPem('--tls-cert', values['tls-cert'], 'CERTIFICATE'), key: readPem('--tls-key', values['tls-key'], 'PRIVATE KEY') }
-      : undefined;
-  let relayHere = false;
-  engineKind(values.engine, env); // a bad --engine or WSGATE_ENGINE is a usage error before any network
-  if (!embedded) {
-    relayHere = relayNeeded(config, vars, names);
-    for (const note of await preflight(config, env)) say(io.stderr, note);
-  }
+  const tls = parseTls(values);
+  return { config, selected, names, lb, soakS, tls, relayHere: !embedded && relayNeeded(config, vars, names) };
+}
 
-  const run = await prepareRun(SUITE, config.env, plan, env, io, { engine: values.engine, ...options });
-  return withRunScope(run, io, async (scope) => {
-    if (embedded && secret) {
-      const target = scope.own('reference service', await startReferenceService(config, secret, faults, tls));
-      scope.checkpoint();
-      const front = lb === 'none' ? target : await startLb(scope, target, lb, env);
-      scope.checkpoint();
-      pointAt(vars, front);
-      if (names.includes(LEAK)) await startRelay(scope, vars, front.wsUrl);
-      scope.checkpoint();
-      config = loadConfig(vars);
-    } else if (relayHere) {
-      const relay = await startRelay(scope, vars, config.wsUrl);
-      scope.checkpoint();
-      say(io.stderr, `${LEAK}: drop relay on ${relay.address} in front of ${redactUrl(config.wsUrl)}`);
-    }
-    if (soakS !== undefined) say(io.stderr, `soak: ${IDLE} holds its connection idle for ${values.soak} (${soakS} s); the run lasts at least that long`);
-    say(io.stderr, describeRun(selected, embedded, faults, lb, config, run));
-    return verdict(await runSuite(run, vars, env, io), run, io, () => explainFailures(run, io));
-  });
+/** What the run is about to test: the soak, if any, and the selection against what. */
+function describeRun({ plan, values, config, what, run }: RegressionRun): string[] {
+  const { selected, soakS } = plan;
+  const tests = selected.length === REGRESSIONS.length ? `all ${REGRESSIONS.length} regression tests` : `${selected.length} of ${REGRESSIONS.length} regression tests (${selected.map((r) => r.name).join(', ')})`;
+  return [
+    ...(soakS === undefined ? [] : [`soak: ${IDLE} holds its connection idle for ${values.soak} (${soakS} s); the run lasts at least that long`]),
+    `testing env ${config.env}: ${tests} against ${what} at ${redactUrl(config.wsUrl)} on the ${run.engine.label}`,
+  ];
+}
+
+/**
+ * The regression suite, declared: the selection, nginx in front of the embedded service, and the drop
+ * relay the leak test cuts connections through (started here for a deployed ws:// service too).
+ */
+const REGRESSION = suiteCommand({
+  name: 'regression',
+  suite: SUITE,
+  usage: REGRESSION_USAGE,
+  options: OPTIONS,
+  verb: 'test',
+  embeddedOnly: (values) => ({ lb: values.lb, 'tls-cert': values['tls-cert'], 'tls-key': values['tls-key'] }),
+  plan: planRegression,
+  service: (plan) => ({ tls: plan.tls }),
+  async front({ plan, scope, env }, target: RunningTarget) {
+    if (plan.lb === 'none') return { urls: target, note: '' };
+    return { urls: await startLb(scope, target, plan.lb, env), note: ` behind nginx (${plan.lb})` };
+  },
+  dropRelay: (plan) => plan.names.includes(LEAK),
+  async deployed({ plan, scope, vars, config, io }) {
+    if (!plan.relayHere) return;
+    const relay = await startRelay(scope, vars, config.wsUrl);
+    scope.checkpoint();
+    say(io.stderr, `${LEAK}: drop relay on ${relay.address} in front of ${redactUrl(config.wsUrl)}`);
+  },
+  describe: describeRun,
+  explainFail: ({ run, io }) => explainFailures(run, io),
+});
+
+/**
+ * Runs `wsgate regression <argv...>`; resolves with the exit code (EXIT in io.ts). `options` is for
+ * callers that run it many times (wsgate matrix).
+ */
+export function regression(argv: string[], env: NodeJS.ProcessEnv, io: Io, options: RunOptions = {}): Promise<number> {
+  return runSuiteCommand(REGRESSION, argv, env, io, options);
 }

@@ -55,7 +55,7 @@ const OPTIONS = {
 } as const;
 
 /** `2/4` -> the third of four equal execution segments (k6's syntax), with their sequence. */
-export function instanceShare(value: string): { segment: string; sequence: string } {
+function instanceShare(value: string): { segment: string; sequence: string } {
   const m = /^(\d+)\/(\d+)$/.exec(value.trim());
   const index = Number(m?.[1]);
   const count = Number(m?.[2]);

@@ -1,40 +1,17 @@
 /**
- * `wsgate validate`: the deployment gate. Cheap checks first, so a mistake costs a sentence and not a
- * run: arguments, configuration, files, reachability; then the bundles, the engine, the embedded target
- * if asked for, and finally one run whose exit code becomes wsgate's (EXIT in io.ts).
- *
- * Configuration reaches the engine only through its process environment (runtime.env): flags like
- * `-e` would put secrets in the process list.
+ * `wsgate validate`: the deployment gate, the deployment-validation suite run through the skeleton
+ * every suite command shares (suite-run.ts: cheap checks first, then the bundles, the engine, the
+ * embedded target if asked for, and one run whose exit code becomes wsgate's). What is its own: TLS
+ * for the embedded service, the Markdown report, and the drop relay the health check black-holes a
+ * client through.
  */
-import type { Config } from '../lib/core/config.ts';
-import { loadConfig } from '../lib/core/config.ts';
-import { redactUrl } from '../lib/core/url.ts';
 import { ALL_FAULT_NAMES } from '../reference-service/service.ts';
-import { UsageError } from './errors.ts';
+import { redactUrl } from '../lib/core/url.ts';
+import { loadConfig } from '../lib/core/config.ts';
 import type { Io } from './io.ts';
-import { EXIT, parseOptions, say } from './io.ts';
-import type { RunOptions } from './suite-run.ts';
 import { planReport, reportDashboardVars, writeRunReport } from './pipeline/single.ts';
-import { preflight } from './preflight.ts';
-import {
-  SUITE_OPTIONS,
-  SUITE_OPTIONS_USAGE,
-  checkDialectFile,
-  embeddedSecret,
-  outputPlan,
-  parseFaults,
-  pointAt,
-  prepareRun,
-  readPem,
-  requireEmbedded,
-  runSuite,
-  startReferenceService,
-  startRelay,
-  suiteVars,
-  verdict,
-  withRunScope,
-} from './suite-run.ts';
-import { engineKind } from './engines.ts';
+import type { RunOptions } from './suite-run.ts';
+import { NETWORK_JITTER_USAGE, SUITE_OPTIONS_USAGE, TLS_OPTIONS, parseTls, runSuite, runSuiteCommand, suiteCommand, verdict } from './suite-run.ts';
 
 export const SCENARIO = 'deployment-validation';
 
@@ -51,6 +28,7 @@ ${SUITE_OPTIONS_USAGE}
                          client (it must be reaped within the preset's heartbeat_timeout_ms)
   --fault NAME           with --embedded-target: play a regression; repeatable. One of:
                          ${ALL_FAULT_NAMES.join(', ')}
+${NETWORK_JITTER_USAGE}
   --tls-cert FILE        with --embedded-target: serve https/wss with this PEM certificate...
   --tls-key FILE         ...and this PEM private key
   --report FILE          also write a Markdown deployment report to FILE (verdict, every check, the
@@ -69,68 +47,35 @@ Environment (secrets only ever come from here):
   WSGATE_K6              with --engine k6: your k6 v2.2.x binary (else k6 on PATH); wsgate never builds one
 `;
 
-const OPTIONS = {
-  ...SUITE_OPTIONS,
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  report: { type: 'string' },
-} as const;
+/** Validation, declared: TLS and a Markdown report of its own; the health check's drop relay always. */
+const VALIDATE = suiteCommand({
+  name: 'validate',
+  suite: SCENARIO,
+  usage: VALIDATE_USAGE,
+  options: { ...TLS_OPTIONS, report: { type: 'string' } },
+  verb: 'validate',
+  embeddedOnly: (values) => ({ 'tls-cert': values['tls-cert'], 'tls-key': values['tls-key'] }),
+  plan({ values, vars, env }) {
+    const config = loadConfig(vars);
+    const report = values.report === undefined ? undefined : planReport(values.report, config.env, env);
+    return { config, report, tls: parseTls(values) };
+  },
+  service: (plan) => ({ tls: plan.tls }),
+  // The health check black-holes a few of its connections through it (a client that vanishes).
+  dropRelay: () => true,
+  describe: (run) => [`validating env ${run.config.env}: ${run.what} at ${redactUrl(run.config.wsUrl)} on the ${run.run.engine.label}`],
+  async execute({ plan: { report }, run, vars, env, io }) {
+    if (report) Object.assign(vars, reportDashboardVars(run.results.json, env));
+    const code = verdict(await runSuite(run, vars, env, io), run, io);
+    if (report) writeRunReport(report, run.results, code, io);
+    return code;
+  },
+});
 
 /**
  * Runs `wsgate validate <argv...>`; resolves with the exit code (EXIT in io.ts). `options` is for
  * callers that run it many times (wsgate matrix).
  */
-export async function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io, options: RunOptions = {}): Promise<number> {
-  const values = parseOptions(argv, OPTIONS, 'validate');
-  if (values.help) {
-    io.stdout.write(VALIDATE_USAGE);
-    return EXIT.PASS;
-  }
-  const embedded = values['embedded-target'] === true;
-  const faults = parseFaults(values.fault);
-  requireEmbedded(embedded, { fault: values.fault, 'tls-cert': values['tls-cert'], 'tls-key': values['tls-key'] }, 'validate');
-  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
-    throw new UsageError(`--${values['tls-cert'] === undefined ? 'tls-key' : 'tls-cert'} was given alone; pass both --tls-cert and --tls-key, or neither`);
-  }
-
-  // Configuration before anything heavy. With the embedded target, its secret is the one k6 mints with.
-  const secret = embedded ? embeddedSecret() : undefined;
-  const vars = suiteVars(env, values.env, secret);
-  if (embedded) {
-    // Whatever relay the shell names, the embedded run uses its own.
-    delete vars['WSGATE_DROP_RELAY_WS_URL'];
-    delete vars['WSGATE_DROP_RELAY_CONTROL_URL'];
-  }
-  let config: Config = loadConfig(vars);
-  checkDialectFile(config);
-  const plan = outputPlan(values, env);
-  const report = values.report === undefined ? undefined : planReport(values.report, config.env, env);
-  const tls =
-    values['tls-cert'] !== undefined && values['tls-key'] !== undefined
-      ? { cert: readPem('--tls-cert', values['tls-cert'], 'CERTIFICATE'), key: readPem('--tls-key', values['tls-key'], 'PRIVATE KEY') }
-      : undefined;
-
-  engineKind(values.engine, env); // a bad --engine or WSGATE_ENGINE is a usage error before any network
-  if (!embedded) {
-    for (const note of await preflight(config, env)) say(io.stderr, note);
-  }
-
-  const run = await prepareRun(SCENARIO, config.env, plan, env, io, { engine: values.engine, ...options });
-  return withRunScope(run, io, async (scope) => {
-    if (embedded && secret) {
-      const target = scope.own('reference service', await startReferenceService(config, secret, faults, tls));
-      scope.checkpoint();
-      pointAt(vars, target);
-      // The health check black-holes a few of its connections through it (a client that vanishes).
-      await startRelay(scope, vars, target.wsUrl);
-      scope.checkpoint();
-      config = loadConfig(vars);
-    }
-    const what = embedded ? `the embedded reference service${faults.length ? ` (faults: ${faults.join(', ')})` : ''}` : 'the deployed service';
-    say(io.stderr, `validating env ${config.env}: ${what} at ${redactUrl(config.wsUrl)} on the ${run.engine.label}`);
-    if (report) Object.assign(vars, reportDashboardVars(run.results.json, env));
-    const code = verdict(await runSuite(run, vars, env, io), run, io);
-    if (report) writeRunReport(report, run.results, code, io);
-    return code;
-  });
+export function validate(argv: string[], env: NodeJS.ProcessEnv, io: Io, options: RunOptions = {}): Promise<number> {
+  return runSuiteCommand(VALIDATE, argv, env, io, options);
 }

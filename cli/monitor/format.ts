@@ -71,7 +71,7 @@ export function formatWindow(j: Judgement): string {
 }
 
 /** A reading with its limit: "50.0% < 85%", "3 > 0". */
-export function reading(metric: JudgedMetric, value: number | undefined, op: string, threshold: number): string {
+function reading(metric: JudgedMetric, value: number | undefined, op: string, threshold: number): string {
   if (metric === NO_DATA) return 'none: no connection attempt and no agent run in a full window';
   if (metric === 'isolation_violations') return `${value ?? 'n/a'} ${op} ${threshold}`;
   return `${pct(value)} ${op} ${limitPct(threshold)}`;

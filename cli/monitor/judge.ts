@@ -8,7 +8,6 @@
  * once per run. Pure module: time is the windows' own (sample time).
  */
 import type { AlertLevel, AlertLimits, AlertMetric } from './policy.ts';
-import { ALERT_METRICS } from './policy.ts';
 import type { WindowStats } from './windows.ts';
 
 export type Status = 'healthy' | 'degraded' | 'unhealthy';
@@ -104,7 +103,7 @@ function ratio(ok: number, n: number): Reading {
 }
 
 /** Whether the window saw the probes at all. */
-export function hasProbeData(w: WindowStats): boolean {
+function hasProbeData(w: WindowStats): boolean {
   return w.connections.n + w.agentRuns.n > 0;
 }
 
@@ -229,6 +228,3 @@ export class Judge {
     };
   }
 }
-
-/** Every metric the judge can alert on, policy metrics first. */
-export const JUDGED_METRICS: readonly JudgedMetric[] = [...ALERT_METRICS, NO_DATA];

@@ -21,7 +21,7 @@ export type AlertLevel = 'warning' | 'critical';
 export const ALERT_METRICS = ['connection_success', 'agent_event_completion', 'auth_failure_rate', 'error_rate', 'isolation_violations'] as const;
 export type AlertMetric = (typeof ALERT_METRICS)[number];
 
-export interface RateFloor {
+interface RateFloor {
   /** Critical when the rate is below this. */
   critical_below: number;
   /** Warning when the rate is below this (and not critical). */
@@ -38,7 +38,7 @@ export interface AlertLimits {
   isolation_violations: { critical_above: number };
 }
 
-export interface SensitivityShift {
+interface SensitivityShift {
   /** Added to every *_below limit (the result is kept within 0..1). */
   rate_shift: number;
   /** Multiplies every *_above ratio limit (the result is kept within 0..1). */

@@ -15,7 +15,7 @@ export const K6_BUILTIN = {
 } as const;
 
 /** The metrics a window is made of; every other line of the stream is skipped. */
-export const MONITORED_METRICS: ReadonlySet<string> = new Set([
+const MONITORED_METRICS: ReadonlySet<string> = new Set([
   CLIENT_METRICS.connectionSuccess,
   CLIENT_METRICS.agentEventCompletion,
   CLIENT_METRICS.eventLatency,

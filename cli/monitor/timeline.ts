@@ -15,7 +15,7 @@ import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import type { AlertLevel, AlertLimits, AlertMetric, Sensitivity } from './policy.ts';
 import type { ActiveAlert, JudgedMetric, Status } from './judge.ts';
 
-export interface HeaderRecord {
+interface HeaderRecord {
   type: 'header';
   version: 1;
   env: string;
@@ -43,7 +43,7 @@ export interface WindowRecord {
   active: ActiveAlert[];
 }
 
-export interface AlertRecord {
+interface AlertRecord {
   type: 'alert';
   state: 'fired' | 'resolved';
   level: AlertLevel;
@@ -59,7 +59,7 @@ export interface AlertRecord {
   line: string;
 }
 
-export interface RollbackRecord {
+interface RollbackRecord {
   type: 'rollback';
   window: number;
   since: string;
@@ -71,7 +71,7 @@ export interface RollbackRecord {
   line: string;
 }
 
-export interface EventRecord {
+interface EventRecord {
   type: 'event';
   at: string;
   what: string;

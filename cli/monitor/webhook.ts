@@ -12,7 +12,7 @@
  */
 import { redactSecrets } from '../../lib/core/redact.ts';
 
-export interface NotificationField {
+interface NotificationField {
   title: string;
   value: string;
   short?: boolean;
@@ -78,7 +78,7 @@ export interface WebhookOptions {
   onResult?: (r: DeliveryResult) => void;
 }
 
-export const WEBHOOK_DEFAULTS = { retries: 3, backoffMs: [500, 1000, 2000], timeoutMs: 5000, maxQueue: 100 } as const;
+const WEBHOOK_DEFAULTS = { retries: 3, backoffMs: [500, 1000, 2000], timeoutMs: 5000, maxQueue: 100 } as const;
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

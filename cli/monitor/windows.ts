@@ -13,11 +13,11 @@ import { K6_BUILTIN } from './samples.ts';
 /** How far past a window's end the clock must be before it closes. */
 export const DEFAULT_LATENESS_MS = 1000;
 /** The latency the window line reports: the whole run, start to agent_completed. */
-export const LATENCY_EVENT = 'agent_completed';
+const LATENCY_EVENT = 'agent_completed';
 /** Handshake statuses that are authentication failures. */
 const AUTH_FAILURE_STATUSES: ReadonlySet<string> = new Set(['401', '403']);
 
-export interface Tally {
+interface Tally {
   /** Samples that were 1 (true). */
   ok: number;
   /** All samples. */
@@ -71,7 +71,7 @@ function tally(t: Tally, value: number): void {
 }
 
 /** Adds one sample to a window's statistics. */
-export function addSample(w: WindowStats, s: Sample): void {
+function addSample(w: WindowStats, s: Sample): void {
   w.samples++;
   switch (s.metric) {
     case CLIENT_METRICS.connectionSuccess:

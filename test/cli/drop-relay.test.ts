@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect, createServer as createTcpServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { TargetConfigError } from '../../reference-service/errors.ts';
 import { parseUpstream, startDropRelay } from '../../cli/drop-relay-server.ts';
 import type { RunningRelay } from '../../cli/drop-relay-server.ts';
+import { parseJitterMs } from '../../cli/drop-relay.ts';
 import type { RunningTarget } from '../../reference-service/service.ts';
 import { connect, connectAs, delay, eventually, getJson, selfSignedCert, signToken, start, tokenFor, within, withoutOpenssl } from '../reference-service/helpers.ts';
 import type { Client } from '../reference-service/helpers.ts';
@@ -289,4 +291,107 @@ test('the control listener: /blackhole and /release take POST only, /blackholes 
   assert.deepEqual((await getJson(`${relay.controlUrl}/blackholes`)).body, { connections: [] });
   assert.deepEqual(await post(relay, '/blackhole'), { status: 200, body: { blackholed: 0 } });
   assert.deepEqual(await post(relay, '/release'), { status: 200, body: { released: 0 } });
+});
+
+/**
+ * Sends `count` fixed-size numbered messages from one socket, `gapMs` apart (each its own chunk), and
+ * notes when each was sent and when it arrived on the other socket, in the order the bytes arrived.
+ */
+async function timedMessages(from: Socket, to: Socket, count: number, gapMs: number): Promise<{ received: string; delays: number[] }> {
+  const sentAt: number[] = [];
+  const delays: number[] = [];
+  let received = '';
+  const all = new Promise<void>((resolve) => {
+    to.on('data', (chunk: Buffer) => {
+      const now = performance.now();
+      received += chunk.toString();
+      // Every complete message that arrived with this chunk: its delay from its own send.
+      while (delays.length < Math.floor(received.length / 6)) delays.push(now - (sentAt[delays.length] ?? now));
+      if (delays.length === count) resolve();
+    });
+  });
+  for (let i = 0; i < count; i++) {
+    sentAt.push(performance.now());
+    from.write(`m${String(i).padStart(4, '0')};`);
+    await delay(gapMs);
+  }
+  await within(all, 10_000, `all ${count} messages`);
+  return { received, delays };
+}
+
+test('with jitterMs every chunk is delayed by 0..J ms in both directions, and the bytes keep their order', async (t) => {
+  const jitterMs = 60;
+  const accepted: Socket[] = [];
+  const upstream = createTcpServer({ noDelay: true }, (socket) => void accepted.push(socket));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
+  t.after(() => new Promise<void>((resolve) => {
+    for (const socket of accepted) socket.destroy();
+    upstream.close(() => resolve());
+  }));
+  const port = (upstream.address() as { port: number }).port;
+  const relay = await startDropRelay({ upstream: `127.0.0.1:${port}`, jitterMs });
+  t.after(() => relay.close());
+
+  const [host, relayPort] = relay.address.split(':') as [string, string];
+  const client = tcpConnect({ host, port: Number(relayPort), noDelay: true });
+  t.after(() => void client.destroy());
+  await eventually(() => accepted.length === 1);
+  const server = accepted[0] as Socket;
+  server.setNoDelay(true);
+
+  const count = 40;
+  const expected = Array.from({ length: count }, (_, i) => `m${String(i).padStart(4, '0')};`).join('');
+  for (const [from, to, direction] of [[client, server, 'client to server'], [server, client, 'server to client']] as const) {
+    const { received, delays } = await timedMessages(from, to, count, 5);
+    // A chunk released before the one ahead of it would show here as bytes out of order.
+    assert.equal(received, expected, `${direction}: every byte, in order`);
+    const sorted = [...delays].sort((a, b) => a - b);
+    const median = sorted[Math.floor(count / 2)] ?? 0;
+    // Uniform 0..60 ms, and never ahead of the previous chunk: the median is near 30 ms and more. Loopback
+    // without the relay takes well under a millisecond; the bounds leave room for a busy machine.
+    assert.ok(median >= 12, `${direction}: median delay ${median.toFixed(1)} ms, expected about ${jitterMs / 2} ms or more`);
+    assert.ok((sorted.at(-1) ?? 0) - (sorted[0] ?? 0) >= jitterMs / 4, `${direction}: delays from ${sorted[0]?.toFixed(1)} to ${sorted.at(-1)?.toFixed(1)} ms do not vary`);
+    // Order kept costs at most one jitter on top of the chunk's own (plus scheduling on a shared machine).
+    assert.ok((sorted.at(-1) ?? 0) <= 2 * jitterMs + 150, `${direction}: a delay of ${sorted.at(-1)?.toFixed(1)} ms is beyond the jitter`);
+  }
+
+  // A half-close passes on after the bytes ahead of it: the server reads the last message, then the end.
+  const tail = new Promise<string>((resolve) => {
+    let rest = '';
+    server.on('data', (chunk: Buffer) => (rest += chunk.toString()));
+    server.once('end', () => resolve(rest));
+  });
+  client.end('last;');
+  assert.equal(await within(tail, 5000, 'the end after the last bytes'), 'last;');
+});
+
+test('a WebSocket through a jittering relay gets a whole run, and a clean close arrives as 1000 on the server', async (t) => {
+  const target = await start(t, { stepDelayMs: 1 });
+  const relay = await startDropRelay({ upstream: target.wsUrl, jitterMs: 20 });
+  t.after(() => relay.close());
+  const client = await connect(viaRelay(relay, target), { token: await tokenFor(target, 'jitter-user') });
+  assert.equal((await client.next()).type, 'connection_established');
+  client.send({ type: 'user_message', thread_id: 't1', message_id: 'm1', content: 'hello' });
+  assert.deepEqual(
+    (await client.take(5)).map((e) => e.type),
+    ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'],
+  );
+  assert.equal((await client.close()).code, 1000);
+  await eventually(() => relay.stats().open === 0);
+  await eventually(() => target.stats().active_connections === 0);
+});
+
+test('a bad jitter is refused in one sentence: by the relay, and by --jitter-ms / --network-jitter', async () => {
+  for (const bad of [-1, Number.NaN, 10_001]) {
+    await assert.rejects(startDropRelay({ upstream: '127.0.0.1:9', jitterMs: bad }), (error: unknown) => {
+      assert.ok(error instanceof TargetConfigError);
+      assert.equal(error.message, `the relay's jitter is ${bad} ms; give 0 (none) to 10000 ms.`);
+      return true;
+    });
+  }
+  assert.equal(parseJitterMs('--jitter-ms', '20'), 20);
+  assert.equal(parseJitterMs('--jitter-ms', '0'), 0);
+  for (const bad of ['', '-5', '2.5', '20ms', '10001']) {
+    assert.throws(() => parseJitterMs('--network-jitter', bad), { message: `--network-jitter is "${bad}"; give whole milliseconds from 0 to 10000, e.g. --network-jitter 20` });
+  }
 });

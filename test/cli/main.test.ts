@@ -85,6 +85,22 @@ describe('usage errors: exit 2, one sentence', { concurrency: true }, () => {
   test('--tls-key alone', () =>
     expectOneSentence(['validate', '--embedded-target', '--tls-key', 'a.key'], BASE, EXIT.USAGE, '--tls-key was given alone; pass both --tls-cert and --tls-key, or neither'));
 
+  for (const [command, verb] of [['validate', 'validate'], ['regression', 'test'], ['multi-user', 'test'], ['monitor', 'monitor']] as const) {
+    const more = command === 'monitor' ? ['--duration', '1m'] : [];
+    test(`${command}: --network-jitter without --embedded-target, and a bad value`, async () => {
+      await expectOneSentence(
+        [command, ...more, '--network-jitter', '20'],
+        MINT,
+        EXIT.USAGE,
+        `--network-jitter only applies to the embedded reference service; add --embedded-target, or drop --network-jitter to ${verb} a deployed service`,
+      );
+      await expectOneSentence([command, ...more, '--embedded-target', '--network-jitter', '20ms'], BASE, EXIT.USAGE, '--network-jitter is "20ms"; give whole milliseconds from 0 to 10000, e.g. --network-jitter 20');
+    });
+  }
+
+  test('drop-relay: a bad --jitter-ms', () =>
+    expectOneSentence(['drop-relay', '--upstream', '127.0.0.1:9', '--jitter-ms', 'lots'], BASE, EXIT.USAGE, '--jitter-ms is "lots"; give whole milliseconds from 0 to 10000, e.g. --jitter-ms 20'));
+
   test('unknown fault lists the valid ones', () =>
     expectOneSentence(
       ['validate', '--embedded-target', '--fault', 'slow_network'],
@@ -398,6 +414,19 @@ describe('k6 exit codes map to wsgate exit codes (--engine k6 via WSGATE_ENGINE,
     assert.match(call.probes?.['health']?.body ?? '', /"status":"healthy"/);
     const health = `${call.env['WSGATE_HTTP_URL']}/health`;
     await assert.rejects(fetch(health), 'closed once k6 has exited');
+  });
+
+  test('--network-jitter: every URL leads through a jittering relay (WebSocket and HTTP share one, auth its own), the drop relay in front, all closed afterwards', async () => {
+    const { code, err, call } = await validateWith(0, ['--network-jitter', '20'], { FAKE_K6_PROBE: '1' });
+    assert.equal(code, EXIT.PASS, err);
+    assert.match(err, /wsgate: validating env local: the embedded reference service through 20 ms of network jitter at ws:\/\/127\.0\.0\.1:\d+\/ws on the k6/);
+    assert.equal(call.probes?.['health']?.status, 200, JSON.stringify(call.probes));
+    assert.equal(call.probes?.['auth']?.status, 404, 'the auth service answers through its relay (no load balancer here)');
+    const host = (name: string): string => new URL(call.env[name] ?? 'x:').host;
+    assert.equal(host('WSGATE_WS_URL'), host('WSGATE_HTTP_URL'), 'one relay for the backend port');
+    assert.notEqual(host('WSGATE_AUTH_URL'), host('WSGATE_HTTP_URL'), 'one relay for the auth port');
+    assert.notEqual(host('WSGATE_DROP_RELAY_WS_URL'), host('WSGATE_WS_URL'), 'the drop relay is in front of the jitter relay');
+    await assert.rejects(fetch(`${call.env['WSGATE_HTTP_URL']}/health`), 'closed once k6 has exited');
   });
 
   test('a relative --results-dir is resolved against the working directory', async () => {
