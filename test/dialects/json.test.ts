@@ -400,7 +400,7 @@ function disagreement(suite: string, c: string, chat: Outcome, described: Outcom
 
 /**
  * Both dialects on every case, POOL runs at a time; returns one line per disagreement. Runs side by
- * side on two cores can miss a latency threshold (ws_connecting p(95)<500 was seen at 570-700 ms with
+ * side on two cores can miss a latency threshold (ws_connecting p(95) was seen at 570-700 ms with
  * three at a time), in either dialect: a case whose two runs disagree, or miss `expected`, is run again
  * once, its two runs one after the other with nothing beside them, and that pair is the one judged. A
  * real difference between the dialects is deterministic and survives the second pair.
