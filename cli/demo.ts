@@ -15,7 +15,7 @@ import { EXIT, parseOptions, say } from './io.ts';
 import { validate } from './validate.ts';
 
 /** Misconfigurations the demo can play, each made with Centrifugo's own configuration, and the check that catches it. */
-export const BREAKAGES: Record<string, { what: string; options: StackOptions; caughtBy: string }> = {
+const BREAKAGES: Record<string, { what: string; options: StackOptions; caughtBy: string }> = {
   'hmac-mismatch': { what: 'the token issuer signs with another secret than Centrifugo verifies with', options: { faults: { hmacMismatch: true } }, caughtBy: 'websocket_connection' },
   'open-personal-channels': { what: "personal channels are not user-limited: anyone may subscribe to anyone's", options: { faults: { openPersonalChannels: true } }, caughtBy: 'multi_user_isolation' },
   'any-origin': { what: 'client.allowed_origins is ["*"]: any web page may connect as its visitor', options: { allowedOrigins: ['*'] }, caughtBy: 'websocket_connection' },

@@ -13,7 +13,7 @@ import { K6UnavailableError } from './errors.ts';
 import { UsageError } from './errors.ts';
 
 export type EngineKind = 'wsgate' | 'k6';
-export const ENGINE_KINDS: readonly EngineKind[] = ['wsgate', 'k6'];
+const ENGINE_KINDS: readonly EngineKind[] = ['wsgate', 'k6'];
 
 /** k6's official installation page, named whenever k6 is asked for and not found. */
 export const K6_INSTALL_DOCS = 'https://grafana.com/docs/k6/latest/set-up/install-k6/';

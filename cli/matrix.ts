@@ -37,13 +37,13 @@ import { SCENARIO as VALIDATION_SUITE, validate } from './validate.ts';
  * 2 cores took the matrix from 96 s to 49 s with identical cells (measured 2026-11-24; 128 s to 65 s
  * before the suite got 4 s shorter).
  */
-export const DEFAULT_CONCURRENCY = 2;
+const DEFAULT_CONCURRENCY = 2;
 
 /** --repeat's upper bound: one matrix of both tables is about four minutes here already. */
 const MAX_REPEAT = 10;
 
-export const TABLES = ['regression', 'validation'] as const;
-export type Table = (typeof TABLES)[number];
+const TABLES = ['regression', 'validation'] as const;
+type Table = (typeof TABLES)[number];
 
 export const MATRIX_USAGE = `Usage: wsgate matrix [--concurrency N] [--repeat N] [--table regression|validation] [--results-dir DIR] [--doc FILE] [--engine wsgate|k6]
 
@@ -192,7 +192,7 @@ export function renderTable(rows: readonly MatrixRow[]): string {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n') + '\n';
 }
 
-export const LEGEND = `- \`pass\`: the test passed, as it should.
+const LEGEND = `- \`pass\`: the test passed, as it should.
 - \`FAIL\`: the test failed under its own setup (its \`reproducedBy\` in lib/core/regressions.ts): the fault was caught.
 - \`FAIL*\`: cross-talk, the setup also failed a test that does not guard against it; expected for
   breakages that hit several questions at once, and not an error.
@@ -286,7 +286,7 @@ export function renderValidationTable(rows: readonly ValidationRow[]): string {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n') + '\n';
 }
 
-export const VALIDATION_LEGEND = `- \`caught\`: validation failed under the fault, as it must; the scenario columns and the failed
+const VALIDATION_LEGEND = `- \`caught\`: validation failed under the fault, as it must; the scenario columns and the failed
   thresholds say where it was seen.
 - \`MISSED!\`: validation passed under a fault it must catch (an error).
 - \`FAIL!\`: the healthy service failed validation, or one of its scenarios: a false alarm (an error).

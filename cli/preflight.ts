@@ -16,7 +16,7 @@ import { buildDialect } from '../lib/dialects/index.ts';
 import { parseUrl, redactUrl } from '../lib/core/url.ts';
 import { UnreachableError } from './errors.ts';
 
-export const PREFLIGHT_TIMEOUT_MS = 5000;
+const PREFLIGHT_TIMEOUT_MS = 5000;
 
 type Vars = Readonly<Record<string, string | undefined>>;
 
@@ -36,7 +36,7 @@ function hostPort(raw: string): { host: string; port: number; tls: boolean } {
 }
 
 /** GET url; any HTTP answer counts as reachable (a sick service is for k6 to judge). */
-export function httpReachable(url: string): Promise<void> {
+function httpReachable(url: string): Promise<void> {
   const { tls } = hostPort(url);
   return new Promise((resolve, reject) => {
     const signal = AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS);
@@ -50,7 +50,7 @@ export function httpReachable(url: string): Promise<void> {
 }
 
 /** Opens and closes a TCP (or TLS, without trust checks) connection to the URL's host and port. */
-export function tcpReachable(url: string): Promise<void> {
+function tcpReachable(url: string): Promise<void> {
   const { host, port, tls } = hostPort(url);
   return new Promise((resolve, reject) => {
     const socket = tls ? tlsConnect({ host, port, servername: host, rejectUnauthorized: false }) : netConnect({ host, port });
@@ -73,7 +73,7 @@ function isLoopback(host: string): boolean {
 }
 
 /** True when an HTTP(S) proxy would carry k6's traffic to this URL, so a direct connection proves nothing. */
-export function proxied(url: string, env: Vars): boolean {
+function proxied(url: string, env: Vars): boolean {
   const { host } = hostPort(url);
   const proxy = env['HTTPS_PROXY'] || env['https_proxy'] || env['HTTP_PROXY'] || env['http_proxy'];
   return Boolean(proxy) && !isLoopback(host);

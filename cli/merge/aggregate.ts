@@ -105,7 +105,7 @@ export interface MergeInput {
   summaryTrendStats?: readonly string[] | undefined;
 }
 
-export const K6_DEFAULT_TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)'];
+const K6_DEFAULT_TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)'];
 
 /** Aggregates samples from any number of instances; feed each instance's lines, then call summary(). */
 export class Aggregation {

@@ -70,7 +70,7 @@ export interface BundleOptions extends MergeInput {
   scenarios: string[];
 }
 
-export function parseInspectOutput(text: string, origin: string): BundleOptions {
+function parseInspectOutput(text: string, origin: string): BundleOptions {
   let doc: { thresholds?: unknown; scenarios?: unknown; summaryTrendStats?: unknown };
   try {
     doc = JSON.parse(text) as typeof doc;

@@ -51,7 +51,7 @@ export function parseExpression(source: string): Expression {
 }
 
 /** The key a sink value is stored under: `p(95)`, `rate`, ... (k6 formats N with %g). */
-export function sinkKey(e: Expression): string {
+function sinkKey(e: Expression): string {
   return e.method === 'p' ? `p(${formatG(e.percentile ?? 0)})` : e.method;
 }
 

@@ -18,14 +18,14 @@ import type { Policy } from './policy.ts';
 
 export type Decision = 'proceed' | 'hold' | 'rollback';
 
-export interface RateReading {
+interface RateReading {
   rate: number;
   passes: number;
   fails: number;
 }
 
 /** The figures the policy judges, over every suite of the run. */
-export interface Measures {
+interface Measures {
   /** wsgate_connection_success over all suites (null: no handshake that was meant to succeed ran). */
   connectionSuccess: RateReading | null;
   agentEventCompletion: RateReading | null;
@@ -38,7 +38,7 @@ export interface Measures {
   eventLatency: Record<string, number> | null;
 }
 
-export interface Trigger {
+interface Trigger {
   id: 'connection_success' | 'critical_regressions' | 'agent_event_completion' | 'isolation_violations' | 'degraded_health';
   /** "connection success below 70%" */
   rule: string;
@@ -49,7 +49,7 @@ export interface Trigger {
   detail?: string;
 }
 
-export interface Delta {
+interface Delta {
   metric: string;
   baseline: number | null;
   now: number | null;
@@ -60,7 +60,7 @@ export interface Delta {
   unit: 'fraction' | 'ms';
 }
 
-export interface CheckChange {
+interface CheckChange {
   suite: string;
   scenario: string;
   check: string | null;
@@ -69,7 +69,7 @@ export interface CheckChange {
   now: 'pass' | 'fail';
 }
 
-export interface Impact {
+interface Impact {
   revenue: number | null;
   currency: string;
   /** Share of chat sessions at risk now, 0..1 (null when nothing was measured). */
@@ -124,7 +124,7 @@ function rateOf(results: (SuiteResult | null)[], metric: string): RateReading | 
 }
 
 /** The figures the policy judges, from the suites of one run. */
-export function measure(validation: SuiteResult | null, regression: SuiteResult | null): Measures {
+function measure(validation: SuiteResult | null, regression: SuiteResult | null): Measures {
   const both = [validation, regression];
   const critical = REGRESSIONS.filter((r) => r.critical).map((r) => r.name);
   const scenarios = regression?.scenarios ?? [];

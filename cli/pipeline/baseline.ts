@@ -19,7 +19,7 @@ export interface Baseline {
   regression: SuiteResult | null;
 }
 
-export function baselinePath(dir: string, env: string): string {
+function baselinePath(dir: string, env: string): string {
   return join(dir, `${env}.json`);
 }
 

@@ -37,9 +37,9 @@ import type { Policy } from './policy.ts';
 import { EXIT_MEANING, renderPipelineJUnit, renderReport } from './report.ts';
 import type { ReportFile } from './report.ts';
 
-export const VALIDATION_SUITE = 'deployment-validation';
-export const REGRESSION_SUITE = 'regression-prevention';
-export const REPORT_NAME = 'deployment_report.md';
+const VALIDATION_SUITE = 'deployment-validation';
+const REGRESSION_SUITE = 'regression-prevention';
+const REPORT_NAME = 'deployment_report.md';
 
 const EXIT_TABLE = `Exit codes:
   0    proceed: every check, regression test and rollback trigger held${'\n'}       (pre: and the baseline was saved)

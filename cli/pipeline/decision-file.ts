@@ -15,7 +15,7 @@ import { ConfigError } from '../../lib/core/errors.ts';
 import { EXIT } from '../io.ts';
 import { writeAtomically } from './files.ts';
 
-export const DECISION_WORDS = ['proceed', 'hold', 'rollback', 'could-not-run'] as const;
+const DECISION_WORDS = ['proceed', 'hold', 'rollback', 'could-not-run'] as const;
 export type DecisionWord = (typeof DECISION_WORDS)[number];
 
 /** The word for an exit code of wsgate pre or post. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../../lib/core/errors.ts';
 import { packageRoot } from '../io.ts';
 
-export interface RollbackLimits {
+interface RollbackLimits {
   /** Roll back when the connection success rate is below this (fraction). */
   connection_success_below: number;
   /** Roll back when more than this many critical regression tests fail. */
@@ -22,7 +22,7 @@ export interface RollbackLimits {
   degraded_health_longer_than_s: number;
 }
 
-export interface BaselineTolerances {
+interface BaselineTolerances {
   /** What a drift beyond tolerance means: hold the rollout (exit 1) or recommend a rollback (exit 5). */
   on_exceeded: 'hold' | 'rollback';
   connection_success_max_drop: number;
@@ -46,7 +46,7 @@ export interface Policy {
   currency: string;
 }
 
-export const DEFAULT_POLICY_FILE = 'thresholds/rollback-policy.json';
+const DEFAULT_POLICY_FILE = 'thresholds/rollback-policy.json';
 
 const ROLLBACK_KEYS: Record<keyof RollbackLimits, 'fraction' | 'count' | 'seconds'> = {
   connection_success_below: 'fraction',

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, main } from '../../cli/main.ts';
 import { ALL_FAULT_NAMES } from '../../reference-service/service.ts';
-import { SECRET, STACK_FRAME, capture, closedPort, fakeK6Runner, fakeK6Version, tempDir } from './helpers.ts';
+import { SECRET, STACK_FRAME, capture, closedPort, fakeK6Runner, fakeK6Version, runMain, tempDir } from './helpers.ts';
 
 const REBUILD_NOTICE = 'wsgate: sources changed since the last build; rebuilding the bundles';
 const RUN_SUITES = 'deployment-validation, regression-prevention, multi-user, monitoring';
@@ -23,14 +23,7 @@ const RUN_SUITES = 'deployment-validation, regression-prevention, multi-user, mo
 const BASE: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'] };
 const MINT = { ...BASE, WSGATE_JWT_SECRET: SECRET };
 
-async function run(argv: string[], env: NodeJS.ProcessEnv) {
-  const c = capture();
-  const code = await main(argv, env, c.io);
-  const all = c.all();
-  assert.doesNotMatch(all, STACK_FRAME, 'no stack trace');
-  assert.ok(!all.includes(SECRET), 'the secret never appears in the output');
-  return { code, out: c.out(), err: c.err(), all };
-}
+const run = runMain;
 
 /** Asserts exit code `code` and exactly one line on stderr, `wsgate: ` + something matching `sentence`. */
 async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: number, sentence: RegExp | string, also?: (all: string) => void): Promise<void> {

@@ -13,7 +13,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, main } from '../../cli/main.ts';
 import type { TimelineRecord } from '../../cli/monitor/timeline.ts';
-import { SECRET, STACK_FRAME, capture, nodeScript, tempDir } from './helpers.ts';
+import { SECRET, capture, nodeScript, runMain, tempDir } from './helpers.ts';
 import { T0, probe, toText, vus } from './monitor-helpers.ts';
 
 const BASE: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'] };
@@ -82,14 +82,7 @@ function probes(fromMs: number, toMs: number, broken = false): string[] {
   return out;
 }
 
-async function run(argv: string[], env: NodeJS.ProcessEnv) {
-  const c = capture();
-  const code = await main(argv, env, c.io);
-  const all = c.all();
-  assert.doesNotMatch(all, STACK_FRAME, 'no stack trace');
-  assert.ok(!all.includes(SECRET), 'the secret never appears in the output');
-  return { code, out: c.out(), err: c.err(), all };
-}
+const run = runMain;
 
 function timeline(file: string): TimelineRecord[] {
   return readFileSync(file, 'utf8')

@@ -18,7 +18,9 @@ import { parseSoak, relayedWsUrl } from '../../cli/regression.ts';
 import { REGRESSIONS, REGRESSION_NAMES } from '../../lib/core/regressions.ts';
 import { findNginx } from '../../reference-service/nginx.ts';
 import { startTarget } from '../../reference-service/service.ts';
-import { SECRET, STACK_FRAME, capture, closedPort, fakeK6Runner, tempDir, writeExecutable } from './helpers.ts';
+import { nginxSkip } from '../helpers/nginx.ts';
+import { isAlive } from '../helpers/wsgate-process.ts';
+import { SECRET, capture, closedPort, fakeK6Runner, runMain, tempDir, writeExecutable } from './helpers.ts';
 
 const BASE: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'] };
 const MINT = { ...BASE, WSGATE_JWT_SECRET: SECRET };
@@ -31,23 +33,12 @@ const NO_K6 = { WSGATE_ENGINE: 'k6', WSGATE_K6: '/nonexistent/k6' };
 /** The fake k6 runs suites: --engine k6 by the environment, as a CI job would set it. */
 const K6 = { WSGATE_ENGINE: 'k6' };
 
-let nginxPath: string | undefined;
-try {
-  nginxPath = findNginx();
-} catch {
-  nginxPath = undefined;
-}
 /** Skip only on a developer machine without nginx; in CI a missing nginx is a failure. */
-const skip = nginxPath === undefined && process.env['CI'] !== 'true' ? 'nginx is not installed (these tests fail instead when CI=true)' : false;
+const skip = nginxSkip();
+/** The real nginx, which the fake one below execs (only read by tests that skip without one). */
+const nginxPath = skip === false ? findNginx() : 'nginx';
 
-async function run(argv: string[], env: NodeJS.ProcessEnv) {
-  const c = capture();
-  const code = await main(argv, env, c.io);
-  const all = c.all();
-  assert.doesNotMatch(all, STACK_FRAME, 'no stack trace');
-  assert.ok(!all.includes(SECRET), 'the secret never appears in the output');
-  return { code, out: c.out(), err: c.err(), all };
-}
+const run = runMain;
 
 async function expectOneSentence(argv: string[], env: NodeJS.ProcessEnv, code: number, sentence: RegExp | string): Promise<void> {
   const r = await run(argv, env);
@@ -73,14 +64,6 @@ function refuses(hostPort: string): Promise<boolean> {
 }
 const hostPortOf = (url: string): string => new URL(url).host;
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const VALID = REGRESSION_NAMES.join(', ');
 
