@@ -323,15 +323,20 @@ function failedLines(log: string): Record<string, string> {
   return out;
 }
 
-async function runSetup(setup: MatrixSetup, dir: string, env: NodeJS.ProcessEnv, engine: string): Promise<MatrixRow> {
+type SuiteCommandFn = typeof regression;
+
+/**
+ * One row's command (`wsgate <name> --env local --embedded-target ...`) in this process, its output
+ * captured and kept in `dir`/wsgate.log; resolves with its exit code, wall time and log.
+ */
+async function runRowCommand(name: string, command: SuiteCommandFn, args: string[], dir: string, env: NodeJS.ProcessEnv): Promise<{ exit: number; seconds: number; log: string }> {
   mkdirSync(dir, { recursive: true });
   const out = sink();
   const started = performance.now();
-  const args = ['--env', 'local', '--embedded-target', '--engine', engine, '--lb', setup.lb, '--results-dir', dir, ...setup.faults.flatMap((f) => ['--fault', f])];
   let exit: number;
   try {
     // Built once by matrix(): every row runs the same bundles, and rows never rebuild side by side.
-    exit = await regression(args, env, { stdout: out.stream, stderr: out.stream }, { rebuild: false });
+    exit = await command(args, env, { stdout: out.stream, stderr: out.stream }, { rebuild: false });
   } catch (err) {
     // main() would turn this into one sentence; here the row records it and the matrix goes on.
     out.stream.write(`wsgate: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -339,7 +344,13 @@ async function runSetup(setup: MatrixSetup, dir: string, env: NodeJS.ProcessEnv,
   }
   const seconds = (performance.now() - started) / 1000;
   const log = out.text();
-  writeFileSync(join(dir, 'wsgate.log'), `$ wsgate regression ${args.join(' ')}\n${log}`);
+  writeFileSync(join(dir, 'wsgate.log'), `$ wsgate ${name} ${args.join(' ')}\n${log}`);
+  return { exit, seconds, log };
+}
+
+async function runSetup(setup: MatrixSetup, dir: string, env: NodeJS.ProcessEnv, engine: string): Promise<MatrixRow> {
+  const args = ['--env', 'local', '--embedded-target', '--engine', engine, '--lb', setup.lb, '--results-dir', dir, ...setup.faults.flatMap((f) => ['--fault', f])];
+  const { exit, seconds, log } = await runRowCommand('regression', regression, args, dir, env);
   const verdicts: MatrixRow['verdicts'] = {};
   const suiteFailures: string[] = [];
   const testThresholds: Record<string, string[]> = {};
@@ -372,20 +383,8 @@ function describeFailed(t: ThresholdResult): string {
 
 /** One run of `wsgate validate --env local --embedded-target` against `setup`, in this process. */
 async function runValidation(setup: MatrixSetup, dir: string, env: NodeJS.ProcessEnv, engine: string): Promise<ValidationRow> {
-  mkdirSync(dir, { recursive: true });
-  const out = sink();
-  const started = performance.now();
   const args = ['--env', 'local', '--embedded-target', '--engine', engine, '--results-dir', dir, ...setup.faults.flatMap((f) => ['--fault', f])];
-  let exit: number;
-  try {
-    exit = await validate(args, env, { stdout: out.stream, stderr: out.stream }, { rebuild: false });
-  } catch (err) {
-    out.stream.write(`wsgate: ${err instanceof Error ? err.message : String(err)}\n`);
-    exit = EXIT.ERROR;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const log = out.text();
-  writeFileSync(join(dir, 'wsgate.log'), `$ wsgate validate ${args.join(' ')}\n${log}`);
+  const { exit, seconds, log } = await runRowCommand('validate', validate, args, dir, env);
   const row: ValidationRow = { setup, exit, seconds, verdicts: {}, failedChecks: {}, failedThresholds: [], observed: failedLines(log), log };
   const json = readdirSync(dir).find((f) => f.startsWith(`${VALIDATION_SUITE}-local-`) && f.endsWith('.json'));
   if (json) {
