@@ -226,7 +226,13 @@ describe('no secret in any output, even from a hostile server', { concurrency: t
   }
 
   test('validate: the failures name what they saw, redacted', async () => {
-    const r = await check('validate', ['validate', '--env', 'local', '--output-file', 'copy.json', '--results-dir', 'results'], hostileEnv(), [1]);
+    const validate = (): Promise<Run> => check('validate', ['validate', '--env', 'local', '--output-file', 'copy.json', '--results-dir', 'results'], hostileEnv(), [1]);
+    let r = await validate();
+    // The service refuses every HOSTILE_REFUSE_EVERY-th connection, whichever check opened it: when it
+    // happens to refuse every connection that would have started agent runs (a percent or two of runs),
+    // no run gets its stray event and the ISOLATION path is not exercised. That run was still searched
+    // for secrets above; one more run exercises the path.
+    if (!/ISOLATION/.test(r.err) && /connection opens for agent runs \(observed: close 4403\)/.test(r.err)) r = await validate();
     // The hostile paths were exercised: a close reason, a stray event's ids and the /health status were quoted.
     assert.match(r.err, /closed with 4403 refused jwt\.<redacted>/);
     assert.match(r.err, /ISOLATION user \S+ received agent_started of run <redacted> belonging to jwt\.<redacted>/);
